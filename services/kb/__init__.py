@@ -1,0 +1,1 @@
+"""Knowledge base: multilingual articles, search and suggestions for new tickets."""

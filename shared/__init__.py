@@ -1,0 +1,1 @@
+"""The library every help-desk service imports: event contracts, settings, logging and factories."""

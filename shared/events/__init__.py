@@ -1,0 +1,64 @@
+"""Event contracts, one frozen pydantic model per event, a discriminated union per topic."""
+
+from pydantic import TypeAdapter
+
+from shared.events.contacts import (
+    CallRecord,
+    ChatMessage,
+    ContactEvent,
+    ContactReceived,
+    EmailMessage,
+)
+from shared.events.deadletter import DeadLettered
+from shared.events.envelope import Event
+from shared.events.kb import ArticleMatch, KbEvent, KbFeedback, KbSearched, KbSuggested
+from shared.events.notifications import (
+    NotificationDelivered,
+    NotificationEvent,
+    NotificationFailed,
+)
+from shared.events.routing import (
+    RoutingEvent,
+    TicketAssigned,
+    TicketEscalated,
+    TicketRouted,
+    TicketTransferred,
+)
+from shared.events.sla import (
+    SlaBreached,
+    SlaEvent,
+    SlaMet,
+    SlaPaused,
+    SlaResumed,
+    SlaStarted,
+    SlaWarning,
+)
+from shared.events.tickets import (
+    TicketAgentReplied,
+    TicketContactAppended,
+    TicketCsatReceived,
+    TicketEvent,
+    TicketNoteAdded,
+    TicketOpened,
+    TicketPriorityChanged,
+    TicketStatusChanged,
+)
+
+contact_events: TypeAdapter[ContactReceived] = TypeAdapter(ContactEvent)
+ticket_events: TypeAdapter[TicketEvent] = TypeAdapter(TicketEvent)
+routing_events: TypeAdapter[RoutingEvent] = TypeAdapter(RoutingEvent)
+sla_events: TypeAdapter[SlaEvent] = TypeAdapter(SlaEvent)
+kb_events: TypeAdapter[KbEvent] = TypeAdapter(KbEvent)
+notification_events: TypeAdapter[NotificationEvent] = TypeAdapter(NotificationEvent)
+
+__all__ = [
+    "ArticleMatch", "CallRecord", "ChatMessage", "ContactEvent", "ContactReceived",
+    "DeadLettered", "EmailMessage", "Event", "KbEvent", "KbFeedback", "KbSearched",
+    "KbSuggested", "NotificationDelivered", "NotificationEvent", "NotificationFailed",
+    "RoutingEvent", "SlaBreached", "SlaEvent", "SlaMet", "SlaPaused", "SlaResumed",
+    "SlaStarted", "SlaWarning", "TicketAgentReplied", "TicketAssigned",
+    "TicketContactAppended", "TicketCsatReceived", "TicketEscalated", "TicketEvent",
+    "TicketNoteAdded", "TicketOpened", "TicketPriorityChanged", "TicketRouted",
+    "TicketStatusChanged", "TicketTransferred", "contact_events", "kb_events",
+    "notification_events", "routing_events", "sla_events", "ticket_events",
+]

@@ -1,0 +1,108 @@
+"""Running a service: one process serving HTTP (health, API) while its Kafka consumers work."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
+
+from shared.broker import ensure_topics
+from shared.logging import configure_logging, get_logger
+from shared.mongo import Document
+from shared.settings import ServiceSettings
+
+log = get_logger(__name__)
+
+Hook = Callable[[], Awaitable[Any]]
+
+
+@dataclass
+class Service:
+    """Everything one running service holds, built by its `build_app` composition root."""
+
+    settings: ServiceSettings
+    broker: KafkaBroker
+    mongo: AsyncMongoClient[Document]
+    http: FastAPI
+    on_start: list[Hook] = field(default_factory=list)
+    after_start: list[Hook] = field(default_factory=list)
+    on_stop: list[Hook] = field(default_factory=list)
+
+    @property
+    def db(self) -> AsyncDatabase[Document]:
+        return self.mongo[self.settings.database_name]
+
+    async def start(self, *, create_topics: bool = True) -> None:
+        if create_topics:
+            await ensure_topics(self.settings.kafka, self.settings.topics)
+        for hook in self.on_start:
+            await hook()
+        await self.broker.start()
+        for hook in self.after_start:
+            await hook()
+        log.info("service.started", consumer_group=self.settings.consumer_group)
+
+    async def stop(self) -> None:
+        for hook in reversed(self.on_stop):
+            await hook()
+        await self.broker.stop()
+        await self.mongo.close()
+        log.info("service.stopped")
+
+
+def new_http_app(title: str, description: str) -> FastAPI:
+    return FastAPI(title=title, description=description, version="0.1.0")
+
+
+def attach_lifecycle(service: Service) -> None:
+    """Start the service with the HTTP server and stop it with the server; add health checks."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await service.start()
+        try:
+            yield
+        finally:
+            await service.stop()
+
+    service.http.router.lifespan_context = lifespan
+
+    @service.http.get("/health/live", tags=["health"], summary="The process is up.")
+    async def live() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @service.http.get("/health/ready", tags=["health"], summary="Broker and database answer.")
+    async def ready() -> dict[str, str]:
+        try:
+            await service.mongo.admin.command("ping")
+        except PyMongoError as exc:
+            from fastapi import HTTPException
+
+            raise HTTPException(503, f"database unreachable: {exc}") from exc
+        return {"status": "ready", "service": service.settings.service_name}
+
+
+def run(build: Callable[[], Service]) -> None:
+    """Entry point of `python -m services.<name>`: build, then serve until SIGINT/SIGTERM."""
+    service = build()
+    settings = service.settings
+    configure_logging(settings.logging, service=settings.service_name)
+    attach_lifecycle(service)
+    config = uvicorn.Config(
+        service.http,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+    )
+    asyncio.run(uvicorn.Server(config).serve())

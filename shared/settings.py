@@ -1,0 +1,77 @@
+"""Settings fragments every service composes; all read from `HELPDESK_*` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class TopicSettings(BaseModel):
+    """Kafka topic names; override one with e.g. `HELPDESK_TOPICS__TICKETS=acme.tickets.v1`."""
+
+    contacts: str = "helpdesk.contacts.v1"
+    tickets: str = "helpdesk.tickets.v1"
+    routing: str = "helpdesk.routing.v1"
+    sla: str = "helpdesk.sla.v1"
+    kb: str = "helpdesk.kb.v1"
+    notifications: str = "helpdesk.notifications.v1"
+    deadletter: str = "helpdesk.deadletter.v1"
+
+    def all(self) -> list[str]:
+        return list(self.model_dump().values())
+
+
+class KafkaSettings(BaseModel):
+    """How a service reaches Kafka and how its consumers behave."""
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    partitions: int = Field(default=3, description="Partitions for topics the service creates.")
+    replication_factor: int = 1
+    session_timeout_ms: int = 10_000
+    heartbeat_interval_ms: int = 1_000
+    max_attempts: int = Field(
+        default=3, description="Tries of a failing message before it goes to the dead-letter topic."
+    )
+
+
+class MongoSettings(BaseModel):
+    """How a service reaches MongoDB; each service owns one database."""
+
+    url: str = "mongodb://127.0.0.1:27017/?directConnection=true"
+    database_prefix: str = "helpdesk_"
+    processed_ttl_days: int = 14
+
+
+class LoggingSettings(BaseModel):
+    level: str = "INFO"
+    format: Literal["auto", "json", "console"] = "auto"
+
+
+class ServiceSettings(BaseSettings):
+    """Base of every service's settings: `HELPDESK_KAFKA__BOOTSTRAP_SERVERS`, `HELPDESK_MONGO__URL`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HELPDESK_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    service_name: str = "helpdesk"
+    kafka: KafkaSettings = KafkaSettings()
+    mongo: MongoSettings = MongoSettings()
+    topics: TopicSettings = TopicSettings()
+    logging: LoggingSettings = LoggingSettings()
+    config_dir: Path = Field(
+        default=Path("config"), description="Folder of the YAML business rules."
+    )
+    http_host: str = "127.0.0.1"
+    http_port: int = 0
+
+    @property
+    def database_name(self) -> str:
+        return f"{self.mongo.database_prefix}{self.service_name}"
+
+    @property
+    def consumer_group(self) -> str:
+        return f"helpdesk-{self.service_name}"
