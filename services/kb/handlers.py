@@ -25,13 +25,15 @@ class KbState:
 
 
 def register(broker: KafkaBroker, settings: KbSettings, state: KbState) -> None:
+    # Declared for the AsyncAPI document; handlers publish explicitly, keyed by ticket.
+    broker.publisher(settings.topics.kb, title="kb.suggested", schema=KbSuggested)
+
     @broker.subscriber(
         settings.topics.tickets,
         title="kb.on_ticket",
         description="Suggests articles for each new ticket.",
         **consumer_options(settings),
     )
-    @broker.publisher(settings.topics.kb, title="kb.suggested", schema=KbSuggested)
     async def on_ticket(event: TicketEvent) -> None:
         if not isinstance(event, TicketOpened):
             return
