@@ -53,7 +53,9 @@ class Directory(BaseModel):
         return next((a for t in self.teams for a in t.agents if a.person_id == person_id), None)
 
     def team_of(self, person_id: str) -> Team | None:
-        return next((t for t in self.teams if any(a.person_id == person_id for a in t.agents)), None)
+        return next(
+            (t for t in self.teams if any(a.person_id == person_id for a in t.agents)), None
+        )
 
 
 def load_directory(config_dir: Path) -> Directory:

@@ -15,9 +15,7 @@ from shared.settings import LoggingSettings
 
 def configure_logging(settings: LoggingSettings, *, service: str) -> None:
     """Route structlog and the standard library (FastStream, uvicorn) through one renderer."""
-    use_json = settings.format == "json" or (
-        settings.format == "auto" and not sys.stderr.isatty()
-    )
+    use_json = settings.format == "json" or (settings.format == "auto" and not sys.stderr.isatty())
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if use_json
@@ -68,4 +66,4 @@ def bound(**ids: Any) -> Iterator[None]:
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
-    return structlog.stdlib.get_logger(name)  # type: ignore[no-any-return]
+    return structlog.stdlib.get_logger(name)

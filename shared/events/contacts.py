@@ -31,7 +31,9 @@ class CallRecord(_Payload):
     """A phone call as the telephony system recorded it."""
 
     channel: Literal["phone"] = Field(description="The channel: phone.")
-    caller_number: str = Field(description="Caller's number as dialled.", examples=["+302101234567"])
+    caller_number: str = Field(
+        description="Caller's number as dialled.", examples=["+302101234567"]
+    )
     region: str = Field(default="US", description="Region used to read a national number.")
     outcome: Literal["answered", "missed", "voicemail"] = Field(
         default="answered", description="How the call ended."
@@ -52,9 +54,7 @@ class ChatMessage(_Payload):
     text: str = Field(description="Message text or transcript.")
 
 
-ContactPayload = Annotated[
-    EmailMessage | CallRecord | ChatMessage, Field(discriminator="channel")
-]
+ContactPayload = Annotated[EmailMessage | CallRecord | ChatMessage, Field(discriminator="channel")]
 
 
 class ContactReceived(Event):

@@ -26,7 +26,9 @@ class KbSuggested(Event):
     Produced by: kb. Consumed by: notifier (agent console), the customer portal.
     """
 
-    event_type: Literal["kb.suggested"] = Field(default="kb.suggested", description="Discriminator.")
+    event_type: Literal["kb.suggested"] = Field(
+        default="kb.suggested", description="Discriminator."
+    )
     ticket_id: str = Field(description="The ticket the suggestions are for.")
     language: str | None = Field(default=None, description="Language matched in.")
     articles: list[ArticleMatch] = Field(description="Best matches first; may be empty.")

@@ -18,7 +18,9 @@ class TicketRouted(Event):
     Produced by: router. Consumed by: sla (starts the clocks), notifier (projection).
     """
 
-    event_type: Literal["ticket.routed"] = Field(default="ticket.routed", description="Discriminator.")
+    event_type: Literal["ticket.routed"] = Field(
+        default="ticket.routed", description="Discriminator."
+    )
     ticket_id: str = Field(description="The routed ticket.")
     category: str = Field(description="Category.", examples=["network"])
     subcategory: str | None = Field(default=None, description="Subcategory.", examples=["wifi"])

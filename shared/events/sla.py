@@ -71,7 +71,9 @@ class SlaBreached(_SlaEvent):
     Produced by: sla. Consumed by: notifier (emails the agent or the manager, pushes live).
     """
 
-    event_type: Literal["sla.breached"] = Field(default="sla.breached", description="Discriminator.")
+    event_type: Literal["sla.breached"] = Field(
+        default="sla.breached", description="Discriminator."
+    )
     due_at: AwareDatetime = Field(description="The deadline that passed.")
     late_by_seconds: float = Field(ge=0, description="How late the event itself was emitted.")
 

@@ -20,7 +20,9 @@ class TicketOpened(Event):
     notifier (ticket projection), sla (ticket projection).
     """
 
-    event_type: Literal["ticket.opened"] = Field(default="ticket.opened", description="Discriminator.")
+    event_type: Literal["ticket.opened"] = Field(
+        default="ticket.opened", description="Discriminator."
+    )
     ticket_id: str = Field(description="Ticket id, derived from the opening contact's id.")
     reference: str = Field(description="Short reference shown to people.", examples=["HD-7K3Q9X"])
     contact_id: str = Field(description="The contact that opened the ticket.")
