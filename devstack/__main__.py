@@ -16,7 +16,9 @@ from shared.settings import KafkaSettings, TopicSettings
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__)
     parser.add_argument(
-        "--data-dir", type=Path, default=None,
+        "--data-dir",
+        type=Path,
+        default=None,
         help="keep Kafka and MongoDB data in this folder (default: in memory, gone at exit)",
     )
     parser.add_argument("--log-dir", type=Path, default=None, help="write server logs here")
@@ -29,7 +31,9 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with stack as endpoints:
         asyncio.run(
-            ensure_topics(KafkaSettings(bootstrap_servers=endpoints.bootstrap_servers), TopicSettings())
+            ensure_topics(
+                KafkaSettings(bootstrap_servers=endpoints.bootstrap_servers), TopicSettings()
+            )
         )
         lines = [f"{k}={v}" for k, v in endpoints.env().items()]
         if args.env_file:

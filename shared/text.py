@@ -18,6 +18,8 @@ _PERSIAN_LETTERS = str.maketrans(
 _DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 ZWNJ = "\u200c"
+# The breve makes Russian й a letter of its own (мой is not мои); every other mark is folded.
+_BREVE = "\u0306"
 
 
 def normalise(text: str) -> str:
@@ -28,7 +30,9 @@ def normalise(text: str) -> str:
     """
     text = unicodedata.normalize("NFKC", text).translate(_PERSIAN_LETTERS).translate(_DIGITS)
     decomposed = unicodedata.normalize("NFD", text.casefold())
-    stripped = "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
+    stripped = "".join(
+        ch for ch in decomposed if unicodedata.category(ch) != "Mn" or ch == _BREVE
+    )
     return unicodedata.normalize("NFC", stripped).replace(ZWNJ, " ").replace("ё", "е")
 
 

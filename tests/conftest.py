@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -56,12 +57,17 @@ def make_settings(stack: StackEndpoints, run_id: str) -> Callable[..., Any]:
 
 
 async def eventually(
-    probe: Callable[[], Awaitable[T | None]], *, timeout: float = 20.0, interval: float = 0.05
+    probe: Callable[[], Awaitable[T | None] | T | None],
+    *,
+    timeout: float = 20.0,
+    interval: float = 0.05,
 ) -> T:
-    """Wait until `probe` returns something truthy, or fail after `timeout` seconds."""
+    """Wait until `probe` (sync or async) returns something truthy, or fail after `timeout` s."""
     deadline = time.monotonic() + timeout
     while True:
-        result = await probe()
+        result = probe()
+        if inspect.isawaitable(result):
+            result = await result
         if result:
             return result
         if time.monotonic() > deadline:

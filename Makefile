@@ -1,0 +1,43 @@
+# Two commands matter: `make run` and `make test`. Both create .venv and install on first use.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run test stack docs bench lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev,localstack]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Start the local broker and database, all five services, feed sample contacts; Ctrl-C stops.
+run: install
+	$(PY) -m devstack.demo $(ARGS)
+
+## The whole suite: unit, handler, integration and end-to-end tests on the local stack.
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+## Only the local broker and database (prints how to reach them).
+stack: install
+	$(PY) -m devstack $(ARGS)
+
+## AsyncAPI (Kafka) and OpenAPI (HTTP) documents of every service, into docs/.
+docs: install
+	$(PY) -m devstack.docs
+
+## Pipeline throughput and latency beside a raw aiokafka baseline on the same broker.
+bench: install
+	$(PY) -m bench.pipeline $(ARGS)
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy shared services devstack
+
+clean:
+	rm -rf $(VENV) .run docs/asyncapi docs/openapi .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Benchmarks: separate commands that print figures, never part of the test run."""

@@ -1,0 +1,128 @@
+"""Run the five services as separate processes (`python -m services.<name>`) against one stack."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+from devstack.stack import StackEndpoints, free_port
+
+SERVICES = ("intake", "router", "sla", "notifier", "kb")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class RunningService:
+    name: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path | None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@dataclass
+class Pipeline:
+    """Start every service with the same settings; stop them all on exit."""
+
+    endpoints: StackEndpoints
+    env: dict[str, str] = field(default_factory=dict)
+    log_dir: Path | None = None
+    services: tuple[str, ...] = SERVICES
+    running: dict[str, RunningService] = field(default_factory=dict)
+    _logs: list[IO[bytes]] = field(default_factory=list)
+
+    def start(self, ready_timeout: float = 60.0) -> Pipeline:
+        try:
+            for name in self.services:
+                self._spawn(name)
+            self.wait_ready(ready_timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _spawn(self, name: str) -> None:
+        port = free_port()
+        env = {
+            **os.environ,
+            **self.endpoints.env(),
+            **self.env,
+            "HELPDESK_HTTP_PORT": str(port),
+            "PYTHONUNBUFFERED": "1",
+        }
+        out: IO[bytes] | int = subprocess.DEVNULL
+        log_path = None
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            log_path = self.log_dir / f"{name}.log"
+            out = open(log_path, "wb")
+            self._logs.append(out)  # type: ignore[arg-type]
+        proc = subprocess.Popen(
+            [sys.executable, "-m", f"services.{name}"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        self.running[name] = RunningService(name, port, proc, log_path)
+
+    def wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        pending = set(self.running)
+        with httpx.Client(timeout=2.0) as client:
+            while pending:
+                for name in sorted(pending):
+                    svc = self.running[name]
+                    if svc.process.poll() is not None:
+                        raise RuntimeError(
+                            f"{name} exited with {svc.process.returncode}; see {svc.log_path}"
+                        )
+                    try:
+                        if client.get(f"{svc.url}/health/ready").status_code == 200:
+                            pending.discard(name)
+                    except httpx.HTTPError:
+                        pass
+                if pending and time.monotonic() > deadline:
+                    raise TimeoutError(f"not ready after {timeout:.0f}s: {sorted(pending)}")
+                time.sleep(0.1)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        for svc in self.running.values():
+            if svc.process.poll() is None:
+                svc.process.terminate()
+        for svc in self.running.values():
+            try:
+                svc.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                svc.process.kill()
+                svc.process.wait()
+        self.running.clear()
+        for handle in self._logs:
+            handle.close()
+        self._logs.clear()
+
+    def __enter__(self) -> Pipeline:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def topic_env(suffix: str) -> dict[str, str]:
+    """Settings that give a run its own topic names, so runs on one broker never mix."""
+    from shared.settings import TopicSettings
+
+    return {
+        f"HELPDESK_TOPICS__{name.upper()}": f"{value}.{suffix}"
+        for name, value in TopicSettings().model_dump().items()
+    }

@@ -1,0 +1,319 @@
+"""All five services as separate processes on the real local stack, observed from outside.
+
+Contacts go in through a real Kafka producer; mail is captured by a real SMTP server; the
+agent's console is a real WebSocket client. Deadlines are seconds long in this test's config.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiosmtpd.controller import Controller
+from pymongo import AsyncMongoClient
+
+from devstack.pipeline import ROOT, Pipeline, topic_env
+from devstack.stack import StackEndpoints, free_port
+from services.notifier.auth import sign_token
+from shared.events import ContactReceived
+from shared.ids import ticket_id_for_contact, ticket_reference
+from shared.settings import TopicSettings
+from tests.conftest import eventually
+
+pytestmark = pytest.mark.e2e
+
+FIRST_RESPONSE_SECONDS = 8
+RESOLUTION_SECONDS = 12
+PUSH_SECRET = "e2e-secret"
+
+
+class MailCatcher:
+    def __init__(self) -> None:
+        self.messages: list[dict[str, Any]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        from email import message_from_bytes, policy
+
+        msg = message_from_bytes(envelope.content, policy=policy.default)
+        self.messages.append({"to": envelope.rcpt_tos, "subject": str(msg["subject"])})
+        return "250 OK"
+
+
+@dataclass
+class Observed:
+    """Everything published on the run's topics, with the moment this test received it."""
+
+    records: list[tuple[str, float, dict[str, Any] | bytes]] = field(default_factory=list)
+
+    def events(self, topic: str, event_type: str | None = None) -> list[dict[str, Any]]:
+        return [
+            v
+            for t, _, v in self.records
+            if t == topic
+            and isinstance(v, dict)
+            and (event_type is None or v.get("event_type") == event_type)
+        ]
+
+    def received_at(self, event_id: str) -> float:
+        return next(
+            at for _, at, v in self.records if isinstance(v, dict) and v.get("event_id") == event_id
+        )
+
+
+@dataclass
+class Run:
+    topics: TopicSettings
+    pipeline: Pipeline
+    mail: MailCatcher
+    db_prefix: str
+    endpoints: StackEndpoints
+
+
+@pytest.fixture(scope="module")
+def run(stack: StackEndpoints, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+    suffix = uuid.uuid4().hex[:8]
+    config_dir = tmp_path_factory.mktemp("config")
+    shutil.copytree(ROOT / "config", config_dir, dirs_exist_ok=True)
+    targets = (
+        f"{{first_response: PT{FIRST_RESPONSE_SECONDS}S, resolution: PT{RESOLUTION_SECONDS}S}}"
+    )
+    (config_dir / "sla.yaml").write_text(
+        f"default: {targets}\npriorities:\n" + "".join(f"  P{i}: {targets}\n" for i in range(1, 5))
+    )
+    mail = MailCatcher()
+    smtp_port = free_port()
+    smtp = Controller(mail, hostname="127.0.0.1", port=smtp_port)
+    smtp.start()
+    env = {
+        **topic_env(suffix),
+        "HELPDESK_CONFIG_DIR": str(config_dir),
+        "HELPDESK_MONGO__DATABASE_PREFIX": f"e2e{suffix}_",
+        "HELPDESK_KAFKA__SESSION_TIMEOUT_MS": "6000",
+        "HELPDESK_KAFKA__HEARTBEAT_INTERVAL_MS": "500",
+        "HELPDESK_SMTP_HOST": "127.0.0.1",
+        "HELPDESK_SMTP_PORT": str(smtp_port),
+        "HELPDESK_PUSH_SECRET": PUSH_SECRET,
+        "HELPDESK_LOGGING__FORMAT": "json",
+    }
+    topics = TopicSettings(**{k.split("__")[1].lower(): v for k, v in topic_env(suffix).items()})
+    pipeline = Pipeline(stack, env=env, log_dir=tmp_path_factory.mktemp("logs"))
+    try:
+        pipeline.start()
+        yield Run(topics, pipeline, mail, f"e2e{suffix}_", stack)
+    finally:
+        pipeline.stop()
+        smtp.stop()
+
+
+@pytest.fixture
+async def observed(run: Run) -> AsyncIterator[Observed]:
+    seen = Observed()
+    consumer = AIOKafkaConsumer(
+        *run.topics.all(),
+        bootstrap_servers=run.endpoints.bootstrap_servers,
+        group_id=None,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+
+    async def pump() -> None:
+        async for record in consumer:
+            try:
+                value: dict[str, Any] | bytes = json.loads(record.value)
+            except ValueError:
+                value = record.value
+            seen.records.append((record.topic, time.time(), value))
+
+    task = asyncio.create_task(pump())
+    yield seen
+    task.cancel()
+    await consumer.stop()
+
+
+def email_contact(contact_id: str) -> ContactReceived:
+    return ContactReceived(
+        contact_id=contact_id,
+        language="en",
+        message={
+            "channel": "email",
+            "from_address": "ana.silva@example.com",
+            "subject": "Wifi keeps disconnecting",
+            "body": "Since yesterday my wifi disconnects every few minutes. I restarted the router.",
+        },
+    )
+
+
+async def test_an_email_becomes_a_routed_ticket_whose_breaches_reach_agent_and_manager(
+    run: Run, observed: Observed
+) -> None:
+    topics = run.topics
+    notifier = run.pipeline.running["notifier"]
+    ws_url = f"ws://127.0.0.1:{notifier.port}/ws/ag-nika?token={sign_token(PUSH_SECRET, 'ag-nika')}"
+    pushes: list[dict[str, Any]] = []
+
+    async with websockets.connect(ws_url) as console:
+
+        async def listen() -> None:
+            async for frame in console:
+                pushes.append(json.loads(frame))
+
+        listener = asyncio.create_task(listen())
+        producer = AIOKafkaProducer(bootstrap_servers=run.endpoints.bootstrap_servers)
+        await producer.start()
+        try:
+            contact = email_contact(f"mail-{uuid.uuid4().hex}")
+            await producer.send_and_wait(
+                topics.contacts, b'{"event_type": "contact.received", "contact_id": ', key=b"bad"
+            )
+            for _ in range(2):  # the same contact published twice
+                await producer.send_and_wait(
+                    topics.contacts, contact.model_dump_json().encode(), key=contact.kafka_key()
+                )
+        finally:
+            await producer.stop()
+        ticket_id = ticket_id_for_contact(contact.contact_id)
+
+        async def event_of(topic: str, event_type: str, **match: Any) -> dict[str, Any] | None:
+            return next(
+                (
+                    e
+                    for e in observed.events(topic, event_type)
+                    if e.get("ticket_id") == ticket_id
+                    and all(e.get(k) == v for k, v in match.items())
+                ),
+                None,
+            )
+
+        routed = await eventually(lambda: event_of(topics.routing, "ticket.routed"), timeout=60)
+        assert (routed["category"], routed["subcategory"], routed["priority"], routed["team"]) == (
+            "network",
+            "wifi",
+            "P2",
+            "technical",
+        )
+        assigned = await eventually(lambda: event_of(topics.routing, "ticket.assigned"))
+        assert assigned["agent_id"] == "ag-nika"
+
+        letter = await eventually(lambda: next(iter(observed.events(topics.deadletter)), None))
+        assert letter["source_topic"] == topics.contacts and letter["reason"]
+
+        suggested = await eventually(lambda: event_of(topics.kb, "kb.suggested"))
+        assert suggested["articles"][0]["article_id"] == "en-wifi-drops"
+
+        breach = await eventually(
+            lambda: event_of(topics.sla, "sla.breached", metric="first_response"),
+            timeout=FIRST_RESPONSE_SECONDS + 20,
+        )
+        due_at = datetime.fromisoformat(breach["due_at"]).timestamp()
+        assert observed.received_at(breach["event_id"]) - due_at <= 1.0
+        assert breach["late_by_seconds"] < 1.0
+
+        reference = ticket_reference(ticket_id)
+        agent_mail = await eventually(
+            lambda: next((m for m in run.mail.messages if "nika@helpdesk.example" in m["to"]), None)
+        )
+        assert reference in agent_mail["subject"]
+        push = await eventually(
+            lambda: next(
+                (p for p in pushes if p["type"] == "sla.breached" and p["ticket_id"] == ticket_id),
+                None,
+            )
+        )
+        assert push["event"]["metric"] == "first_response"
+
+        await eventually(
+            lambda: event_of(topics.sla, "sla.breached", metric="resolution"),
+            timeout=RESOLUTION_SECONDS + 20,
+        )
+        manager_mail = await eventually(
+            lambda: next(
+                (m for m in run.mail.messages if "eleni.manager@helpdesk.example" in m["to"]), None
+            )
+        )
+        assert reference in manager_mail["subject"]
+        listener.cancel()
+
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(run.endpoints.mongo_url)
+    try:
+        tickets = mongo[f"{run.db_prefix}intake"]["tickets"]
+        assert await tickets.count_documents({"contact_id": contact.contact_id}) == 1
+    finally:
+        await mongo.close()
+    assert (
+        len(
+            [
+                e
+                for e in observed.events(topics.tickets, "ticket.opened")
+                if e["ticket_id"] == ticket_id
+            ]
+        )
+        == 1
+    )
+    breaches = [
+        e for e in observed.events(topics.sla, "sla.breached") if e["ticket_id"] == ticket_id
+    ]
+    assert sorted(b["metric"] for b in breaches) == ["first_response", "resolution"]
+    agent_mails = [m for m in run.mail.messages if "nika@helpdesk.example" in m["to"]]
+    assert len(agent_mails) == 1
+
+
+async def test_a_reply_in_time_meets_the_first_response_target(
+    run: Run, observed: Observed
+) -> None:
+    intake = run.pipeline.running["intake"]
+    async with httpx.AsyncClient(base_url=intake.url, timeout=10) as client:
+        accepted = await client.post(
+            "/contacts",
+            json={
+                "contact_id": f"chat-{uuid.uuid4().hex}",
+                "language": "ru",
+                "message": {
+                    "channel": "chat",
+                    "chat_user_id": "w-1",
+                    "conversation_id": "conv-1",
+                    "text": "Не могу войти, забыл пароль",
+                },
+            },
+        )
+        assert accepted.status_code == 202
+        ticket_id = accepted.json()["ticket_id"]
+
+        async def ticket_exists() -> bool:
+            return (await client.get(f"/tickets/{ticket_id}")).status_code == 200
+
+        await eventually(ticket_exists)
+        reply = await client.post(
+            f"/tickets/{ticket_id}/reply",
+            json={"agent_id": "ag-olga", "body": "Сбросила пароль, проверьте почту"},
+        )
+        assert reply.status_code == 202
+
+    met = await eventually(
+        lambda: next(
+            (
+                e
+                for e in observed.events(run.topics.sla, "sla.met")
+                if e["ticket_id"] == ticket_id and e["metric"] == "first_response"
+            ),
+            None,
+        ),
+        timeout=30,
+    )
+    assert met["used_seconds"] < FIRST_RESPONSE_SECONDS
+    routed = next(
+        e
+        for e in observed.events(run.topics.routing, "ticket.routed")
+        if e["ticket_id"] == ticket_id
+    )
+    assert routed["category"] == "account" and routed["team"] == "accounts"
