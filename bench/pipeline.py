@@ -40,8 +40,12 @@ def contact(i: int) -> ContactReceived:
     return ContactReceived(
         contact_id=f"bench-{uuid.uuid4().hex}",
         language="en",
-        message={"channel": "email", "from_address": f"customer{i % 200}@example.com",
-                 "subject": "Wifi keeps disconnecting", "body": f"Router drops the network, case {i}."},
+        message={
+            "channel": "email",
+            "from_address": f"customer{i % 200}@example.com",
+            "subject": "Wifi keeps disconnecting",
+            "body": f"Router drops the network, case {i}.",
+        },
     )
 
 
@@ -50,8 +54,9 @@ class Watcher:
 
     def __init__(self, bootstrap: str, topic: str, key_of: Callable[[bytes], str | None]) -> None:
         self.arrived: dict[str, float] = {}
-        self._consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
-                                          auto_offset_reset="latest")
+        self._consumer = AIOKafkaConsumer(
+            topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="latest"
+        )
         self._key_of = key_of
         self._task: asyncio.Task[None] | None = None
 
@@ -81,10 +86,15 @@ class Watcher:
 
 
 async def measure(
-    producer: AIOKafkaProducer, topic: str, watcher: Watcher,
-    make: Callable[[int], tuple[str, bytes, bytes]], count: int, rate: float | None, timeout: float,
+    producer: AIOKafkaProducer,
+    topic: str,
+    watcher: Watcher,
+    make: Callable[[int], tuple[str, bytes, bytes]],
+    count: int,
+    rate: float | None,
+    timeout: float,
 ) -> Figures:
-    """Send `count` messages (as fast as possible, or at `rate` per second) and time their effects."""
+    """Send `count` messages (at once, or `rate` per second) and time their effects."""
     sent: dict[str, float] = {}
     start = time.perf_counter()
     for i in range(count):
@@ -100,7 +110,9 @@ async def measure(
     return Figures(count / elapsed, percentile(latencies, 0.5), percentile(latencies, 0.99))
 
 
-async def baseline(endpoints: StackEndpoints, count: int, rate: float, partitions: int) -> tuple[Figures, Figures]:
+async def baseline(
+    endpoints: StackEndpoints, count: int, rate: float, partitions: int
+) -> tuple[Figures, Figures]:
     topic = f"bench.baseline.{uuid.uuid4().hex[:8]}"
     admin = AIOKafkaAdminClient(bootstrap_servers=endpoints.bootstrap_servers)
     await admin.start()
@@ -119,9 +131,13 @@ async def baseline(endpoints: StackEndpoints, count: int, rate: float, partition
 
 
 async def run_both(
-    endpoints: StackEndpoints, in_topic: str, out_topic: str,
-    make: Callable[[int], tuple[str, bytes, bytes]], key_of: Callable[[bytes], str | None],
-    count: int, rate: float,
+    endpoints: StackEndpoints,
+    in_topic: str,
+    out_topic: str,
+    make: Callable[[int], tuple[str, bytes, bytes]],
+    key_of: Callable[[bytes], str | None],
+    count: int,
+    rate: float,
 ) -> tuple[Figures, Figures]:
     producer = AIOKafkaProducer(bootstrap_servers=endpoints.bootstrap_servers, linger_ms=2)
     watcher = Watcher(endpoints.bootstrap_servers, out_topic, key_of)
@@ -129,14 +145,18 @@ async def run_both(
     await watcher.start()
     try:
         burst = await measure(producer, in_topic, watcher, make, count, None, timeout=600)
-        steady = await measure(producer, in_topic, watcher, make, max(50, count // 2), rate, timeout=600)
+        steady = await measure(
+            producer, in_topic, watcher, make, max(50, count // 2), rate, timeout=600
+        )
     finally:
         await watcher.stop()
         await producer.stop()
     return burst, steady
 
 
-async def pipeline_figures(endpoints: StackEndpoints, topics: TopicSettings, count: int, rate: float) -> tuple[Figures, Figures]:
+async def pipeline_figures(
+    endpoints: StackEndpoints, topics: TopicSettings, count: int, rate: float
+) -> tuple[Figures, Figures]:
     contacts: dict[str, str] = {}
 
     def make(i: int) -> tuple[str, bytes, bytes]:
@@ -154,7 +174,9 @@ async def pipeline_figures(endpoints: StackEndpoints, topics: TopicSettings, cou
     await producer.start()
     watcher = Watcher(endpoints.bootstrap_servers, topics.routing, key_of)
     await watcher.start()
-    await producer.send_and_wait(topics.contacts, warm.model_dump_json().encode(), key=warm.kafka_key())
+    await producer.send_and_wait(
+        topics.contacts, warm.model_dump_json().encode(), key=warm.kafka_key()
+    )
     await watcher.wait_for({ticket_id_for_contact(warm.contact_id)}, timeout=120)
     await watcher.stop()
     await producer.stop()
@@ -162,26 +184,45 @@ async def pipeline_figures(endpoints: StackEndpoints, topics: TopicSettings, cou
 
 
 def report(name: str, burst: Figures, steady: Figures, rate: float) -> None:
-    print(f"{name:<28} {burst.throughput:>10.1f} msg/s   at {rate:.0f}/s: "
-          f"p50 {steady.p50_ms:>8.1f} ms   p99 {steady.p99_ms:>8.1f} ms", flush=True)
+    print(
+        f"{name:<28} {burst.throughput:>10.1f} msg/s   at {rate:.0f}/s: "
+        f"p50 {steady.p50_ms:>8.1f} ms   p99 {steady.p99_ms:>8.1f} ms",
+        flush=True,
+    )
 
 
 async def main_async(args: argparse.Namespace) -> None:
     suffix = uuid.uuid4().hex[:8]
     with LocalStack() as endpoints:
-        env = {**topic_env(suffix), "HELPDESK_MONGO__DATABASE_PREFIX": f"bench{suffix}_",
-               "HELPDESK_LOGGING__LEVEL": "WARNING", "HELPDESK_SMTP_PORT": "1"}
-        topics = TopicSettings(**{k.split("__")[1].lower(): v for k, v in topic_env(suffix).items()})
-        print(f"{args.count} contacts in a burst, then {max(50, args.count // 2)} at {args.rate:.0f}/s; "
-              f"{args.partitions} partitions; one process per service", flush=True)
+        env = {
+            **topic_env(suffix),
+            "HELPDESK_MONGO__DATABASE_PREFIX": f"bench{suffix}_",
+            "HELPDESK_LOGGING__LEVEL": "WARNING",
+            "HELPDESK_SMTP_PORT": "1",
+        }
+        topics = TopicSettings(
+            **{k.split("__")[1].lower(): v for k, v in topic_env(suffix).items()}
+        )
+        print(
+            f"{args.count} contacts in a burst, "
+            f"then {max(50, args.count // 2)} at {args.rate:.0f}/s; "
+            f"{args.partitions} partitions; one process per service",
+            flush=True,
+        )
         base_burst, base_steady = await baseline(endpoints, args.count, args.rate, args.partitions)
         with Pipeline(endpoints, env={**env, "HELPDESK_KAFKA__PARTITIONS": str(args.partitions)}):
-            pipe_burst, pipe_steady = await pipeline_figures(endpoints, topics, args.count, args.rate)
+            pipe_burst, pipe_steady = await pipeline_figures(
+                endpoints, topics, args.count, args.rate
+            )
     report("raw aiokafka (1 hop)", base_burst, base_steady, args.rate)
     report("pipeline to ticket.assigned", pipe_burst, pipe_steady, args.rate)
-    print(f"ratio pipeline/baseline: throughput {pipe_burst.throughput / base_burst.throughput:.3f}x, "
-          f"p50 latency {pipe_steady.p50_ms / base_steady.p50_ms:.1f}x, "
-          f"p99 latency {pipe_steady.p99_ms / base_steady.p99_ms:.1f}x", flush=True)
+    print(
+        "ratio pipeline/baseline: "
+        f"throughput {pipe_burst.throughput / base_burst.throughput:.3f}x, "
+        f"p50 latency {pipe_steady.p50_ms / base_steady.p50_ms:.1f}x, "
+        f"p99 latency {pipe_steady.p99_ms / base_steady.p99_ms:.1f}x",
+        flush=True,
+    )
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""The local stack: a real Kafka-protocol broker (Tansu) and MongoDB-protocol server (SecantusDB)."""
+"""The local stack: a Kafka-protocol broker (Tansu) and a MongoDB-protocol server (SecantusDB)."""
 
 from devstack.stack import LocalStack, StackEndpoints, free_port
 

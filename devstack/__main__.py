@@ -1,4 +1,4 @@
-"""`python -m devstack`: start the local broker and database, print how to reach them, stop on Ctrl-C."""
+"""`python -m devstack`: start the local broker and database, print their URLs; Ctrl-C stops."""
 
 from __future__ import annotations
 

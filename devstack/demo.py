@@ -24,25 +24,49 @@ from devstack.stack import LocalStack, free_port
 from shared.settings import TopicSettings
 
 SAMPLES: list[dict[str, Any]] = [
-    {"language": "en", "message": {
-        "channel": "email", "from_address": "ana.silva@example.com",
-        "subject": "Wifi keeps disconnecting",
-        "body": "Since yesterday the wifi drops every few minutes, even after restarting the router."}},
-    {"language": "fa", "message": {
-        "channel": "chat", "chat_user_id": "web-7731", "conversation_id": "conv-7731",
-        "email": "reza.ahmadi@example.com",
-        "text": "سلام، اینترنت من مدام قطع می‌شود و مودم را هم خاموش و روشن کردم."}},
-    {"language": "ru", "message": {
-        "channel": "email", "from_address": "irina@example.ru", "subject": "Не могу войти",
-        "body": "Забыла пароль и не могу войти в аккаунт. Помогите, пожалуйста."}},
-    {"language": "el", "message": {
-        "channel": "phone", "caller_number": "210 555 0142", "region": "GR", "outcome": "voicemail",
-        "summary": "Δεν βρίσκω το τιμολόγιο του Οκτωβρίου, η πληρωμή χρεώθηκε δύο φορές."}},
+    {
+        "language": "en",
+        "message": {
+            "channel": "email",
+            "from_address": "ana.silva@example.com",
+            "subject": "Wifi keeps disconnecting",
+            "body": "The wifi drops every few minutes, even after restarting the router.",
+        },
+    },
+    {
+        "language": "fa",
+        "message": {
+            "channel": "chat",
+            "chat_user_id": "web-7731",
+            "conversation_id": "conv-7731",
+            "email": "reza.ahmadi@example.com",
+            "text": "سلام، اینترنت من مدام قطع می‌شود و مودم را هم خاموش و روشن کردم.",
+        },
+    },
+    {
+        "language": "ru",
+        "message": {
+            "channel": "email",
+            "from_address": "irina@example.ru",
+            "subject": "Не могу войти",
+            "body": "Забыла пароль и не могу войти в аккаунт. Помогите, пожалуйста.",
+        },
+    },
+    {
+        "language": "el",
+        "message": {
+            "channel": "phone",
+            "caller_number": "210 555 0142",
+            "region": "GR",
+            "outcome": "voicemail",
+            "summary": "Δεν βρίσκω το τιμολόγιο του Οκτωβρίου, η πληρωμή χρεώθηκε δύο φορές.",
+        },
+    },
 ]
 
 
 class PrintingMailbox:
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         from email import message_from_bytes, policy
 
         msg = message_from_bytes(envelope.content, policy=policy.default)
@@ -53,12 +77,18 @@ class PrintingMailbox:
 def describe(value: dict[str, Any]) -> str:
     kind = value.get("event_type", "?")
     details = {
-        "ticket.opened": lambda v: f"{v['reference']} {v['channel']} [{v.get('language')}] {v['subject']!r}",
-        "ticket.routed": lambda v: f"{v['category']}/{v.get('subcategory')} {v['priority']} {v['tier']} team={v['team']}",
+        "ticket.opened": lambda v: (
+            f"{v['reference']} {v['channel']} [{v.get('language')}] {v['subject']!r}"
+        ),
+        "ticket.routed": lambda v: (
+            f"{v['category']}/{v.get('subcategory')} {v['priority']} {v['tier']} team={v['team']}"
+        ),
         "ticket.assigned": lambda v: f"agent={v['agent_id']} ({v['reason']})",
         "kb.suggested": lambda v: "articles=" + ", ".join(a["article_id"] for a in v["articles"]),
         "sla.started": lambda v: f"{v['metric']} due {v['due_at']}",
-        "sla.breached": lambda v: f"{v['metric']} BREACHED at {v['due_at']} (late {v['late_by_seconds']:.3f}s)",
+        "sla.breached": lambda v: (
+            f"{v['metric']} BREACHED at {v['due_at']} (late {v['late_by_seconds']:.3f}s)"
+        ),
         "sla.met": lambda v: f"{v['metric']} met in {v['used_seconds']:.1f}s",
         "notification.delivered": lambda v: f"{v['channel']} to {v['recipient']}",
         "deadletter": lambda v: f"{v['source_topic']}: {v['reason']}",
@@ -70,7 +100,9 @@ def describe(value: dict[str, Any]) -> str:
 async def show(bootstrap: str, topics: TopicSettings) -> None:
     consumer = AIOKafkaConsumer(
         *[t for t in topics.all() if t != topics.contacts],
-        bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
     )
     await consumer.start()
     try:
@@ -86,7 +118,9 @@ async def show(bootstrap: str, topics: TopicSettings) -> None:
 async def feed(intake_url: str) -> None:
     async with httpx.AsyncClient(base_url=intake_url, timeout=10) as client:
         for sample in SAMPLES:
-            response = await client.post("/contacts", json={"contact_id": f"demo-{uuid.uuid4().hex[:12]}", **sample})
+            response = await client.post(
+                "/contacts", json={"contact_id": f"demo-{uuid.uuid4().hex[:12]}", **sample}
+            )
             response.raise_for_status()
 
 
@@ -94,21 +128,34 @@ async def main_async(args: argparse.Namespace) -> None:
     config_dir = Path(tempfile.mkdtemp(prefix="helpdesk-config-"))
     shutil.copytree(ROOT / "config", config_dir, dirs_exist_ok=True)
     if args.fast_sla:
-        (config_dir / "sla.yaml").write_text("default: {first_response: PT20S, resolution: PT40S}\npriorities: {}\n")
+        (config_dir / "sla.yaml").write_text(
+            "default: {first_response: PT20S, resolution: PT40S}\npriorities: {}\n"
+        )
     smtp_port = free_port()
     smtp = Controller(PrintingMailbox(), hostname="127.0.0.1", port=smtp_port)
     smtp.start()
     log_dir = ROOT / ".run" / "logs"
     with LocalStack(data_dir=args.data_dir, log_dir=log_dir) as endpoints:
-        print("local stack:", *[f"{k}={v}" for k, v in endpoints.env().items()], sep="\n  ", flush=True)
-        env = {"HELPDESK_CONFIG_DIR": str(config_dir), "HELPDESK_SMTP_HOST": "127.0.0.1",
-               "HELPDESK_SMTP_PORT": str(smtp_port)}
+        print(
+            "local stack:",
+            *[f"{k}={v}" for k, v in endpoints.env().items()],
+            sep="\n  ",
+            flush=True,
+        )
+        env = {
+            "HELPDESK_CONFIG_DIR": str(config_dir),
+            "HELPDESK_SMTP_HOST": "127.0.0.1",
+            "HELPDESK_SMTP_PORT": str(smtp_port),
+        }
         pipeline = Pipeline(endpoints, env=env, log_dir=log_dir)
         await asyncio.to_thread(pipeline.start)
         try:
             for name, svc in pipeline.running.items():
                 print(f"{name:<9} {svc.url}/docs   (log: {svc.log_path})", flush=True)
-            print("feeding sample contacts in English, Persian, Russian and Greek; Ctrl-C stops\n", flush=True)
+            print(
+                "feeding sample contacts in English, Persian, Russian and Greek; Ctrl-C stops\n",
+                flush=True,
+            )
             watcher = asyncio.create_task(show(endpoints.bootstrap_servers, TopicSettings()))
             await feed(pipeline.running["intake"].url)
             await watcher
@@ -120,8 +167,12 @@ async def main_async(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="make run", description=__doc__)
-    parser.add_argument("--data-dir", type=Path, default=None, help="keep Kafka and MongoDB data here")
-    parser.add_argument("--fast-sla", action="store_true", help="deadlines of seconds, to watch breaches")
+    parser.add_argument(
+        "--data-dir", type=Path, default=None, help="keep Kafka and MongoDB data here"
+    )
+    parser.add_argument(
+        "--fast-sla", action="store_true", help="deadlines of seconds, to watch breaches"
+    )
     try:
         asyncio.run(main_async(parser.parse_args()))
     except KeyboardInterrupt:

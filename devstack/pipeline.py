@@ -66,7 +66,7 @@ class Pipeline:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             log_path = self.log_dir / f"{name}.log"
             out = open(log_path, "wb")
-            self._logs.append(out)  # type: ignore[arg-type]
+            self._logs.append(out)
         proc = subprocess.Popen(
             [sys.executable, "-m", f"services.{name}"],
             cwd=ROOT,

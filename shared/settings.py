@@ -51,7 +51,7 @@ class LoggingSettings(BaseModel):
 
 
 class ServiceSettings(BaseSettings):
-    """Base of every service's settings: `HELPDESK_KAFKA__BOOTSTRAP_SERVERS`, `HELPDESK_MONGO__URL`."""
+    """Base of every service's settings, e.g. `HELPDESK_KAFKA__BOOTSTRAP_SERVERS`."""
 
     model_config = SettingsConfigDict(
         env_prefix="HELPDESK_", env_nested_delimiter="__", extra="ignore"

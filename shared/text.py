@@ -1,4 +1,4 @@
-"""Text normalisation for matching in English, Persian, Russian and Greek; originals stay as written."""
+"""Text normalisation for matching in English, Persian, Russian and Greek; originals stay as is."""
 
 from __future__ import annotations
 
@@ -30,9 +30,7 @@ def normalise(text: str) -> str:
     """
     text = unicodedata.normalize("NFKC", text).translate(_PERSIAN_LETTERS).translate(_DIGITS)
     decomposed = unicodedata.normalize("NFD", text.casefold())
-    stripped = "".join(
-        ch for ch in decomposed if unicodedata.category(ch) != "Mn" or ch == _BREVE
-    )
+    stripped = "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn" or ch == _BREVE)
     return unicodedata.normalize("NFC", stripped).replace(ZWNJ, " ").replace("ё", "е")
 
 

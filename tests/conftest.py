@@ -1,4 +1,4 @@
-"""Fixtures shared by every test tier: the backend, fresh settings per test, waiting on conditions."""
+"""Fixtures for every test tier: the backend, fresh settings per test, waiting on conditions."""
 
 from __future__ import annotations
 

@@ -44,8 +44,10 @@ def build_app(
     async def create_indexes() -> None:
         await ensure_indexes(
             db,
-            [*MongoIntakeStore.indexes(),
-             processed_indexes(timedelta(days=settings.mongo.processed_ttl_days))],
+            [
+                *MongoIntakeStore.indexes(),
+                processed_indexes(timedelta(days=settings.mongo.processed_ttl_days)),
+            ],
         )
 
     service.on_start.append(create_indexes)

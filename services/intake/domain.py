@@ -88,7 +88,9 @@ def open_ticket(
     if not (subject.strip() or body.strip()):
         raise InvalidContact("contact has no subject and no text")
     if len(body) > max_body_chars:
-        raise InvalidContact(f"contact text is {len(body)} characters; the limit is {max_body_chars}")
+        raise InvalidContact(
+            f"contact text is {len(body)} characters; the limit is {max_body_chars}"
+        )
     ticket_id = ticket_id_for_contact(contact.contact_id)
     opened: TicketOpened = contact.caused(
         TicketOpened,

@@ -144,9 +144,14 @@ def routes(broker: KafkaBroker, settings: IntakeSettings, store: IntakeStore) ->
             "identities": customer["identities"],
             "plan": customer.get("plan", "standard"),
             "tickets": [
-                {"ticket_id": t["_id"], "reference": t["reference"], "status": t["status"],
-                 "subject": t["subject"], "opened_at": t["opened_at"],
-                 "notes": [h for h in t["history"] if h["event_type"] == "ticket.note_added"]}
+                {
+                    "ticket_id": t["_id"],
+                    "reference": t["reference"],
+                    "status": t["status"],
+                    "subject": t["subject"],
+                    "opened_at": t["opened_at"],
+                    "notes": [h for h in t["history"] if h["event_type"] == "ticket.note_added"],
+                }
                 for t in tickets
             ],
         }

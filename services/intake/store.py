@@ -33,7 +33,9 @@ class MongoIntakeStore:
     def indexes() -> list[Indexes]:
         return [
             Indexes("customers", [IndexModel([("identities", ASCENDING)], unique=True)]),
-            Indexes("tickets", [IndexModel([("customer_id", ASCENDING), ("opened_at", ASCENDING)])]),
+            Indexes(
+                "tickets", [IndexModel([("customer_id", ASCENDING), ("opened_at", ASCENDING)])]
+            ),
         ]
 
     async def recognise(self, identities: list[Identity]) -> Document:
@@ -107,9 +109,9 @@ class MongoIntakeStore:
         return await self._customers.find_one({"_id": customer_id})
 
     async def tickets_of(self, customer_id: str) -> list[Document]:
-        cursor = self._tickets.find(
-            {"customer_id": customer_id}, {"opened_event": 0}
-        ).sort("opened_at", ASCENDING)
+        cursor = self._tickets.find({"customer_id": customer_id}, {"opened_event": 0}).sort(
+            "opened_at", ASCENDING
+        )
         return [doc async for doc in cursor]
 
     async def count_tickets(self, query: dict[str, Any]) -> int:

@@ -44,8 +44,10 @@ def build_app(
     async def load_articles() -> None:
         await ensure_indexes(
             db,
-            [*MongoArticleStore.indexes(),
-             processed_indexes(timedelta(days=settings.mongo.processed_ttl_days))],
+            [
+                *MongoArticleStore.indexes(),
+                processed_indexes(timedelta(days=settings.mongo.processed_ttl_days)),
+            ],
         )
         seed = load_yaml(settings.config_dir / "kb" / "articles.yaml", ArticleFile)
         await articles.upsert(seed.articles)

@@ -38,14 +38,14 @@ class ArticleIndex:
 
     def __init__(self, articles: list[Article]) -> None:
         self._articles = {a.article_id: a for a in articles}
-        self._weights: dict[str, Counter[str]] = {}
+        self._weights: dict[str, dict[str, float]] = {}
         document_frequency: Counter[str] = Counter()
         for article in articles:
-            weights: Counter[str] = Counter()
+            weights: dict[str, float] = {}
             for term in terms(article.body + " " + " ".join(article.tags)):
-                weights[term] += 1.0
+                weights[term] = weights.get(term, 0.0) + 1.0
             for term in terms(article.title):
-                weights[term] += TITLE_WEIGHT
+                weights[term] = weights.get(term, 0.0) + TITLE_WEIGHT
             self._weights[article.article_id] = weights
             document_frequency.update(weights.keys())
         total = max(1, len(articles))
@@ -58,9 +58,7 @@ class ArticleIndex:
         query = set(terms(text))
         hits = []
         for article_id, weights in self._weights.items():
-            score = sum(
-                (1 + math.log(weights[t])) * self._idf[t] for t in query if weights.get(t)
-            )
+            score = sum((1 + math.log(weights[t])) * self._idf[t] for t in query if weights.get(t))
             if score > 0:
                 hits.append(Hit(self._articles[article_id], round(score, 4)))
         hits.sort(key=lambda h: (-h.score, h.article.article_id))

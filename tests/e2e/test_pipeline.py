@@ -149,7 +149,7 @@ def email_contact(contact_id: str) -> ContactReceived:
             "channel": "email",
             "from_address": "ana.silva@example.com",
             "subject": "Wifi keeps disconnecting",
-            "body": "Since yesterday my wifi disconnects every few minutes. I restarted the router.",
+            "body": "My wifi disconnects every few minutes. I restarted the router.",
         },
     )
 

@@ -15,8 +15,12 @@ from shared.events import ContactReceived, TicketOpened, ticket_events
 def email_contact(contact_id: str, sender: str = "ana@example.com") -> ContactReceived:
     return ContactReceived(
         contact_id=contact_id,
-        message={"channel": "email", "from_address": sender, "subject": "Wi-Fi",
-                 "body": "My wifi keeps dropping"},
+        message={
+            "channel": "email",
+            "from_address": sender,
+            "subject": "Wi-Fi",
+            "body": "My wifi keeps dropping",
+        },
     )
 
 
@@ -62,7 +66,9 @@ async def test_the_same_contact_republished_with_a_new_event_id_opens_no_second_
     opened = capture(service, settings.topics.tickets)
     async with TestKafkaBroker(service.broker) as broker:
         for _ in range(2):
-            await broker.publish(email_contact("mail-7").model_dump(mode="json"), settings.topics.contacts)
+            await broker.publish(
+                email_contact("mail-7").model_dump(mode="json"), settings.topics.contacts
+            )
 
     ids = {ticket_events.validate_python(b).event_id for b in opened}
     assert len(ids) == 1
@@ -75,11 +81,18 @@ async def test_customer_is_recognised_across_email_and_chat(make_settings: Any) 
     opened = capture(service, settings.topics.tickets)
     chat = ContactReceived(
         contact_id="chat-1",
-        message={"channel": "chat", "chat_user_id": "w-9", "conversation_id": "conv-9",
-                 "email": "Ana@Example.com", "text": "Still no internet"},
+        message={
+            "channel": "chat",
+            "chat_user_id": "w-9",
+            "conversation_id": "conv-9",
+            "email": "Ana@Example.com",
+            "text": "Still no internet",
+        },
     )
     async with TestKafkaBroker(service.broker) as broker:
-        await broker.publish(email_contact("mail-2").model_dump(mode="json"), settings.topics.contacts)
+        await broker.publish(
+            email_contact("mail-2").model_dump(mode="json"), settings.topics.contacts
+        )
         await broker.publish(chat.model_dump(mode="json"), settings.topics.contacts)
 
     first, second = (ticket_events.validate_python(b) for b in opened)
@@ -100,11 +113,16 @@ async def test_bad_contacts_reach_the_dead_letter_topic_and_good_ones_still_pass
             settings.topics.contacts,
         )
         await broker.publish(
-            {"event_type": "contact.received", "contact_id": "y",
-             "message": {"channel": "phone", "caller_number": "not a number"}},
+            {
+                "event_type": "contact.received",
+                "contact_id": "y",
+                "message": {"channel": "phone", "caller_number": "not a number"},
+            },
             settings.topics.contacts,
         )
-        await broker.publish(email_contact("mail-3").model_dump(mode="json"), settings.topics.contacts)
+        await broker.publish(
+            email_contact("mail-3").model_dump(mode="json"), settings.topics.contacts
+        )
 
     assert [letter["source_topic"] for letter in letters] == [settings.topics.contacts] * 2
     assert "message" in letters[0]["reason"]
@@ -119,12 +137,20 @@ async def test_http_contact_then_agent_reply_and_resolve(make_settings: Any) -> 
     async with TestKafkaBroker(service.broker):
         transport = httpx.ASGITransport(app=service.http)
         async with httpx.AsyncClient(transport=transport, base_url="http://intake") as client:
-            bad = await client.post("/contacts", json={"contact_id": "h-1", "message": {"channel": "sms"}})
+            bad = await client.post(
+                "/contacts", json={"contact_id": "h-1", "message": {"channel": "sms"}}
+            )
             assert bad.status_code == 422
             accepted = await client.post(
                 "/contacts",
-                json={"contact_id": "h-1", "message": {
-                    "channel": "phone", "caller_number": "+30 210 123 4567", "outcome": "missed"}},
+                json={
+                    "contact_id": "h-1",
+                    "message": {
+                        "channel": "phone",
+                        "caller_number": "+30 210 123 4567",
+                        "outcome": "missed",
+                    },
+                },
             )
             assert accepted.status_code == 202
             ticket_id = accepted.json()["ticket_id"]
@@ -132,10 +158,15 @@ async def test_http_contact_then_agent_reply_and_resolve(make_settings: Any) -> 
             ticket = (await client.get(f"/tickets/{ticket_id}")).json()
             assert ticket["status"] == "open" and ticket["channel"] == "phone"
 
-            assert (await client.post(f"/tickets/{ticket_id}/reply",
-                                      json={"agent_id": "ag-nika", "body": "Calling you back"})).status_code == 202
-            assert (await client.post(f"/tickets/{ticket_id}/resolve",
-                                      json={"agent_id": "ag-nika"})).status_code == 202
+            assert (
+                await client.post(
+                    f"/tickets/{ticket_id}/reply",
+                    json={"agent_id": "ag-nika", "body": "Calling you back"},
+                )
+            ).status_code == 202
+            assert (
+                await client.post(f"/tickets/{ticket_id}/resolve", json={"agent_id": "ag-nika"})
+            ).status_code == 202
             again = await client.post(f"/tickets/{ticket_id}/resolve", json={"agent_id": "ag-nika"})
             assert again.status_code == 409 and "already resolved" in again.json()["detail"]
             missing = await client.post("/tickets/nope/reply", json={"agent_id": "a", "body": "b"})
@@ -145,7 +176,10 @@ async def test_http_contact_then_agent_reply_and_resolve(make_settings: Any) -> 
             customer = (await client.get(f"/customers/{ticket['customer_id']}")).json()
 
     assert [h["event_type"] for h in ticket["history"]] == [
-        "ticket.opened", "ticket.agent_replied", "ticket.status_changed"]
+        "ticket.opened",
+        "ticket.agent_replied",
+        "ticket.status_changed",
+    ]
     assert ticket["status"] == "resolved"
     assert customer["identities"] == ["phone:+302101234567"]
     assert [t["ticket_id"] for t in customer["tickets"]] == [ticket_id]

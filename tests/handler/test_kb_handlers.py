@@ -13,8 +13,14 @@ from shared.events import TicketOpened, kb_events
 
 def _opened(subject: str, body: str, **kw: Any) -> TicketOpened:
     return TicketOpened(
-        ticket_id="t-1", reference="HD-AAAAAA", contact_id="c-1", customer_id="cu-1",
-        channel="email", subject=subject, body=body, **kw,
+        ticket_id="t-1",
+        reference="HD-AAAAAA",
+        contact_id="c-1",
+        customer_id="cu-1",
+        channel="email",
+        subject=subject,
+        body=body,
+        **kw,
     )
 
 
@@ -50,7 +56,9 @@ async def test_unparseable_ticket_event_goes_to_dead_letter(make_settings: Any) 
         letters.append(body)
 
     async with TestKafkaBroker(service.broker) as broker:
-        await broker.publish({"event_type": "ticket.opened", "ticket_id": 5}, settings.topics.tickets)
+        await broker.publish(
+            {"event_type": "ticket.opened", "ticket_id": 5}, settings.topics.tickets
+        )
         await broker.publish(b"not json at all", settings.topics.tickets)
 
     assert len(letters) == 2

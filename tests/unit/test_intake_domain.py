@@ -44,8 +44,15 @@ def test_a_number_that_is_not_a_phone_number_is_refused_with_a_reason() -> None:
 
 
 def test_chat_with_an_email_proves_both_identities() -> None:
-    c = contact({"channel": "chat", "chat_user_id": "w-42", "conversation_id": "conv-1",
-                 "email": "ana@example.com", "text": "hello"})
+    c = contact(
+        {
+            "channel": "chat",
+            "chat_user_id": "w-42",
+            "conversation_id": "conv-1",
+            "email": "ana@example.com",
+            "text": "hello",
+        }
+    )
     assert [i.key for i in identities_of(c, "US")] == ["chat:w-42", "email:ana@example.com"]
 
 
@@ -65,7 +72,9 @@ def test_empty_or_oversize_contacts_are_refused() -> None:
     empty = contact({"channel": "email", "from_address": "a@example.com", "body": "  "})
     with pytest.raises(InvalidContact, match="no subject and no text"):
         open_ticket(empty, "cust", "standard", 1000)
-    big = contact({"channel": "chat", "chat_user_id": "u", "conversation_id": "c", "text": "x" * 50})
+    big = contact(
+        {"channel": "chat", "chat_user_id": "u", "conversation_id": "c", "text": "x" * 50}
+    )
     with pytest.raises(InvalidContact, match="limit is 10"):
         open_ticket(big, "cust", "standard", 10)
 
