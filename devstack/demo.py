@@ -78,7 +78,7 @@ def describe(value: dict[str, Any]) -> str:
     kind = value.get("event_type", "?")
     details = {
         "ticket.opened": lambda v: (
-            f"{v['reference']} {v['channel']} [{v.get('language')}] {v['subject']!r}"
+            f"{v['reference']} {v['channel']} [{v.get('language')}] “{v['subject']}”"
         ),
         "ticket.routed": lambda v: (
             f"{v['category']}/{v.get('subcategory')} {v['priority']} {v['tier']} team={v['team']}"
