@@ -162,11 +162,16 @@ def make_broker(settings: ServiceSettings) -> KafkaBroker:
     return broker
 
 
-def consumer_options(settings: ServiceSettings) -> dict[str, Any]:
-    """Options every subscriber in a service's shared consumer group uses."""
+def consumer_options(
+    settings: ServiceSettings,
+    *,
+    group_id: str | None = None,
+    auto_offset_reset: str = "earliest",
+) -> dict[str, Any]:
+    """Options of a subscriber: the service's shared group unless a group of its own is given."""
     return {
-        "group_id": settings.consumer_group,
-        "auto_offset_reset": "earliest",
+        "group_id": group_id or settings.consumer_group,
+        "auto_offset_reset": auto_offset_reset,
         "ack_policy": ACK_POLICY,
         "session_timeout_ms": settings.kafka.session_timeout_ms,
         "heartbeat_interval_ms": settings.kafka.heartbeat_interval_ms,

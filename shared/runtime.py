@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import uvicorn
@@ -16,8 +17,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from shared.broker import ensure_topics
+from shared.idempotency import processed_indexes
 from shared.logging import configure_logging, get_logger
-from shared.mongo import Document
+from shared.mongo import Document, Indexes, ensure_indexes
 from shared.settings import ServiceSettings
 
 log = get_logger(__name__)
@@ -40,6 +42,15 @@ class Service:
     @property
     def db(self) -> AsyncDatabase[Document]:
         return self.mongo[self.settings.database_name]
+
+    def require_indexes(self, *specs: Indexes) -> None:
+        """Create these indexes, and the processed-event guard's, first thing at start."""
+        ttl = timedelta(days=self.settings.mongo.processed_ttl_days)
+
+        async def create() -> None:
+            await ensure_indexes(self.db, [*specs, processed_indexes(ttl)])
+
+        self.on_start.insert(0, create)
 
     async def start(self, *, create_topics: bool = True) -> None:
         if create_topics:

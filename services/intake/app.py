@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
 
@@ -12,8 +10,8 @@ from services.intake.handlers import IntakeDeps, register
 from services.intake.settings import IntakeSettings
 from services.intake.store import IntakeStore, MongoIntakeStore
 from shared.broker import make_broker
-from shared.idempotency import ProcessedEvents, processed_indexes
-from shared.mongo import Document, ensure_indexes, make_mongo_client
+from shared.idempotency import ProcessedEvents
+from shared.mongo import Document, make_mongo_client
 from shared.runtime import Service, new_http_app
 
 
@@ -41,14 +39,5 @@ def build_app(
     )
     service.http.include_router(http.routes(broker, settings, intake_store))
 
-    async def create_indexes() -> None:
-        await ensure_indexes(
-            db,
-            [
-                *MongoIntakeStore.indexes(),
-                processed_indexes(timedelta(days=settings.mongo.processed_ttl_days)),
-            ],
-        )
-
-    service.on_start.append(create_indexes)
+    service.require_indexes(*MongoIntakeStore.indexes())
     return service

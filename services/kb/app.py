@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
 
@@ -14,8 +12,8 @@ from services.kb.settings import KbSettings
 from services.kb.store import ArticleStore, MongoArticleStore
 from shared.broker import make_broker
 from shared.config import load_yaml
-from shared.idempotency import ProcessedEvents, processed_indexes
-from shared.mongo import Document, ensure_indexes, make_mongo_client
+from shared.idempotency import ProcessedEvents
+from shared.mongo import Document, make_mongo_client
 from shared.runtime import Service, new_http_app
 
 
@@ -42,16 +40,10 @@ def build_app(
     service.http.include_router(http.routes(state))
 
     async def load_articles() -> None:
-        await ensure_indexes(
-            db,
-            [
-                *MongoArticleStore.indexes(),
-                processed_indexes(timedelta(days=settings.mongo.processed_ttl_days)),
-            ],
-        )
         seed = load_yaml(settings.config_dir / "kb" / "articles.yaml", ArticleFile)
         await articles.upsert(seed.articles)
         state.index = ArticleIndex(await articles.all())
 
+    service.require_indexes(*MongoArticleStore.indexes())
     service.on_start.append(load_articles)
     return service

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
 
@@ -16,8 +14,8 @@ from services.notifier.store import DeliveryStore, MongoDeliveryStore
 from shared.broker import make_broker
 from shared.clock import Clock, SystemClock
 from shared.directory import Directory, load_directory
-from shared.idempotency import ProcessedEvents, processed_indexes
-from shared.mongo import Document, ensure_indexes, make_mongo_client
+from shared.idempotency import ProcessedEvents
+from shared.mongo import Document, make_mongo_client
 from shared.runtime import Service, new_http_app
 
 
@@ -66,15 +64,9 @@ def build_app(
     service.http.include_router(http.routes(state.hub, deliveries, settings.push_secret))
 
     async def prepare() -> None:
-        await ensure_indexes(
-            db,
-            [
-                *MongoDeliveryStore.indexes(),
-                processed_indexes(timedelta(days=settings.mongo.processed_ttl_days)),
-            ],
-        )
         if state.directory is None:
             state.directory = load_directory(settings.config_dir)
 
+    service.require_indexes(*MongoDeliveryStore.indexes())
     service.on_start.append(prepare)
     return service

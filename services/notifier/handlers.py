@@ -21,7 +21,7 @@ from services.notifier.email import DeliveryFailed, EmailSender, OutgoingEmail
 from services.notifier.push import PushHub
 from services.notifier.settings import NotifierSettings
 from services.notifier.store import Delivery, DeliveryStatus, DeliveryStore
-from shared.broker import ACK_POLICY, consumer_options, publish_event
+from shared.broker import consumer_options, publish_event
 from shared.clock import Clock
 from shared.directory import Directory
 from shared.events import (
@@ -82,13 +82,9 @@ def _pushable(body: Any) -> SlaBreached | TicketAssigned | None:
 
 def push_consumer_options(settings: NotifierSettings) -> dict[str, Any]:
     """Every replica reads every event in a group of its own, from the newest on."""
-    return {
-        "group_id": settings.push_consumer_group,
-        "auto_offset_reset": "latest",
-        "ack_policy": ACK_POLICY,
-        "session_timeout_ms": settings.kafka.session_timeout_ms,
-        "heartbeat_interval_ms": settings.kafka.heartbeat_interval_ms,
-    }
+    return consumer_options(
+        settings, group_id=settings.push_consumer_group, auto_offset_reset="latest"
+    )
 
 
 def _delivery(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
 
@@ -15,8 +13,8 @@ from services.router.store import MongoRoutingStore, RoutingStore
 from shared.broker import make_broker
 from shared.config import load_yaml
 from shared.directory import Directory, load_directory
-from shared.idempotency import ProcessedEvents, processed_indexes
-from shared.mongo import Document, ensure_indexes, make_mongo_client
+from shared.idempotency import ProcessedEvents
+from shared.mongo import Document, make_mongo_client
 from shared.runtime import Service, new_http_app
 
 
@@ -52,14 +50,5 @@ def build_app(
     )
     service.http.include_router(http.routes(state))
 
-    async def create_indexes() -> None:
-        await ensure_indexes(
-            db,
-            [
-                *MongoRoutingStore.indexes(),
-                processed_indexes(timedelta(days=settings.mongo.processed_ttl_days)),
-            ],
-        )
-
-    service.on_start.append(create_indexes)
+    service.require_indexes(*MongoRoutingStore.indexes())
     return service

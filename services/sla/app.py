@@ -16,8 +16,8 @@ from services.sla.timer import DeadlineHeap, TimerRunner
 from shared.broker import make_broker
 from shared.clock import Clock, SystemClock
 from shared.config import load_yaml
-from shared.idempotency import ProcessedEvents, processed_indexes
-from shared.mongo import Document, ensure_indexes, make_mongo_client
+from shared.idempotency import ProcessedEvents
+from shared.mongo import Document, make_mongo_client
 from shared.runtime import Service, new_http_app
 
 
@@ -62,19 +62,10 @@ def build_app(
     )
     service.http.include_router(http.routes(clocks))
 
-    async def create_indexes() -> None:
-        await ensure_indexes(
-            db,
-            [
-                *MongoClockStore.indexes(),
-                processed_indexes(timedelta(days=settings.mongo.processed_ttl_days)),
-            ],
-        )
-
     async def start_timer() -> None:
         runner.start()
 
-    service.on_start.append(create_indexes)
+    service.require_indexes(*MongoClockStore.indexes())
     service.after_start.append(start_timer)
     service.on_stop.append(runner.stop)
     return service

@@ -27,7 +27,8 @@ def _opened(subject: str, body: str, **kw: Any) -> TicketOpened:
 async def test_new_ticket_gets_suggestions_in_its_language(make_settings: Any) -> None:
     settings = make_settings(KbSettings)
     service = build_app(settings)
-    await service.on_start[0]()
+    for hook in service.on_start:
+        await hook()
     suggested = []
 
     @service.broker.subscriber(settings.topics.kb)
@@ -48,7 +49,8 @@ async def test_new_ticket_gets_suggestions_in_its_language(make_settings: Any) -
 async def test_unparseable_ticket_event_goes_to_dead_letter(make_settings: Any) -> None:
     settings = make_settings(KbSettings)
     service = build_app(settings)
-    await service.on_start[0]()
+    for hook in service.on_start:
+        await hook()
     letters: list[dict[str, Any]] = []
 
     @service.broker.subscriber(settings.topics.deadletter)

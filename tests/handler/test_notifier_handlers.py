@@ -84,7 +84,8 @@ def _breach(metric: str = "first_response", **kw: Any) -> SlaBreached:
 async def _notifier(make_settings: Any, **overrides: Any) -> tuple[Service, NotifierSettings]:
     settings = make_settings(NotifierSettings, smtp_backoff_seconds=0.01, **overrides)
     service = build_app(settings)
-    await service.on_start[0]()
+    for hook in service.on_start:
+        await hook()
     return service, settings
 
 
