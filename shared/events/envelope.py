@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, TypeVar
 from uuid import UUID, uuid4
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from shared.ids import derived_id
+
+E = TypeVar("E", bound="Event")
 
 
 class Event(BaseModel):
@@ -43,7 +45,7 @@ class Event(BaseModel):
         value = getattr(self, self.topic_key, None)
         return str(value).encode() if value is not None else None
 
-    def caused(self, event_cls: type[Self] | Any, effect: str, **fields: Any) -> Any:
+    def caused(self, event_cls: type[E], effect: str, **fields: Any) -> E:
         """Build an event caused by this one, with a deterministic id for `effect`."""
         fields.setdefault("ticket_id", self.ticket_id)
         fields.setdefault("correlation_id", self.correlation_id or str(self.event_id))
