@@ -25,8 +25,9 @@ log = get_logger(__name__)
 ACK_POLICY = AckPolicy.NACK_ON_ERROR
 
 HEADER_EVENT_TYPE = "event_type"
-HEADER_CORRELATION = "correlation_id"
-HEADER_CAUSATION = "causation_id"
+# FastStream sets a random `correlation_id` header of its own; ours have names of their own.
+HEADER_CORRELATION = "helpdesk-correlation-id"
+HEADER_CAUSATION = "helpdesk-causation-id"
 
 
 def _text(value: bytes | str | None) -> str | None:
@@ -55,15 +56,32 @@ def dead_letter_middleware(
     """Retry a failing message a few times, then dead-letter it with its reason.
 
     A message that is not even valid JSON or fails validation gets no second try: it can never
-    succeed. If the dead-letter publish itself fails the exception propagates, the offset is not
-    committed and Kafka redelivers: nothing is lost.
+    succeed. One that FastStream cannot even parse (undecodable headers) fails before
+    `consume_scope`; `after_processed` dead-letters that one. If the dead-letter publish itself
+    fails the exception propagates, the offset is not committed and Kafka redelivers.
     """
     max_attempts = max(1, settings.kafka.max_attempts)
 
     class DeadLetterMiddleware(BaseMiddleware[Any, Any]):
+        parsed = False
+
+        async def after_processed(
+            self,
+            exc_type: type[BaseException] | None = None,
+            exc_val: BaseException | None = None,
+            exc_tb: Any = None,
+        ) -> bool | None:
+            if exc_val is None or self.parsed or not isinstance(exc_val, Exception):
+                return False
+            if isinstance(exc_val, HandlerException):
+                return False
+            await publish_dead_letter(broker, settings, self.msg, exc_val, attempts=1)
+            return True
+
         async def consume_scope(
             self, call_next: Callable[[StreamMessage[Any]], Awaitable[Any]], msg: StreamMessage[Any]
         ) -> Any:
+            self.parsed = True
             with bound(**_ids_of(msg)):
                 attempt = 0
                 while True:
@@ -75,7 +93,9 @@ def dead_letter_middleware(
                     except Exception as exc:
                         permanent = _is_permanent(exc)
                         if permanent or attempt >= max_attempts:
-                            await publish_dead_letter(broker, settings, msg, exc, attempt)
+                            await publish_dead_letter(
+                                broker, settings, msg.raw_message, exc, attempt
+                            )
                             return None
                         log.warning("message.retry", attempt=attempt, error=repr(exc))
                         await asyncio.sleep(0.2 * 2 ** (attempt - 1))
@@ -102,27 +122,27 @@ class PermanentError(Exception):
 async def publish_dead_letter(
     broker: KafkaBroker,
     settings: ServiceSettings,
-    msg: StreamMessage[Any],
+    raw: Any,
     exc: BaseException,
     attempts: int,
 ) -> None:
-    raw = msg.raw_message
+    """Publish the Kafka record `raw` whole, as text, with why it could not be processed."""
     record = raw[0] if isinstance(raw, tuple) else raw
     key = _text(getattr(record, "key", None))
-    topic = getattr(record, "topic", None) or msg.headers.get("topic") or "unknown"
+    headers = {k: _text(v) or "" for k, v in (getattr(record, "headers", None) or ())}
     letter = DeadLettered(
         service=settings.service_name,
         consumer_group=settings.consumer_group,
         reason=_reason(exc),
         error_type=type(exc).__name__,
-        source_topic=str(topic),
+        source_topic=str(getattr(record, "topic", None) or "unknown"),
         partition=getattr(record, "partition", None),
         offset=getattr(record, "offset", None),
         original_key=key,
-        original_value=_text(msg.body) or "",
-        original_headers={k: str(v) for k, v in msg.headers.items()},
+        original_value=_text(getattr(record, "value", None)) or "",
+        original_headers=headers,
         attempts=attempts,
-        correlation_id=msg.headers.get(HEADER_CORRELATION),
+        correlation_id=headers.get(HEADER_CORRELATION),
     )
     await broker.publish(
         letter.model_dump(mode="json"),

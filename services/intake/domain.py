@@ -95,6 +95,7 @@ def open_ticket(
     opened: TicketOpened = contact.caused(
         TicketOpened,
         "ticket.opened",
+        correlation_id=contact.correlation_id or contact.contact_id,
         ticket_id=ticket_id,
         reference=ticket_reference(ticket_id),
         contact_id=contact.contact_id,

@@ -75,8 +75,18 @@ def routes(broker: KafkaBroker, settings: IntakeSettings, store: IntakeStore) ->
         except InvalidTransition as exc:
             raise HTTPException(409, str(exc)) from exc
         event: Event = build(ticket)
-        await publish_event(broker, settings.topics.tickets, event)
-        await store.record(ticket_id, event, new_status)
+        if new_status is not None:
+            # Claim the change first, so two agents resolving at once publish it once.
+            if not await store.transition(ticket_id, ticket["status"], new_status):
+                raise HTTPException(409, f"ticket {ticket_id} changed meanwhile; reload it")
+            try:
+                await publish_event(broker, settings.topics.tickets, event)
+            except Exception:
+                await store.transition(ticket_id, new_status, ticket["status"])
+                raise
+        else:
+            await publish_event(broker, settings.topics.tickets, event)
+        await store.record(ticket_id, event)
         return ActionAccepted(
             ticket_id=ticket_id, event_id=str(event.event_id), event_type=event.event_type
         )

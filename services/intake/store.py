@@ -18,7 +18,8 @@ class IntakeStore(Protocol):
     async def recognise(self, identities: list[Identity]) -> Document: ...
     async def open_ticket(self, opened: TicketOpened) -> TicketOpened: ...
     async def ticket(self, ticket_id: str) -> Document | None: ...
-    async def record(self, ticket_id: str, event: Event, status: str | None) -> None: ...
+    async def transition(self, ticket_id: str, from_status: str, to_status: str) -> bool: ...
+    async def record(self, ticket_id: str, event: Event) -> None: ...
     async def customer(self, customer_id: str) -> Document | None: ...
     async def tickets_of(self, customer_id: str) -> list[Document]: ...
     async def count_tickets(self, query: dict[str, Any]) -> int: ...
@@ -96,13 +97,18 @@ class MongoIntakeStore:
     async def ticket(self, ticket_id: str) -> Document | None:
         return await self._tickets.find_one({"_id": ticket_id})
 
-    async def record(self, ticket_id: str, event: Event, status: str | None) -> None:
-        """Append an event to the ticket's history once, and move its status."""
-        update: dict[str, Any] = {"$push": {"history": event.model_dump(mode="json")}}
-        if status is not None:
-            update["$set"] = {"status": status}
+    async def transition(self, ticket_id: str, from_status: str, to_status: str) -> bool:
+        """Move the status only if nobody moved it first (compare and set)."""
+        result = await self._tickets.update_one(
+            {"_id": ticket_id, "status": from_status}, {"$set": {"status": to_status}}
+        )
+        return result.modified_count == 1
+
+    async def record(self, ticket_id: str, event: Event) -> None:
+        """Append an event to the ticket's history, once."""
         await self._tickets.update_one(
-            {"_id": ticket_id, "history.event_id": {"$ne": str(event.event_id)}}, update
+            {"_id": ticket_id, "history.event_id": {"$ne": str(event.event_id)}},
+            {"$push": {"history": event.model_dump(mode="json")}},
         )
 
     async def customer(self, customer_id: str) -> Document | None:

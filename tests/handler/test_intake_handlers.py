@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -53,7 +54,7 @@ async def test_a_contact_opens_one_ticket_even_when_delivered_twice(make_setting
     events = [ticket_events.validate_python(b) for b in opened]
     assert len(events) == 1
     assert isinstance(events[0], TicketOpened)
-    assert events[0].correlation_id == str(contact.event_id)
+    assert events[0].correlation_id == contact.contact_id
     db = service.mongo[settings.database_name]
     assert await db["tickets"].count_documents({}) == 1
     await service.mongo.close()
@@ -185,4 +186,31 @@ async def test_http_contact_then_agent_reply_and_resolve(make_settings: Any) -> 
     assert [t["ticket_id"] for t in customer["tickets"]] == [ticket_id]
     types = [ticket_events.validate_python(b).event_type for b in published]
     assert types == ["ticket.opened", "ticket.agent_replied", "ticket.status_changed"]
+    await service.mongo.close()
+
+
+async def test_two_agents_resolving_at_once_change_the_status_once(make_settings: Any) -> None:
+    settings, service = await started(make_settings)
+    published = capture(service, settings.topics.tickets)
+    async with TestKafkaBroker(service.broker) as broker:
+        await broker.publish(
+            email_contact("mail-race").model_dump(mode="json"), settings.topics.contacts
+        )
+        ticket_id = ticket_events.validate_python(published[0]).ticket_id
+        transport = httpx.ASGITransport(app=service.http)
+        async with httpx.AsyncClient(transport=transport, base_url="http://intake") as client:
+            answers = await asyncio.gather(
+                *(
+                    client.post(f"/tickets/{ticket_id}/resolve", json={"agent_id": agent})
+                    for agent in ("ag-nika", "ag-sergei", "ag-maria")
+                )
+            )
+
+    assert sorted(a.status_code for a in answers) == [202, 409, 409]
+    resolved = [
+        b
+        for b in published
+        if ticket_events.validate_python(b).event_type == "ticket.status_changed"
+    ]
+    assert len(resolved) == 1
     await service.mongo.close()

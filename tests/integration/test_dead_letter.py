@@ -43,6 +43,9 @@ async def test_a_poison_message_is_dead_lettered_and_the_next_one_is_processed(
         poison = await producer.send_and_wait(
             settings.topics.tickets, b"\xff\xfe garbage", key=b"t-9"
         )
+        bad_header = await producer.send_and_wait(
+            settings.topics.tickets, b"{}", key=b"t-9", headers=[("origin", b"\xff\xfe")]
+        )
         good = TicketOpened(
             ticket_id="t-9",
             reference="HD-XXXXXX",
@@ -62,10 +65,13 @@ async def test_a_poison_message_is_dead_lettered_and_the_next_one_is_processed(
         await service.stop()
 
     letters = [v for topic, v in seen if topic == settings.topics.deadletter]
-    assert len(letters) == 1
-    assert letters[0]["source_topic"] == settings.topics.tickets
-    assert (letters[0]["partition"], letters[0]["offset"]) == (poison.partition, poison.offset)
-    assert letters[0]["original_key"] == "t-9" and letters[0]["reason"]
+    assert [(v["partition"], v["offset"]) for v in letters] == [
+        (poison.partition, poison.offset),
+        (bad_header.partition, bad_header.offset),
+    ]
+    assert all(v["source_topic"] == settings.topics.tickets for v in letters)
+    assert all(v["original_key"] == "t-9" and v["reason"] for v in letters)
+    assert "UnicodeDecodeError" in letters[1]["reason"]
     suggested = [v for topic, v in seen if topic == settings.topics.kb]
     assert suggested[0]["ticket_id"] == "t-9"
     assert suggested[0]["articles"][0]["article_id"] == "en-password-reset"
