@@ -35,9 +35,16 @@ class Recipient:
         return cls(person.person_id, person.name, str(person.email), person.language, role)
 
 
-def delivery_key(event_id: object, recipient_id: str, channel: DeliveryChannel) -> str:
-    """One delivery of one event to one person on one channel; the delivery log's id."""
-    return f"{event_id}:{recipient_id}:{channel}"
+def delivery_key(
+    event_id: object, recipient_id: str, channel: DeliveryChannel, replica_id: str | None = None
+) -> str:
+    """One delivery of one event to one person on one channel; the delivery log's id.
+
+    A push names its replica too: each replica pushes to the consoles connected to it, so one
+    replica's delivery must not stop another's.
+    """
+    key = f"{event_id}:{recipient_id}:{channel}"
+    return f"{key}:{replica_id}" if replica_id else key
 
 
 def _team_for(event: SlaBreached, directory: Directory) -> Team | None:
@@ -64,6 +71,14 @@ def recipients_for(event: SlaBreached, directory: Directory) -> list[Recipient]:
     if team.lead is not None:
         return [Recipient.of(team.lead, "lead")]
     return [Recipient.of(team.manager, "manager")]
+
+
+def no_recipient_reason(event: SlaBreached) -> str:
+    """Why a breach that `recipients_for` finds nobody for cannot be delivered."""
+    return (
+        f"no recipient for the {event.metric} breach of ticket {event.ticket_id}: "
+        f"team {event.team!r} and assignee {event.assignee_id!r} match nobody in the directory"
+    )
 
 
 def describe_duration(delta: timedelta) -> str:

@@ -12,6 +12,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 from services.notifier.domain import (
     Recipient,
     delivery_key,
+    no_recipient_reason,
     push_message,
     push_recipients,
     recipients_for,
@@ -21,7 +22,7 @@ from services.notifier.email import DeliveryFailed, EmailSender, OutgoingEmail
 from services.notifier.push import PushHub
 from services.notifier.settings import NotifierSettings
 from services.notifier.store import Delivery, DeliveryStatus, DeliveryStore
-from shared.broker import consumer_options, publish_event
+from shared.broker import PermanentError, consumer_options, publish_event
 from shared.clock import Clock
 from shared.directory import Directory
 from shared.events import (
@@ -97,9 +98,10 @@ def _delivery(
     attempts: int,
     address: str | None = None,
     error: str | None = None,
+    replica_id: str | None = None,
 ) -> Delivery:
     return Delivery(
-        key=delivery_key(event.event_id, recipient, channel),
+        key=delivery_key(event.event_id, recipient, channel, replica_id),
         ticket_id=event.ticket_id,
         recipient=recipient,
         channel=channel,
@@ -183,12 +185,26 @@ async def _email(
 async def _push(
     broker: KafkaBroker, settings: NotifierSettings, state: NotifierState, event: Event
 ) -> None:
-    """Push to the people connected to this replica; other replicas serve their own."""
+    """Push to the people connected to this replica; other replicas serve their own.
+
+    The claim is per replica: a person with consoles on two replicas hears from both, and a
+    `pending` claim left by a crash binds no other replica (a restart gets a new replica id).
+    """
+    replica = settings.replica_id
     for person_id in push_recipients(event, state.people()):
         if not state.hub.is_connected(person_id):
             continue
         now = state.clock.now()
-        pending = _delivery(event, person_id, "push", at=now, status="pending", attempts=1)
+        pending = _delivery(
+            event,
+            person_id,
+            "push",
+            at=now,
+            status="pending",
+            attempts=1,
+            address=f"websocket:{replica}",
+            replica_id=replica,
+        )
         if not await state.deliveries.claim(pending):
             continue
         reached = await state.hub.send(person_id, push_message(event))
@@ -202,10 +218,10 @@ async def _push(
         await state.deliveries.record(pending.model_copy(update={"status": "sent"}))
         delivered = event.caused(
             NotificationDelivered,
-            f"notification:{person_id}:push",
+            f"notification:{person_id}:push:{replica}",
             recipient=person_id,
             channel="push",
-            address=f"websocket:{settings.replica_id}",
+            address=f"websocket:{replica}",
             cause_event_id=str(event.event_id),
             attempts=1,
         )
@@ -233,7 +249,11 @@ def register(broker: KafkaBroker, settings: NotifierSettings, state: NotifierSta
             return
         if await state.processed.seen("email", event.event_id):
             return
-        for recipient in recipients_for(event, state.people()):
+        recipients = recipients_for(event, state.people())
+        if not recipients:
+            # Nobody in the directory can act on it: dead-letter it rather than drop it unseen.
+            raise PermanentError(no_recipient_reason(event))
+        for recipient in recipients:
             await _email(broker, settings, state, event, recipient)
         await state.processed.mark("email", event.event_id)
 

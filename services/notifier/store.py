@@ -1,6 +1,7 @@
 """The delivery log in MongoDB (collection `deliveries`), behind a Protocol.
 
-One document per delivery, its `_id` the delivery key `event_id:recipient_id:channel`. An email
+One document per delivery, its `_id` the delivery key `event_id:recipient_id:channel` (a push
+adds `:replica_id`, each replica pushing to its own consoles). An email
 is sent once even when its event is redelivered: the handler asks `already_sent` first, sends,
 then `record`s. A crash between the send and the record makes Kafka redeliver and the email go
 out again, so email delivery is at-least-once; the mail's Message-ID repeats with it.
@@ -27,7 +28,7 @@ DeliveryStatus = Literal["pending", "sent", "failed"]
 class Delivery(BaseModel):
     """One delivery as the log holds it."""
 
-    key: str = Field(description="`event_id:recipient_id:channel`.")
+    key: str = Field(description="`event_id:recipient_id:channel`, then `:replica_id` for a push.")
     status: DeliveryStatus = Field(description="`pending` while a push is being sent.")
     attempts: int = Field(default=0, ge=0, description="Tries made.")
     at: datetime = Field(description="When the status was last set.")

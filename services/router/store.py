@@ -1,4 +1,8 @@
-"""The router's MongoDB adapter, behind a Protocol: agents' open-ticket counts and assignments."""
+"""The router's MongoDB adapter, behind a Protocol: assignments, and the loads counted from them.
+
+An agent's load is the number of its unreleased assignments, counted when asked: one write
+records an assignment and one write releases it, so no separate counter can drift after a crash.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,6 @@ from pymongo.errors import DuplicateKeyError
 
 from shared.mongo import Document, Indexes
 
-AGENT_LOAD = "agent_load"
 ASSIGNMENTS = "assignments"
 
 
@@ -46,18 +49,18 @@ class RoutingStore(Protocol):
 
 class MongoRoutingStore:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self._load = db[AGENT_LOAD]
         self._assignments = db[ASSIGNMENTS]
 
     @staticmethod
     def indexes() -> list[Indexes]:
+        # Serves the load count: unreleased assignments of a set of agents.
         by_agent = IndexModel([("agent_id", ASCENDING), ("released", ASCENDING)])
         return [Indexes(ASSIGNMENTS, [by_agent])]
 
     async def record_assignment(
         self, ticket_id: str, agent_id: str, team: str, reason: str = ""
     ) -> Assignment:
-        """Record the ticket's agent once; a repeat returns the first record and counts nothing."""
+        """Record the ticket's agent once; a repeat returns the first record unchanged."""
         doc: Document = {
             "_id": ticket_id,
             "agent_id": agent_id,
@@ -72,8 +75,6 @@ class MongoRoutingStore:
             if existing is None:  # pragma: no cover - assignments are never deleted
                 raise
             return Assignment.from_doc(existing)
-        # Only the insert that won counts the ticket, so a redelivered event cannot count twice.
-        await self._load.update_one({"_id": agent_id}, {"$inc": {"open_tickets": 1}}, upsert=True)
         return Assignment.from_doc(doc)
 
     async def assignment(self, ticket_id: str) -> Assignment | None:
@@ -81,20 +82,22 @@ class MongoRoutingStore:
         return Assignment.from_doc(doc) if doc else None
 
     async def release(self, ticket_id: str) -> Assignment | None:
-        """Free the agent's slot once: only the call that flips `released` decrements the load."""
+        """Free the agent's slot once: only the call that flips `released` gets the assignment."""
         doc = await self._assignments.find_one_and_update(
             {"_id": ticket_id, "released": False},
             {"$set": {"released": True}},
             return_document=ReturnDocument.AFTER,
         )
-        if doc is None:
-            return None
-        await self._load.update_one({"_id": doc["agent_id"]}, {"$inc": {"open_tickets": -1}})
-        return Assignment.from_doc(doc)
+        return Assignment.from_doc(doc) if doc else None
 
     async def loads(self, agent_ids: Iterable[str]) -> dict[str, int]:
+        """Unreleased assignments of each agent asked about, zero for those with none."""
         ids = list(agent_ids)
         counts = {agent_id: 0 for agent_id in ids}
-        async for doc in self._load.find({"_id": {"$in": ids}}):
-            counts[doc["_id"]] = int(doc.get("open_tickets", 0))
+        pipeline: list[Document] = [
+            {"$match": {"agent_id": {"$in": ids}, "released": False}},
+            {"$group": {"_id": "$agent_id", "open_tickets": {"$sum": 1}}},
+        ]
+        async for doc in await self._assignments.aggregate(pipeline):
+            counts[doc["_id"]] = int(doc["open_tickets"])
         return counts

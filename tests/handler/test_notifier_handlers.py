@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from typing import Any
@@ -192,14 +193,9 @@ async def test_smtp_down_reports_failure_after_retries_without_dead_letter(
     await service.mongo.close()
 
 
-@pytest.fixture
-async def live_notifier(
-    make_settings: Any, smtp_server: tuple[Mailbox, int]
-) -> AsyncIterator[tuple[Service, NotifierSettings, int]]:
-    """The notifier's HTTP app served by a real uvicorn on a free port (no Kafka lifespan)."""
-    service, settings = await _notifier(
-        make_settings, push_secret="test-secret", smtp_port=smtp_server[1]
-    )
+@asynccontextmanager
+async def _served(service: Service) -> AsyncIterator[int]:
+    """The service's HTTP app served by a real uvicorn on a free port (no Kafka lifespan)."""
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(service.http, host="127.0.0.1", port=port, lifespan="off", log_config=None)
@@ -208,10 +204,51 @@ async def live_notifier(
 
     await eventually(lambda: server.started, timeout=10)
     try:
-        yield service, settings, port
+        yield port
     finally:
         server.should_exit = True
         await task
+
+
+async def test_breach_for_nobody_in_the_directory_is_dead_lettered_with_its_reason(
+    make_settings: Any, smtp_server: tuple[Mailbox, int]
+) -> None:
+    mailbox, port = smtp_server
+    service, settings = await _notifier(make_settings, smtp_port=port)
+    outcomes: list[NotificationEvent] = []
+    letters: list[dict[str, Any]] = []
+    _capture(service, settings.topics.notifications, outcomes)
+    _capture(service, settings.topics.deadletter, letters, raw=True)
+    breach = _breach("next_reply", ticket_id="t-77", team="nobody", assignee_id="ag-ghost")
+
+    async with TestKafkaBroker(service.broker) as broker:
+        await broker.publish(breach.model_dump(mode="json"), settings.topics.sla)
+
+    # One letter, from the shared email consumer; the per-replica push consumer stays quiet.
+    [letter] = letters
+    assert letter["error_type"] == "PermanentError"
+    assert letter["consumer_group"] == settings.consumer_group
+    assert letter["source_topic"] == settings.topics.sla
+    for part in ("next_reply", "t-77", "'nobody'", "'ag-ghost'", "no recipient"):
+        assert part in letter["reason"]
+    assert json.loads(letter["original_value"])["event_id"] == str(breach.event_id)
+    assert mailbox.envelopes == [] and outcomes == []
+    assert not await service.db["processed_events"].find_one({})
+    await service.mongo.close()
+
+
+@pytest.fixture
+async def live_notifier(
+    make_settings: Any, smtp_server: tuple[Mailbox, int]
+) -> AsyncIterator[tuple[Service, NotifierSettings, int]]:
+    """A notifier whose WebSocket endpoint is live on a free port."""
+    service, settings = await _notifier(
+        make_settings, push_secret="test-secret", smtp_port=smtp_server[1]
+    )
+    try:
+        async with _served(service) as port:
+            yield service, settings, port
+    finally:
         await service.mongo.close()
 
 
@@ -323,3 +360,48 @@ async def test_unreadable_event_is_dead_lettered_once_not_by_every_push_replica(
     assert [letter["source_topic"] for letter in letters] == [settings.topics.sla]
     assert letters[0]["consumer_group"] == settings.consumer_group
     await service.mongo.close()
+
+
+async def test_person_on_two_replicas_gets_the_push_from_both(
+    make_settings: Any, smtp_server: tuple[Mailbox, int]
+) -> None:
+    # Two replicas share one database, as in a deployment; each reads every event.
+    options = {"push_secret": "test-secret", "smtp_port": smtp_server[1]}
+    first, settings = await _notifier(make_settings, replica_id="replica-a", **options)
+    second, _ = await _notifier(make_settings, replica_id="replica-b", **options)
+    assert first.db.name == second.db.name
+    outcomes: list[NotificationEvent] = []
+    _capture(first, settings.topics.notifications, outcomes)
+    _capture(second, settings.topics.notifications, outcomes)
+    token = sign_token("test-secret", "mgr-technical")
+    breach = _breach("resolution")
+
+    async with (
+        _served(first) as first_port,
+        _served(second) as second_port,
+        connect(f"ws://127.0.0.1:{first_port}/ws/mgr-technical?token={token}") as on_first,
+        connect(f"ws://127.0.0.1:{second_port}/ws/mgr-technical?token={token}") as on_second,
+        TestKafkaBroker(first.broker) as first_broker,
+        TestKafkaBroker(second.broker) as second_broker,
+    ):
+        for console in (on_first, on_second):
+            await console.send("ping")
+            assert json.loads(await asyncio.wait_for(console.recv(), 5)) == {"type": "pong"}
+        await first_broker.publish(breach.model_dump(mode="json"), settings.topics.sla)
+        await second_broker.publish(breach.model_dump(mode="json"), settings.topics.sla)
+        pushed = [json.loads(await asyncio.wait_for(c.recv(), 5)) for c in (on_first, on_second)]
+
+    assert [p["event"]["event_id"] for p in pushed] == [str(breach.event_id)] * 2
+    pushes = [o for o in outcomes if o.channel == "push"]
+    assert sorted(o.address or "" for o in pushes) == ["websocket:replica-a", "websocket:replica-b"]
+    assert len({o.event_id for o in pushes}) == 2
+    # The email stays once for the deployment, whichever replica sends it.
+    assert [o.channel for o in outcomes].count("email") == 1
+    logged = await first.db["deliveries"].find({"channel": "push"}).to_list()
+    assert sorted(d["_id"] for d in logged) == [
+        f"{breach.event_id}:mgr-technical:push:replica-a",
+        f"{breach.event_id}:mgr-technical:push:replica-b",
+    ]
+    assert {d["status"] for d in logged} == {"sent"}
+    await first.mongo.close()
+    await second.mongo.close()

@@ -9,7 +9,8 @@ from faststream.kafka import TestKafkaBroker
 
 from services.router.app import build_app
 from services.router.settings import RouterSettings
-from services.router.store import AGENT_LOAD, MongoRoutingStore
+from services.router.store import ASSIGNMENTS, MongoRoutingStore
+from shared.directory import load_directory
 from shared.events import (
     RoutingEvent,
     TicketAssigned,
@@ -55,7 +56,11 @@ async def _started(make_settings: Any) -> tuple[Service, RouterSettings, list[Ro
 
 
 async def _loads(service: Service) -> dict[str, int]:
-    return {doc["_id"]: doc["open_tickets"] async for doc in service.db[AGENT_LOAD].find({})}
+    """Every agent's open tickets as the store counts them, leaving out the agents with none."""
+    directory = load_directory(service.settings.config_dir)
+    agents = [agent.person_id for team in directory.teams for agent in team.agents]
+    loads = await MongoRoutingStore(service.db).loads(agents)
+    return {agent: load for agent, load in loads.items() if load}
 
 
 def _of(decisions: list[RoutingEvent], kind: type[Any]) -> list[Any]:
@@ -84,6 +89,8 @@ async def test_new_ticket_is_routed_then_assigned_once(make_settings: Any) -> No
     assert assigned[0].agent_id == "ag-nika" and assigned[0].team == "technical"
     assert assigned[0].reason == "least loaded in technical: 0 of 10 open tickets"
     assert await _loads(service) == {"ag-nika": 1}
+    # Loads are counted from the assignments; no separate counter is kept to drift.
+    assert "agent_load" not in await service.db.list_collection_names()
     await service.mongo.close()
 
 
@@ -140,15 +147,19 @@ async def test_resolving_frees_the_agent_once(make_settings: Any) -> None:
             _resolved("t-2", "pending").model_dump(mode="json"), settings.topics.tickets
         )
 
-    assert await _loads(service) == {"ag-nika": 0, "ag-sergei": 1}
+    assert await _loads(service) == {"ag-sergei": 1}
     assert len(decisions) == 4
     await service.mongo.close()
 
 
 async def test_full_team_gets_routed_but_not_assigned(make_settings: Any) -> None:
     service, settings, decisions = await _started(make_settings)
-    await service.db[AGENT_LOAD].insert_many(
-        [{"_id": agent, "open_tickets": 10} for agent in TECHNICAL]
+    await service.db[ASSIGNMENTS].insert_many(
+        [
+            {"_id": f"old-{agent}-{n}", "agent_id": agent, "team": "technical", "released": False}
+            for agent in TECHNICAL
+            for n in range(10)
+        ]
     )
 
     async with TestKafkaBroker(service.broker) as broker:
@@ -185,6 +196,48 @@ async def test_http_shows_loads_and_assignments(make_settings: Any) -> None:
     assert found.json()["agent_id"] == "ag-john" and found.json()["released"] is False
     assert missing.status_code == 404
     assert "t-404" in missing.json()["detail"]
+    await service.mongo.close()
+
+
+async def test_assignment_recorded_just_before_a_crash_counts_once(make_settings: Any) -> None:
+    service, settings, decisions = await _started(make_settings)
+    opened = _opened("t-1", "wifi")
+    # The process wrote the assignment, then died before anything else.
+    await service.db[ASSIGNMENTS].insert_one(
+        {"_id": "t-1", "agent_id": "ag-sergei", "team": "technical", "released": False}
+    )
+
+    async with TestKafkaBroker(service.broker) as broker:
+        await broker.publish(opened.model_dump(mode="json"), settings.topics.tickets)
+        await broker.publish(
+            _opened("t-2", "wifi").model_dump(mode="json"), settings.topics.tickets
+        )
+
+    assert [a.agent_id for a in _of(decisions, TicketAssigned)] == ["ag-sergei", "ag-nika"]
+    assert await _loads(service) == {"ag-sergei": 1, "ag-nika": 1}
+    await service.mongo.close()
+
+
+async def test_release_written_just_before_a_crash_frees_the_agent(make_settings: Any) -> None:
+    service, settings, _ = await _started(make_settings)
+
+    async with TestKafkaBroker(service.broker) as broker:
+        await broker.publish(
+            _opened("t-1", "wifi").model_dump(mode="json"), settings.topics.tickets
+        )
+        # The release flipped the assignment, then the process died before marking the event.
+        await service.db[ASSIGNMENTS].update_one({"_id": "t-1"}, {"$set": {"released": True}})
+        await broker.publish(_resolved("t-1").model_dump(mode="json"), settings.topics.tickets)
+
+    assert await _loads(service) == {}
+    assert (await MongoRoutingStore(service.db).assignment("t-1")) is not None
+    await service.mongo.close()
+
+
+async def test_load_count_is_served_by_an_index(make_settings: Any) -> None:
+    service, _, _ = await _started(make_settings)
+    indexes = await service.db[ASSIGNMENTS].index_information()
+    assert [("agent_id", 1), ("released", 1)] in [spec["key"] for spec in indexes.values()]
     await service.mongo.close()
 
 

@@ -15,6 +15,7 @@ from services.notifier.domain import (
     Recipient,
     delivery_key,
     describe_duration,
+    no_recipient_reason,
     push_message,
     push_recipients,
     recipients_for,
@@ -138,6 +139,19 @@ def test_same_delivery_gets_the_same_message_id() -> None:
 
 def test_delivery_key_names_event_recipient_and_channel() -> None:
     assert delivery_key("e-1", "ag-nika", "email") == "e-1:ag-nika:email"
+
+
+def test_push_delivery_key_names_the_replica_too() -> None:
+    assert delivery_key("e-1", "ag-nika", "push", "r-a") == "e-1:ag-nika:push:r-a"
+    assert delivery_key("e-1", "ag-nika", "push", "r-a") != delivery_key(
+        "e-1", "ag-nika", "push", "r-b"
+    )
+
+
+def test_no_recipient_reason_names_metric_ticket_team_and_assignee() -> None:
+    reason = no_recipient_reason(_breach(team="nobody", assignee_id="ag-ghost"))
+    for part in ("first_response", "t-42", "'nobody'", "'ag-ghost'"):
+        assert part in reason
 
 
 @pytest.mark.parametrize(
