@@ -8,9 +8,10 @@ from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
 
 from services.sla import http
-from services.sla.domain import SlaPolicies
-from services.sla.handlers import SlaState, fire_deadline, register
+from services.sla.handlers import fire_deadline, register
+from services.sla.policies import SlaPolicies
 from services.sla.settings import SlaSettings
+from services.sla.state import SlaState
 from services.sla.store import ClockStore, MongoClockStore
 from services.sla.timer import DeadlineHeap, TimerRunner
 from shared.broker import make_broker
@@ -45,6 +46,7 @@ def build_app(
         DeadlineHeap(),
         on_due,
         retry_delay=timedelta(seconds=settings.retry_delay_seconds),
+        fire_timeout=timedelta(seconds=settings.deadline_timeout_seconds),
     )
     state = SlaState(
         policies=policies,
@@ -53,7 +55,7 @@ def build_app(
         timer=runner,
         clock=clock,
     )
-    register(broker, settings, state)
+    listener = register(broker, settings, state)
     service = Service(
         settings=settings,
         broker=broker,
@@ -68,4 +70,5 @@ def build_app(
     service.require_indexes(*MongoClockStore.indexes())
     service.after_start.append(start_timer)
     service.on_stop.append(runner.stop)
+    service.on_stop.append(listener.stop)
     return service

@@ -1,4 +1,4 @@
-"""Pure SLA logic: targets per priority, and the clocks that start, are met or breach.
+"""Pure SLA logic: the clocks that start, are met or breach, and what arrived before they did.
 
 Every function takes the clocks as they are, the input and `now`, and returns the clocks that
 changed and the events to emit. No I/O happens here, so the rules are tested with a fake clock.
@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from services.sla.policies import Targets
 from shared.events import (
     Event,
     SlaBreached,
@@ -34,38 +35,14 @@ METRICS: tuple[Metric, ...] = ("first_response", "resolution")
 DONE_STATUSES = frozenset({"resolved", "closed"})
 
 
-class Targets(BaseModel):
-    """How long each target allows, read from ISO 8601 durations such as `PT3H`."""
-
-    model_config = ConfigDict(frozen=True)
-
-    first_response: timedelta = Field(
-        gt=timedelta(0), description="Time allowed for the first agent reply."
-    )
-    resolution: timedelta = Field(gt=timedelta(0), description="Time allowed to resolve it.")
-
-    def of(self, metric: Metric) -> timedelta:
-        return self.first_response if metric == "first_response" else self.resolution
-
-
-class SlaPolicies(BaseModel):
-    """The contents of `config/sla.yaml`: a default and per-priority overrides."""
-
-    model_config = ConfigDict(frozen=True)
-
-    default: Targets
-    priorities: dict[Priority, Targets] = Field(default_factory=dict)
-
-    def policy_for(self, priority: Priority | None) -> Targets:
-        """The priority's targets, or the default ones when it has none of its own."""
-        if priority is None:
-            return self.default
-        return self.priorities.get(priority, self.default)
-
-
 def clock_key(ticket_id: str, metric: str) -> str:
     """The id of one clock, in MongoDB and in the deadline heap."""
     return f"{ticket_id}:{metric}"
+
+
+def ticket_of(key: str) -> str:
+    """The ticket id of a clock key (a ticket id may itself hold a colon; a metric never does)."""
+    return key.rpartition(":")[0]
 
 
 class SlaClock(BaseModel):
@@ -103,6 +80,17 @@ class EarlyReply(BaseModel):
     event_id: str
 
 
+class EarlyResolution(BaseModel):
+    """A ticket resolved or closed before it was routed: its clocks are met as they start."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ticket_id: str
+    resolved_at: AwareDatetime
+    status: str
+    event_id: str
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What a decision changed: clocks to store (new or updated) and events to publish."""
@@ -129,15 +117,20 @@ def start_clocks(
     partition: int | None,
     existing: Sequence[SlaClock] = (),
     early_reply: EarlyReply | None = None,
+    early_resolution: EarlyResolution | None = None,
 ) -> Outcome:
-    """Start both clocks of a routed ticket; a reply seen earlier meets first response at once.
+    """Start both clocks of a routed ticket; what happened before routing meets them at once.
 
-    A clock already started by another routing of the ticket keeps running unchanged. One
-    started by this very event (a redelivery after a crash) is announced again, with the ids
-    it had the first time.
+    A reply seen earlier meets first response; a resolution seen earlier meets both. A clock
+    already started by another routing of the ticket keeps running unchanged. One started by
+    this very event (a redelivery after a crash) is announced again, with the ids it had the
+    first time.
     """
     by_metric = {c.metric: c for c in existing}
     started_at = _happened_at(routed, now)
+    met_at_start: set[Metric] = set(METRICS) if early_resolution is not None else set()
+    if early_reply is not None:
+        met_at_start.add("first_response")
     clocks: list[SlaClock] = []
     events: list[Event] = []
     for metric in METRICS:
@@ -154,15 +147,15 @@ def start_clocks(
                 correlation_id=routed.correlation_id or str(routed.event_id),
                 started_by=str(routed.event_id),
             )
-            if metric == "first_response" and early_reply is not None:
-                clock = clock.model_copy(
-                    update={
-                        "status": "met",
-                        "closed_at": started_at,
-                        "closed_by": str(routed.event_id),
-                        "assignee_id": early_reply.agent_id,
-                    }
-                )
+            if metric in met_at_start:
+                met: dict[str, Any] = {
+                    "status": "met",
+                    "closed_at": started_at,
+                    "closed_by": str(routed.event_id),
+                }
+                if metric == "first_response" and early_reply is not None:
+                    met["assignee_id"] = early_reply.agent_id
+                clock = clock.model_copy(update=met)
             clocks.append(clock)
         elif clock.started_by != str(routed.event_id):
             continue
@@ -189,6 +182,18 @@ def early_reply(replied: TicketAgentReplied, now: datetime) -> EarlyReply:
         replied_at=_happened_at(replied, now),
         agent_id=replied.agent_id,
         event_id=str(replied.event_id),
+    )
+
+
+def early_resolution(changed: TicketStatusChanged, now: datetime) -> EarlyResolution | None:
+    """Remember a resolution of a ticket whose clocks have not started; None if not resolved."""
+    if changed.status not in DONE_STATUSES:
+        return None
+    return EarlyResolution(
+        ticket_id=changed.ticket_id,
+        resolved_at=_happened_at(changed, now),
+        status=changed.status,
+        event_id=str(changed.event_id),
     )
 
 

@@ -1,4 +1,4 @@
-"""The SLA service's MongoDB adapter: clocks and early replies, behind a Protocol."""
+"""The SLA service's MongoDB adapter: clocks, and replies and resolutions seen before routing."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from services.sla.domain import EarlyReply, SlaClock
+from services.sla.domain import EarlyReply, EarlyResolution, SlaClock
 from shared.mongo import Document, Indexes
 
 CLOCKS = "clocks"
 EARLY_REPLIES = "early_replies"
+EARLY_RESOLUTIONS = "early_resolutions"
 
 
 class ClockStore(Protocol):
@@ -24,6 +25,9 @@ class ClockStore(Protocol):
     async def running_in(self, partitions: Iterable[int]) -> list[SlaClock]: ...
     async def remember_reply(self, reply: EarlyReply) -> None: ...
     async def early_reply(self, ticket_id: str) -> EarlyReply | None: ...
+    async def remember_resolution(self, resolution: EarlyResolution) -> None: ...
+    async def forget_resolution(self, ticket_id: str) -> None: ...
+    async def early_resolution(self, ticket_id: str) -> EarlyResolution | None: ...
 
 
 def _document(clock: SlaClock) -> Document:
@@ -41,6 +45,7 @@ class MongoClockStore:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._clocks = db[CLOCKS]
         self._early = db[EARLY_REPLIES]
+        self._resolutions = db[EARLY_RESOLUTIONS]
 
     @staticmethod
     def indexes() -> list[Indexes]:
@@ -94,3 +99,20 @@ class MongoClockStore:
     async def early_reply(self, ticket_id: str) -> EarlyReply | None:
         doc = await self._early.find_one({"_id": ticket_id}, {"_id": 0})
         return EarlyReply.model_validate(doc) if doc is not None else None
+
+    async def remember_resolution(self, resolution: EarlyResolution) -> None:
+        """Keep the first resolution only: closing a resolved ticket does not resolve it later."""
+        try:
+            await self._resolutions.insert_one(
+                {"_id": resolution.ticket_id, **resolution.model_dump()}
+            )
+        except DuplicateKeyError:
+            pass
+
+    async def forget_resolution(self, ticket_id: str) -> None:
+        """The ticket was reopened (or otherwise moved on) before it was routed."""
+        await self._resolutions.delete_one({"_id": ticket_id})
+
+    async def early_resolution(self, ticket_id: str) -> EarlyResolution | None:
+        doc = await self._resolutions.find_one({"_id": ticket_id}, {"_id": 0})
+        return EarlyResolution.model_validate(doc) if doc is not None else None

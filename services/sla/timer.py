@@ -5,7 +5,9 @@ How it works
 Every running SLA clock is stored in MongoDB; the clocks of the partitions this replica owns
 are also held here, in a min-heap ordered by deadline (`DeadlineHeap`). A single task
 (`TimerRunner`) sleeps until the earliest deadline, wakes, pops every key whose deadline has
-passed and hands it to a callback, which re-reads the clock and emits the breach.
+passed and hands each to a callback, in a task of its own, which re-reads the clock and emits
+the breach. A breach whose publishing hangs therefore never holds up the other deadlines; it
+is cut off after a timeout and tried again later.
 
 The products this replaces sweep a table every few minutes, so a breach is reported up to a
 sweep interval late. Sleeping until the next deadline instead makes the lateness the event
@@ -114,8 +116,9 @@ class DeadlineHeap:
 class TimerRunner:
     """Fires each key of a `DeadlineHeap` at its deadline by calling `on_due(key)`.
 
-    A callback that raises is logged and its key scheduled again after `retry_delay`,
-    so a deadline is never dropped because Kafka or MongoDB was briefly away.
+    Each call runs in its own task and gets `fire_timeout` to finish. A callback that raises
+    or times out is logged and its key scheduled again after `retry_delay`, so a deadline is
+    never dropped because Kafka or MongoDB was briefly away.
     """
 
     def __init__(
@@ -125,13 +128,16 @@ class TimerRunner:
         on_due: OnDue,
         *,
         retry_delay: timedelta = timedelta(seconds=1),
+        fire_timeout: timedelta = timedelta(seconds=10),
     ) -> None:
         self._clock = clock
         self._heap = heap
         self._on_due = on_due
         self._retry_delay = retry_delay
+        self._fire_timeout = fire_timeout.total_seconds()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._firing: set[asyncio.Task[None]] = set()
 
     def schedule(self, key: str, due_at: datetime) -> None:
         earliest = self._heap.next_due()
@@ -152,18 +158,20 @@ class TimerRunner:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+        tasks = [t for t in (task, *self._firing) if t is not None]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._firing.clear()
 
     async def _run(self) -> None:
         while True:
             self._wake.clear()
             for key in self._heap.pop_due(self._clock.now()):
-                await self._fire(key)
+                # Kept referenced until done: the loop holds tasks only weakly.
+                task = asyncio.create_task(self._fire(key), name=f"sla-deadline:{key}")
+                self._firing.add(task)
+                task.add_done_callback(self._firing.discard)
             next_due = self._heap.next_due()
             timeout = (
                 None
@@ -177,8 +185,8 @@ class TimerRunner:
 
     async def _fire(self, key: str) -> None:
         try:
-            await self._on_due(key)
+            await asyncio.wait_for(self._on_due(key), self._fire_timeout)
         except Exception as exc:
             retry_at = self._clock.now() + self._retry_delay
             log.warning("sla.deadline_failed", key=key, error=repr(exc), retry_at=retry_at)
-            self._heap.schedule(key, retry_at)
+            self.schedule(key, retry_at)

@@ -20,6 +20,7 @@ from shared.events import (
     SlaStarted,
     TicketAgentReplied,
     TicketRouted,
+    TicketStatusChanged,
     sla_events,
 )
 from shared.runtime import Service
@@ -42,6 +43,10 @@ def _routed(ticket_id: str = "t-1", priority: Any = "P2") -> TicketRouted:
 
 def _replied(ticket_id: str = "t-1") -> TicketAgentReplied:
     return TicketAgentReplied(ticket_id=ticket_id, agent_id="a-1", body="Restart the router")
+
+
+def _status(status: Any, ticket_id: str = "t-1") -> TicketStatusChanged:
+    return TicketStatusChanged(ticket_id=ticket_id, status=status, agent_id="a-1")
 
 
 def _config(folder: Path, first_response: str, resolution: str) -> Path:
@@ -164,3 +169,44 @@ async def test_missed_first_response_breaches_once_at_its_deadline(
     assert breach.correlation_id == "c-1"
     assert breach.occurred_at >= breach.due_at
     assert 0 <= breach.late_by_seconds < 1, breach.late_by_seconds
+
+
+async def test_resolution_before_routing_meets_both_clocks_when_they_start(
+    make_settings: Any,
+) -> None:
+    settings = make_settings(SlaSettings)
+    captured: list[SlaEvent] = []
+    routed = _routed()
+    async with _running(settings, captured) as (service, broker):
+        await _publish(broker, settings.topics.tickets, _status("resolved"))
+        await _publish(broker, settings.topics.tickets, _status("closed"))
+        assert captured == []
+        await _publish(broker, settings.topics.routing, routed)
+        statuses = {
+            doc["metric"]: doc["status"]
+            async for doc in service.db["clocks"].find({"ticket_id": "t-1"})
+        }
+        armed = await service.db["clocks"].count_documents({"status": "running"})
+
+    assert [(e.event_type, e.metric) for e in captured] == [
+        ("sla.started", "first_response"),
+        ("sla.met", "first_response"),
+        ("sla.started", "resolution"),
+        ("sla.met", "resolution"),
+    ]
+    assert all(e.causation_id == str(routed.event_id) for e in captured)
+    assert statuses == {"first_response": "met", "resolution": "met"}
+    assert armed == 0
+
+
+async def test_ticket_reopened_before_routing_starts_running_clocks(make_settings: Any) -> None:
+    settings = make_settings(SlaSettings)
+    captured: list[SlaEvent] = []
+    async with _running(settings, captured) as (service, broker):
+        await _publish(broker, settings.topics.tickets, _status("resolved"))
+        await _publish(broker, settings.topics.tickets, _status("reopened"))
+        await _publish(broker, settings.topics.routing, _routed())
+        statuses = [doc["status"] async for doc in service.db["clocks"].find({"ticket_id": "t-1"})]
+
+    assert [e.event_type for e in captured] == ["sla.started", "sla.started"]
+    assert statuses == ["running", "running"]

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from services.sla import domain
-from services.sla.domain import SlaClock, SlaPolicies
+from services.sla.domain import SlaClock
+from services.sla.policies import SlaPolicies
 from shared.clock import FakeClock
 from shared.config import load_yaml
 from shared.events import (
@@ -143,6 +144,35 @@ def test_reply_before_routing_meets_first_response_when_clocks_start() -> None:
         ("sla.started", "first_response"),
         ("sla.met", "first_response"),
         ("sla.started", "resolution"),
+    ]
+
+
+def test_resolution_before_routing_meets_both_clocks_when_they_start() -> None:
+    clock = FakeClock()
+    reply = domain.early_reply(_replied(clock), clock.now())
+    resolved = TicketStatusChanged(ticket_id="t-1", status="resolved", occurred_at=clock.now())
+    pending = TicketStatusChanged(ticket_id="t-1", status="pending", occurred_at=clock.now())
+    assert domain.early_resolution(pending, clock.now()) is None
+    resolution = domain.early_resolution(resolved, clock.now())
+    clock.advance(timedelta(seconds=5))
+    outcome = domain.start_clocks(
+        _routed(clock),
+        POLICIES.default,
+        clock.now(),
+        partition=1,
+        early_reply=reply,
+        early_resolution=resolution,
+    )
+    by_metric = {c.metric: c for c in outcome.clocks}
+    assert {c.status for c in outcome.clocks} == {"met"}
+    assert by_metric["first_response"].assignee_id == "a-1"
+    assert by_metric["resolution"].closed_at == by_metric["resolution"].started_at
+    kinds = [(e.event_type, getattr(e, "metric", None)) for e in outcome.events]
+    assert kinds == [
+        ("sla.started", "first_response"),
+        ("sla.met", "first_response"),
+        ("sla.started", "resolution"),
+        ("sla.met", "resolution"),
     ]
 
 

@@ -110,3 +110,65 @@ async def test_stale_deadline_from_a_past_instant_fires_at_once() -> None:
         await asyncio.wait_for(fired.wait(), timeout=1.0)
     finally:
         await runner.stop()
+
+
+async def test_a_hanging_breach_does_not_hold_up_a_deadline_due_with_it() -> None:
+    clock = SystemClock()
+    fired: dict[str, float] = {}
+    slow_cancelled = asyncio.Event()
+
+    async def on_due(key: str) -> None:
+        fired[key] = time.monotonic()
+        if key == "slow":
+            try:
+                await asyncio.Event().wait()  # a publish that never returns
+            except asyncio.CancelledError:
+                slow_cancelled.set()
+                raise
+
+    runner = TimerRunner(clock, DeadlineHeap(), on_due)
+    due = clock.now() + timedelta(seconds=0.1)
+    scheduled = time.monotonic()
+    runner.schedule("slow", due)
+    runner.schedule("fast", due)
+    runner.start()
+    try:
+
+        async def both_fired() -> bool:
+            return {"slow", "fast"} <= fired.keys()
+
+        await eventually(both_fired, timeout=2.0, interval=0.01)
+        assert fired["slow"] <= fired["fast"] < scheduled + 0.3
+    finally:
+        await runner.stop()
+    # Stopping the runner also ends the firing still in flight.
+    assert slow_cancelled.is_set()
+
+
+async def test_a_firing_that_times_out_is_retried() -> None:
+    clock = SystemClock()
+    attempts: list[float] = []
+
+    async def on_due(key: str) -> None:
+        attempts.append(time.monotonic())
+        if len(attempts) == 1:
+            await asyncio.Event().wait()
+
+    runner = TimerRunner(
+        clock,
+        DeadlineHeap(),
+        on_due,
+        retry_delay=timedelta(seconds=0.05),
+        fire_timeout=timedelta(seconds=0.1),
+    )
+    runner.schedule("k", clock.now())
+    runner.start()
+    try:
+
+        async def retried() -> bool:
+            return len(attempts) == 2
+
+        await eventually(retried, timeout=2.0, interval=0.01)
+        assert attempts[1] - attempts[0] >= 0.15
+    finally:
+        await runner.stop()

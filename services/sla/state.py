@@ -1,0 +1,61 @@
+"""What the SLA handlers share within one replica: policies, clocks, deadlines, ticket locks."""
+
+from __future__ import annotations
+
+import asyncio
+import zlib
+from dataclasses import dataclass, field
+
+from services.sla.domain import SlaClock
+from services.sla.policies import SlaPolicies
+from services.sla.store import ClockStore
+from services.sla.timer import Timer
+from shared.clock import Clock
+from shared.idempotency import ProcessedEvents
+
+#: Locks shared out among tickets by hash: enough that unrelated tickets rarely wait on each
+#: other, few enough that memory stays fixed however many tickets pass through.
+LOCK_STRIPES = 256
+
+
+def _locks() -> tuple[asyncio.Lock, ...]:
+    return tuple(asyncio.Lock() for _ in range(LOCK_STRIPES))
+
+
+@dataclass
+class SlaState:
+    """What the handlers work with: policies, stored clocks and the in-memory deadlines."""
+
+    policies: SlaPolicies
+    store: ClockStore
+    processed: ProcessedEvents
+    timer: Timer
+    clock: Clock
+    #: Partition of each armed deadline, so a revoked partition's deadlines can be dropped.
+    armed: dict[str, int | None] = field(default_factory=dict)
+    #: Partition numbers this replica owns; None until Kafka first assigns any (in-memory broker).
+    owned: set[int] | None = None
+    locks: tuple[asyncio.Lock, ...] = field(default_factory=_locks)
+
+    def lock_for(self, ticket_id: str) -> asyncio.Lock:
+        """The lock held while one ticket's clocks are read, decided on, announced and saved.
+
+        The subscriber and the firing deadlines run concurrently; without it a reply could be
+        judged on a clock whose breach is being published, and both met and breached go out.
+        crc32 rather than hash(): a ticket's stripe does not depend on the process's hash seed.
+        """
+        return self.locks[zlib.crc32(ticket_id.encode()) % len(self.locks)]
+
+    def owns(self, partition: int | None) -> bool:
+        return self.owned is None or partition is None or partition in self.owned
+
+    def arm(self, clock: SlaClock) -> None:
+        if clock.status == "running" and self.owns(clock.partition):
+            self.timer.schedule(clock.key, clock.due_at)
+            self.armed[clock.key] = clock.partition
+        else:
+            self.disarm(clock.key)
+
+    def disarm(self, key: str) -> None:
+        self.timer.cancel(key)
+        self.armed.pop(key, None)
