@@ -37,7 +37,7 @@ bench: install
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy shared services devstack
+	$(PY) -m mypy shared services devstack bench tests
 
 clean:
 	rm -rf $(VENV) .run docs/asyncapi docs/openapi .pytest_cache .mypy_cache .ruff_cache

@@ -8,7 +8,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import pytest
 
@@ -56,12 +56,21 @@ def make_settings(stack: StackEndpoints, run_id: str) -> Callable[..., Any]:
     return factory
 
 
+@overload
 async def eventually(
-    probe: Callable[[], Awaitable[T | None] | T | None],
-    *,
-    timeout: float = 20.0,
-    interval: float = 0.05,
-) -> T:
+    probe: Callable[[], Awaitable[T | None]], *, timeout: float = ..., interval: float = ...
+) -> T: ...
+
+
+@overload
+async def eventually(
+    probe: Callable[[], T | None], *, timeout: float = ..., interval: float = ...
+) -> T: ...
+
+
+async def eventually(
+    probe: Callable[[], Any], *, timeout: float = 20.0, interval: float = 0.05
+) -> Any:
     """Wait until `probe` (sync or async) returns something truthy, or fail after `timeout` s."""
     deadline = time.monotonic() + timeout
     while True:

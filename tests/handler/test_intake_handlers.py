@@ -96,7 +96,7 @@ async def test_customer_is_recognised_across_email_and_chat(make_settings: Any) 
         )
         await broker.publish(chat.model_dump(mode="json"), settings.topics.contacts)
 
-    first, second = (ticket_events.validate_python(b) for b in opened)
+    first, second = (TicketOpened.model_validate(b) for b in opened)
     assert first.customer_id == second.customer_id
     assert first.ticket_id != second.ticket_id
     await service.mongo.close()

@@ -8,7 +8,7 @@ from faststream.kafka import TestKafkaBroker
 
 from services.kb.app import build_app
 from services.kb.settings import KbSettings
-from shared.events import TicketOpened, kb_events
+from shared.events import KbSuggested, TicketOpened, kb_events
 
 
 def _opened(subject: str, body: str, **kw: Any) -> TicketOpened:
@@ -41,6 +41,7 @@ async def test_new_ticket_gets_suggestions_in_its_language(make_settings: Any) -
         await broker.publish(opened.model_dump(mode="json"), settings.topics.tickets)
 
     assert len(suggested) == 1
+    assert isinstance(suggested[0], KbSuggested)
     assert suggested[0].articles[0].article_id == "ru-wifi-drops"
     assert suggested[0].causation_id == str(opened.event_id)
     await service.mongo.close()
