@@ -1,0 +1,41 @@
+"""Fixtures of the notifier's handler tests: a real SMTP server and a live WebSocket endpoint."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from devstack.stack import free_port
+from services.notifier.settings import NotifierSettings
+from shared.runtime import Service
+from tests.handler.notifier.support import Mailbox, served, start_notifier
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[Mailbox, int]]:
+    mailbox = Mailbox()
+    port = free_port()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield mailbox, port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+async def live_notifier(
+    make_settings: Any, smtp_server: tuple[Mailbox, int]
+) -> AsyncIterator[tuple[Service, NotifierSettings, int]]:
+    """A notifier whose WebSocket endpoint is live on a free port."""
+    service, settings = await start_notifier(
+        make_settings, push_secret="test-secret", smtp_port=smtp_server[1]
+    )
+    try:
+        async with served(service) as port:
+            yield service, settings, port
+    finally:
+        await service.mongo.close()
