@@ -19,6 +19,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer
 from aiosmtpd.controller import Controller
 
+from devstack.sla_config import write_fast_sla
 from devstack.pipeline import ROOT, Pipeline
 from devstack.stack import LocalStack, free_port
 from shared.settings import TopicSettings
@@ -128,9 +129,7 @@ async def main_async(args: argparse.Namespace) -> None:
     config_dir = Path(tempfile.mkdtemp(prefix="helpdesk-config-"))
     shutil.copytree(ROOT / "config", config_dir, dirs_exist_ok=True)
     if args.fast_sla:
-        (config_dir / "sla.yaml").write_text(
-            "default: {first_response: PT20S, resolution: PT40S}\npriorities: {}\n"
-        )
+        write_fast_sla(config_dir, first_response="PT20S", resolution="PT40S")
     smtp_port = free_port()
     smtp = Controller(PrintingMailbox(), hostname="127.0.0.1", port=smtp_port)
     smtp.start()

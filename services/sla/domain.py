@@ -1,286 +1,239 @@
-"""Pure SLA logic: the clocks that start, are met or breach, and what arrived before they did.
+"""The SLA of one ticket: its clocks, how each input moves them, and what to announce.
 
-Every function takes the clocks as they are, the input and `now`, and returns the clocks that
-changed and the events to emit. No I/O happens here, so the rules are tested with a fake clock.
+Every function takes the ticket's SLA as stored, the input, the rules and `now`, and returns
+a `Decision`: the new state, the events to publish and the targets that finished (for the
+compliance report). No I/O happens here, so the rules are tested with a fake clock.
+
+A ticket's SLA exists from its first event, routed or not: a reply, a pause or a resolution
+seen before routing (they travel on two topics) is remembered and applied as the clocks
+start. `next_at` is the next moment a timer must look at the ticket: a warning level, a
+prompt, or a deadline.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal, Protocol
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from services.sla.policies import Targets
-from shared.events import (
-    Event,
-    SlaBreached,
-    SlaMet,
-    SlaStarted,
-    TicketAgentReplied,
-    TicketAssigned,
-    TicketRouted,
-    TicketStatusChanged,
-)
-from shared.events.sla import Metric
-from shared.events.tickets import Priority
-from shared.ids import derived_id
+from services.sla import clocks
+from services.sla.clocks import Calendar, Clock, ms
+from services.sla.policies import SlaPolicies, Terms
+from shared.events import Event
+from shared.events.sla import Colour, Metric
 
-ClockStatus = Literal["running", "met", "breached"]
-#: The targets this service keeps a clock for, in the order their events are emitted.
-METRICS: tuple[Metric, ...] = ("first_response", "resolution")
-#: Statuses that meet the resolution target (and first response, if nobody replied before).
-DONE_STATUSES = frozenset({"resolved", "closed"})
+TicketState = Literal["open", "paused", "done"]
 
 
-def clock_key(ticket_id: str, metric: str) -> str:
-    """The id of one clock, in MongoDB and in the deadline heap."""
-    return f"{ticket_id}:{metric}"
+class CalendarBook(Protocol):
+    """The calendars of `config/calendars.yaml`."""
+
+    def get(self, name: str) -> Calendar: ...
+    def for_team(self, team: str | None) -> Calendar: ...
 
 
-def ticket_of(key: str) -> str:
-    """The ticket id of a clock key (a ticket id may itself hold a colon; a metric never does)."""
-    return key.rpartition(":")[0]
-
-
-class SlaClock(BaseModel):
-    """One target of one ticket, from start to met or breached."""
+class TicketSla(BaseModel):
+    """Everything the SLA service knows of one ticket."""
 
     model_config = ConfigDict(frozen=True)
 
     ticket_id: str
-    metric: Metric
-    status: ClockStatus = "running"
-    started_at: AwareDatetime
-    due_at: AwareDatetime
+    partition: int | None = None
+    correlation_id: str | None = None
+    opened_at: AwareDatetime | None = None
     team: str | None = None
     assignee_id: str | None = None
-    priority: Priority | None = None
-    partition: int | None = Field(default=None, description="Kafka partition of the ticket.")
-    correlation_id: str | None = None
-    started_by: str = Field(description="Id of the event that started the clock.")
-    closed_at: AwareDatetime | None = None
-    closed_by: str | None = Field(default=None, description="Id of the event that met it.")
+    priority: str | None = None
+    category: str | None = None
+    plan: str = "standard"
+    started_by: str | None = None
+    state: TicketState = "open"
+    paused_reason: str | None = None
+    paused_at: AwareDatetime | None = None
+    awaiting: Literal["agent", "customer"] = "agent"
+    replied_at: AwareDatetime | None = None
+    resolved_at: AwareDatetime | None = None
+    policy: str | None = None
+    calendar: str | None = None
+    version: str | None = None
+    clocks: tuple[Clock, ...] = ()
+    colour: Colour = "green"
+    next_at: AwareDatetime | None = None
 
     @property
-    def key(self) -> str:
-        return clock_key(self.ticket_id, self.metric)
+    def started(self) -> bool:
+        return self.started_by is not None
 
+    def clock(self, metric: Metric) -> Clock | None:
+        """The latest cycle of a target."""
+        return next((c for c in reversed(self.clocks) if c.metric == metric), None)
 
-class EarlyReply(BaseModel):
-    """An agent reply that arrived before the ticket was routed (they travel on two topics)."""
+    def latest(self) -> list[Clock]:
+        seen: dict[Metric, Clock] = {c.metric: c for c in self.clocks}
+        return list(seen.values())
 
-    model_config = ConfigDict(frozen=True)
-
-    ticket_id: str
-    replied_at: AwareDatetime
-    agent_id: str
-    event_id: str
-
-
-class EarlyResolution(BaseModel):
-    """A ticket resolved or closed before it was routed: its clocks are met as they start."""
-
-    model_config = ConfigDict(frozen=True)
-
-    ticket_id: str
-    resolved_at: AwareDatetime
-    status: str
-    event_id: str
+    def with_clock(self, clock: Clock) -> TicketSla:
+        """Replace the clock of the same metric and cycle, or add it; one cycle kept per metric."""
+        kept = [c for c in self.clocks if c.metric != clock.metric]
+        return self.model_copy(update={"clocks": (*kept, clock)})
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """What a decision changed: clocks to store (new or updated) and events to publish."""
+class Rules:
+    """Policies, calendars and the version of both, for the pure functions."""
 
-    clocks: list[SlaClock] = field(default_factory=list)
+    policies: SlaPolicies
+    calendars: CalendarBook
+    version: str
+
+    def __post_init__(self) -> None:
+        # A policy naming a calendar that does not exist would fail every ticket it matches.
+        named = [("default", self.policies.default.calendar)]
+        named += [(p.name, p.calendar) for p in self.policies.policies]
+        for policy, calendar in named:
+            if calendar is None:
+                continue
+            try:
+                self.calendars.get(calendar)
+            except KeyError:
+                raise ValueError(
+                    f"SLA policy {policy!r} names calendar {calendar!r}, which is not defined"
+                ) from None
+
+    def terms(self, ticket: TicketSla) -> Terms:
+        return self.policies.terms(
+            priority=ticket.priority, plan=ticket.plan, category=ticket.category
+        )
+
+    def calendar_name(self, ticket: TicketSla, terms: Terms) -> str:
+        return terms.calendar or self.calendars.for_team(ticket.team).name
+
+    def calendar_of(self, ticket: TicketSla) -> Calendar:
+        """The calendar the ticket's clocks run on now."""
+        if ticket.calendar is not None:
+            try:
+                return self.calendars.get(ticket.calendar)
+            except KeyError:
+                pass  # removed from the configuration: the current choice measures from here
+        return self.calendars.get(self.calendar_name(ticket, self.terms(ticket)))
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A target whose outcome is known, for the compliance report."""
+
+    ticket: TicketSla
+    clock: Clock
+
+
+@dataclass(frozen=True)
+class Note:
+    """Something to announce, before the ticket's final colour is known."""
+
+    kind: Literal["started", "paused", "resumed", "met", "breached", "warning", "recomputed"]
+    clock: Clock
+    effect_id: str
+    occurred_at: datetime
+    extra: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Decision:
+    ticket: TicketSla
+    notes: list[Note] = field(default_factory=list)
+    finished: list[Finished] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
 
 
-def _ms(instant: datetime) -> datetime:
-    """MongoDB keeps milliseconds; truncating first keeps stored and computed times equal."""
-    return instant.replace(microsecond=instant.microsecond // 1000 * 1000)
+def happened_at(event: Event, now: datetime) -> datetime:
+    """When an input happened, never later than now (a sender's clock may run ahead)."""
+    return ms(min(event.occurred_at, now))
 
 
-def _happened_at(event: Event, now: datetime) -> datetime:
-    """When the input happened, never later than now (a sender's clock may run ahead)."""
-    return _ms(min(event.occurred_at, now))
+def colour_of(ticket: TicketSla, policies: SlaPolicies) -> Colour:
+    """Red once a target is missed; otherwise set by the highest warning level reached."""
+    latest = ticket.latest()
+    if any(c.breached_at is not None for c in latest):
+        return "red"
+    reached = max((max(c.warned, default=0) for c in latest if c.open), default=0)
+    if reached >= policies.colours.red:
+        return "red"
+    return "amber" if reached >= policies.colours.amber else "green"
 
 
-def start_clocks(
-    routed: TicketRouted,
-    targets: Targets,
-    now: datetime,
-    *,
-    partition: int | None,
-    existing: Sequence[SlaClock] = (),
-    early_reply: EarlyReply | None = None,
-    early_resolution: EarlyResolution | None = None,
-) -> Outcome:
-    """Start both clocks of a routed ticket; what happened before routing meets them at once.
-
-    A reply seen earlier meets first response; a resolution seen earlier meets both. A clock
-    already started by another routing of the ticket keeps running unchanged. One started by
-    this very event (a redelivery after a crash) is announced again, with the ids it had the
-    first time.
-    """
-    by_metric = {c.metric: c for c in existing}
-    started_at = _happened_at(routed, now)
-    met_at_start: set[Metric] = set(METRICS) if early_resolution is not None else set()
-    if early_reply is not None:
-        met_at_start.add("first_response")
-    clocks: list[SlaClock] = []
-    events: list[Event] = []
-    for metric in METRICS:
-        clock = by_metric.get(metric)
-        if clock is None:
-            clock = SlaClock(
-                ticket_id=routed.ticket_id,
-                metric=metric,
-                started_at=started_at,
-                due_at=_ms(started_at + targets.of(metric)),
-                team=routed.team,
-                priority=routed.priority,
-                partition=partition,
-                correlation_id=routed.correlation_id or str(routed.event_id),
-                started_by=str(routed.event_id),
+def schedule(ticket: TicketSla, rules: Rules) -> TicketSla:
+    """Work out the ticket's colour and the next moment its timer must fire."""
+    if ticket.state == "done" or not ticket.started:
+        next_at = None
+    else:
+        calendar = rules.calendar_of(ticket)
+        terms = rules.terms(ticket)
+        firsts = [
+            steps[0].at
+            for c in ticket.latest()
+            if (
+                steps := clocks.pending_steps(
+                    c, calendar, rules.policies.warning_levels, terms.prompts
+                )
             )
-            if metric in met_at_start:
-                met: dict[str, Any] = {
-                    "status": "met",
-                    "closed_at": started_at,
-                    "closed_by": str(routed.event_id),
-                }
-                if metric == "first_response" and early_reply is not None:
-                    met["assignee_id"] = early_reply.agent_id
-                clock = clock.model_copy(update=met)
-            clocks.append(clock)
-        elif clock.started_by != str(routed.event_id):
+        ]
+        next_at = min(firsts, default=None)
+    return ticket.model_copy(
+        update={"next_at": next_at, "colour": colour_of(ticket, rules.policies)}
+    )
+
+
+def settle(
+    ticket: TicketSla, clock: Clock, calendar: Calendar, at: datetime, cause: str
+) -> tuple[TicketSla, list[Note], list[Finished]]:
+    """Satisfy one open clock at `at`: met if in time, else breached as of its deadline."""
+    if not clock.open:
+        return ticket, [], []
+    done = clocks.satisfy(clock, calendar, at, cause)
+    notes: list[Note] = []
+    if done.breached_at is None and done.used > done.target:
+        # Satisfied late before any timer saw it (it came before routing, say). A running
+        # clock knows its deadline; a paused one's is reckoned from its start.
+        due = clock.due_at or ms(calendar.add(done.started_at, done.target))
+        done = done.model_copy(update={"breached_at": due})
+        notes.append(Note("breached", done, f"{cause}:late", at, {"due_at": due}))
+    elif done.breached_at is None:
+        notes.append(Note("met", done, cause, at))
+    ticket = ticket.with_clock(done)
+    return ticket, notes, [Finished(ticket, done)]
+
+
+def open_clocks(ticket: TicketSla) -> Iterable[Clock]:
+    return (c for c in ticket.latest() if c.open)
+
+
+def recompute(
+    ticket: TicketSla, rules: Rules, now: datetime, reason: str, effect: str
+) -> tuple[TicketSla, list[Note]]:
+    """New targets or calendar for the open clocks, keeping the business time used so far."""
+    terms = rules.terms(ticket)
+    name = rules.calendar_name(ticket, terms)
+    old_calendar = rules.calendar_of(ticket)
+    new_calendar = rules.calendars.get(name)
+    notes: list[Note] = []
+    for clock in list(open_clocks(ticket)):
+        if clock.breached_at is not None:
+            # A missed target keeps its deadline; only the calendar it runs on may change.
+            if new_calendar.name != old_calendar.name:
+                moved = clocks.retarget(clock, old_calendar, clock.target, now, to=new_calendar)
+                ticket = ticket.with_clock(moved)
             continue
-        events.append(_started(routed, clock))
-        if clock.status == "met" and clock.closed_by == str(routed.event_id):
-            events.append(_met(routed, clock))
-    return Outcome(clocks, events)
-
-
-def assign(clocks: Iterable[SlaClock], assigned: TicketAssigned) -> Outcome:
-    """Running clocks learn the ticket's agent and team; no event is emitted."""
-    changed = [
-        c.model_copy(update={"assignee_id": assigned.agent_id, "team": assigned.team})
-        for c in clocks
-        if c.status == "running" and (c.assignee_id, c.team) != (assigned.agent_id, assigned.team)
-    ]
-    return Outcome(changed)
-
-
-def early_reply(replied: TicketAgentReplied, now: datetime) -> EarlyReply:
-    """Remember a reply to a ticket whose clocks have not started yet."""
-    return EarlyReply(
-        ticket_id=replied.ticket_id,
-        replied_at=_happened_at(replied, now),
-        agent_id=replied.agent_id,
-        event_id=str(replied.event_id),
+        target = terms.targets.get(clock.metric, clock.target)
+        moved = clocks.retarget(clock, old_calendar, target, now, to=new_calendar)
+        if (moved.target, moved.due_at) != (clock.target, clock.due_at) or name != ticket.calendar:
+            ticket = ticket.with_clock(moved)
+            extra = {"reason": reason, "policy": terms.policy, "calendar": name}
+            effect_id = f"{effect}:{clock.metric}:{clock.cycle}"
+            notes.append(Note("recomputed", moved, effect_id, now, extra))
+    ticket = ticket.model_copy(
+        update={"policy": terms.policy, "calendar": name, "version": rules.version}
     )
-
-
-def early_resolution(changed: TicketStatusChanged, now: datetime) -> EarlyResolution | None:
-    """Remember a resolution of a ticket whose clocks have not started; None if not resolved."""
-    if changed.status not in DONE_STATUSES:
-        return None
-    return EarlyResolution(
-        ticket_id=changed.ticket_id,
-        resolved_at=_happened_at(changed, now),
-        status=changed.status,
-        event_id=str(changed.event_id),
-    )
-
-
-def reply(clocks: Iterable[SlaClock], replied: TicketAgentReplied, now: datetime) -> Outcome:
-    """An agent's reply meets the first-response target if it came in time."""
-    return _meet([c for c in clocks if c.metric == "first_response"], replied, now)
-
-
-def status_changed(
-    clocks: Iterable[SlaClock], changed: TicketStatusChanged, now: datetime
-) -> Outcome:
-    """Resolving or closing the ticket meets every target still running."""
-    if changed.status not in DONE_STATUSES:
-        return Outcome()
-    return _meet(list(clocks), changed, now)
-
-
-def _meet(clocks: Sequence[SlaClock], cause: Event, now: datetime) -> Outcome:
-    """Close running clocks as met by `cause`, if it happened by their deadline.
-
-    A cause that happened after the deadline changes nothing: the breach is the timer's to
-    report. A clock already met by this same cause (a redelivery) is announced again.
-    """
-    at = _happened_at(cause, now)
-    changed: list[SlaClock] = []
-    events: list[Event] = []
-    for clock in clocks:
-        if clock.status == "running" and at <= clock.due_at:
-            clock = clock.model_copy(
-                update={"status": "met", "closed_at": at, "closed_by": str(cause.event_id)}
-            )
-            changed.append(clock)
-        elif not (clock.status == "met" and clock.closed_by == str(cause.event_id)):
-            continue
-        events.append(_met(cause, clock))
-    return Outcome(changed, events)
-
-
-def breach(clock: SlaClock, now: datetime) -> Outcome:
-    """A running clock whose deadline has passed is breached; the ticket turns red."""
-    if clock.status != "running" or now < clock.due_at:
-        return Outcome()
-    breached = clock.model_copy(update={"status": "breached", "closed_at": _ms(now)})
-    event = SlaBreached(
-        event_id=derived_id(clock.ticket_id, clock.metric, "breached", clock.due_at.isoformat()),
-        occurred_at=now,
-        ticket_id=clock.ticket_id,
-        correlation_id=clock.correlation_id,
-        causation_id=None,
-        colour="red",
-        **_about(clock),
-        due_at=clock.due_at,
-        late_by_seconds=max(0.0, (now - clock.due_at).total_seconds()),
-    )
-    return Outcome([breached], [event])
-
-
-def _about(clock: SlaClock) -> dict[str, Any]:
-    """The fields every SLA event copies from its clock."""
-    return {
-        "metric": clock.metric,
-        "team": clock.team,
-        "assignee_id": clock.assignee_id,
-        "priority": clock.priority,
-    }
-
-
-def _started(cause: Event, clock: SlaClock) -> SlaStarted:
-    started: SlaStarted = cause.caused(
-        SlaStarted,
-        f"sla.started:{clock.metric}",
-        occurred_at=clock.started_at,
-        due_at=clock.due_at,
-        target_seconds=(clock.due_at - clock.started_at).total_seconds(),
-        **_about(clock),
-    )
-    return started
-
-
-def _met(cause: Event, clock: SlaClock) -> SlaMet:
-    closed_at = clock.closed_at or clock.started_at
-    met: SlaMet = cause.caused(
-        SlaMet,
-        f"sla.met:{clock.metric}",
-        occurred_at=closed_at,
-        due_at=clock.due_at,
-        used_seconds=max(0.0, (closed_at - clock.started_at).total_seconds()),
-        **_about(clock),
-    )
-    return met
+    return ticket, notes

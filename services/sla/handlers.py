@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import Field
 
-from services.sla import domain
-from services.sla.domain import Outcome, SlaClock
+from services.sla import announce, transitions
+from services.sla.domain import Decision, Rules, TicketSla
 from services.sla.partitions import PartitionListener
 from services.sla.settings import SlaSettings
 from services.sla.state import SlaState
-from services.sla.store import ClockStore
-from shared.broker import consumer_options, publish_event
+from shared.broker import PermanentError, consumer_options, publish_event
 from shared.events import (
+    Event,
     SlaEvent,
     TicketAgentReplied,
     TicketAssigned,
@@ -70,6 +71,10 @@ def register(broker: KafkaBroker, settings: SlaSettings, state: SlaState) -> Par
         title="sla.on_ticket",
         description="Starts, meets and tracks the SLA clocks of every routed ticket.",
         listener=listener,
+        # Both topics are keyed by ticket id with the same partition count; the range
+        # assignor gives a replica the same partition numbers of each (aiokafka's default,
+        # round robin, would split one ticket's two topics across replicas).
+        partition_assignment_strategy=(RangePartitionAssignor,),
         **consumer_options(settings),
     )
     async def on_ticket(event: SlaInput, msg: KafkaMessage) -> None:
@@ -79,104 +84,112 @@ def register(broker: KafkaBroker, settings: SlaSettings, state: SlaState) -> Par
     return listener
 
 
+#: Inputs that change nothing the SLA measures: skipped without reading the ticket.
+IGNORED = (TicketNoteAdded, TicketCsatReceived, TicketEscalated)
+#: How often one input is re-decided when another replica saved the ticket first.
+SAVE_ATTEMPTS = 5
+
+
 async def handle(
     broker: KafkaBroker, settings: SlaSettings, state: SlaState, event: Any, *, partition: int
 ) -> None:
-    """Apply one input to its ticket's clocks, announce what changed, then mark it done."""
+    """Apply one input to its ticket, announce what changed, save it, then mark it done.
+
+    Events go out before the ticket is saved: a crash in between decides again on the old
+    state after redelivery and publishes the same events with the same ids, which consumers
+    drop. Saving first could lose them.
+    """
+    if isinstance(event, IGNORED):
+        return
     async with state.lock_for(event.ticket_id):
         if await state.processed.seen(CONSUMER, event.event_id):
             return
-        outcome = await _decide(state, event, partition=partition)
-        for clock in outcome.clocks:
-            state.arm(clock)
-        for sla_event in outcome.events:
-            await publish_event(broker, settings.topics.sla, sla_event)
-            log.info("sla.emitted", emitted=sla_event.event_type, metric=_metric(sla_event))
+        for _ in range(SAVE_ATTEMPTS):
+            stored = await state.store.get(event.ticket_id)
+            ticket, revision = stored or (
+                TicketSla(ticket_id=event.ticket_id, partition=partition),
+                None,
+            )
+            now = state.clock.now()
+            decision = _decide(ticket, event, state.rules, now, partition)
+            if decision.ticket == ticket and not decision.notes:
+                break
+            if await _commit(broker, settings, state, ticket, revision, decision, event, now):
+                break
+        else:
+            raise RuntimeError(f"ticket {event.ticket_id} kept changing under this replica")
         await state.processed.mark(CONSUMER, event.event_id)
 
 
-async def _decide(state: SlaState, event: Any, *, partition: int) -> Outcome:
-    """Apply one input to the ticket's stored clocks and keep what changed."""
-    now = state.clock.now()
-    store = state.store
+def _decide(ticket: TicketSla, event: Any, rules: Rules, now: datetime, partition: int) -> Decision:
     if isinstance(event, TicketRouted):
-        outcome = domain.start_clocks(
-            event,
-            state.policies.policy_for(event.priority),
-            now,
-            partition=partition,
-            existing=await store.for_ticket(event.ticket_id),
-            early_reply=await store.early_reply(event.ticket_id),
-            early_resolution=await store.early_resolution(event.ticket_id),
-        )
-        for clock in outcome.clocks:
-            await store.insert(clock)
-        return outcome
+        return transitions.routed(ticket, event, rules, now, partition)
+    if isinstance(event, TicketOpened):
+        return transitions.opened(ticket, event, rules, now)
     if isinstance(event, TicketAgentReplied):
-        clocks = await store.for_ticket(event.ticket_id)
-        if not any(c.metric == "first_response" for c in clocks):
-            await store.remember_reply(domain.early_reply(event, now))
-            return Outcome()
-        return await _save(store, domain.reply(clocks, event, now))
+        return transitions.agent_replied(ticket, event, rules, now)
+    if isinstance(event, TicketContactAppended):
+        return transitions.customer_wrote(ticket, event, rules, now)
     if isinstance(event, TicketStatusChanged):
-        clocks = await store.for_ticket(event.ticket_id)
-        if not clocks:
-            # Resolved before routing (another topic): remembered, and met when clocks start.
-            resolution = domain.early_resolution(event, now)
-            if resolution is None:
-                await store.forget_resolution(event.ticket_id)
-            else:
-                await store.remember_resolution(resolution)
-            return Outcome()
-        return await _save(store, domain.status_changed(clocks, event, now))
+        return transitions.status_changed(ticket, event, rules, now)
+    if isinstance(event, TicketPriorityChanged):
+        return transitions.priority_changed(ticket, event, rules, now)
     if isinstance(event, TicketAssigned):
-        clocks = await store.for_ticket(event.ticket_id)
-        return await _save(store, domain.assign(clocks, event))
-    return Outcome()
+        return transitions.assigned(ticket, event, rules, now)
+    if isinstance(event, TicketTransferred):
+        return transitions.transferred(ticket, event, rules, now)
+    raise PermanentError(f"the SLA service cannot handle {type(event).__name__}")
 
 
-async def _save(store: ClockStore, outcome: Outcome) -> Outcome:
-    """Store changed clocks; a clock another writer closed first emits nothing from here."""
-    saved: list[SlaClock] = []
-    lost: set[str] = set()
-    for clock in outcome.clocks:
-        if await store.save_if_running(clock):
-            saved.append(clock)
-        else:
-            lost.add(clock.metric)
-    events = [e for e in outcome.events if _metric(e) not in lost]
-    return Outcome(saved, events)
-
-
-def _metric(event: Any) -> str | None:
-    return getattr(event, "metric", None)
-
-
-async def fire_deadline(
-    broker: KafkaBroker, settings: SlaSettings, state: SlaState, key: str
-) -> None:
-    """A deadline fell due: re-read the clock, publish the breach, then close the clock.
-
-    Publishing before closing means a crash in between fires the deadline again after restart,
-    with the same event id, which consumers drop: at least once, never lost. The ticket's lock
-    keeps a reply from meeting the clock between the re-read and the save.
-    """
-    state.armed.pop(key, None)
-    async with state.lock_for(domain.ticket_of(key)):
-        clock = await state.store.get(key)
-        if clock is None or clock.status != "running" or not state.owns(clock.partition):
-            return
-        with bound(ticket_id=clock.ticket_id, correlation_id=clock.correlation_id):
-            outcome = domain.breach(clock, state.clock.now())
-            if not outcome.events:
-                state.arm(clock)
-                return
-            breached = outcome.events[0]
-            await publish_event(broker, settings.topics.sla, breached)
-            await state.store.save_if_running(outcome.clocks[0])
+async def _commit(
+    broker: KafkaBroker,
+    settings: SlaSettings,
+    state: SlaState,
+    ticket: TicketSla,
+    revision: int | None,
+    decision: Decision,
+    cause: Event | None,
+    now: datetime,
+) -> bool:
+    """Publish, record and save one decision; False if another replica saved first."""
+    with bound(ticket_id=ticket.ticket_id, correlation_id=ticket.correlation_id):
+        for sla_event in announce.events_of(decision, state.rules, cause, now):
+            await publish_event(broker, settings.topics.sla, sla_event)
             log.info(
-                "sla.breached",
-                metric=clock.metric,
-                event_id=str(breached.event_id),
-                late_by_seconds=getattr(breached, "late_by_seconds", None),
+                "sla.emitted",
+                emitted=sla_event.event_type,
+                metric=getattr(sla_event, "metric", None),
+                colour=getattr(sla_event, "colour", None),
             )
+        await state.store.record(decision.finished)
+        if not await state.store.save(decision.ticket, revision):
+            log.warning("sla.save_conflict", revision=revision)
+            return False
+        state.arm(decision.ticket)
+        return True
+
+
+async def fire_ticket(
+    broker: KafkaBroker, settings: SlaSettings, state: SlaState, ticket_id: str
+) -> None:
+    """The timer reached a ticket's next moment: announce the warnings and breaches now due.
+
+    The ticket's lock keeps a reply from meeting a clock while its breach is being decided.
+    """
+    state.armed.pop(ticket_id, None)
+    async with state.lock_for(ticket_id):
+        for _ in range(SAVE_ATTEMPTS):
+            stored = await state.store.get(ticket_id)
+            if stored is None:
+                return
+            ticket, revision = stored
+            if not state.owns(ticket.partition):
+                return
+            now = state.clock.now()
+            decision = transitions.advance(ticket, state.rules, now)
+            if decision.ticket == ticket and not decision.notes:
+                state.arm(ticket)
+                return
+            if await _commit(broker, settings, state, ticket, revision, decision, None, now):
+                return
+        raise RuntimeError(f"ticket {ticket_id} kept changing under this replica")

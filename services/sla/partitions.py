@@ -14,11 +14,11 @@ log = get_logger(__name__)
 
 
 class PartitionListener(ConsumerRebalanceListener):
-    """Loads the running clocks of assigned partitions into the timer; drops revoked ones.
+    """Loads the armed tickets of assigned partitions into the timer; drops revoked ones.
 
     The tickets and routing topics have the same partition count and are both keyed by ticket
-    id, so the range assignor gives this replica the same partition numbers of each: the
-    numbers alone say which clocks are ours.
+    id, and the subscriber uses the range assignor, which gives this replica the same
+    partition numbers of each: the numbers alone say which tickets are ours.
 
     Loading is tried once during the rebalance. If MongoDB is away, a background task keeps
     trying with capped exponential backoff: an exception raised here would only be logged by
@@ -91,21 +91,33 @@ class PartitionListener(ConsumerRebalanceListener):
                 self._retrying = None
 
     async def _load(self, *, attempt: int) -> bool:
-        """Arm the running clocks of the pending partitions; False if they could not be read."""
+        """Arm the tickets of the pending partitions; False if they could not be read.
+
+        A ticket stored under other policies or calendars than this replica's is armed to
+        fire at once: firing recomputes its deadlines from the business time it has used.
+        """
         partitions = set(self._pending)
+        state = self._state
+        loaded = 0
         try:
-            clocks = await self._state.store.running_in(partitions)
+            async for armed in state.store.armed_in(partitions):
+                # Partitions revoked while reading are no longer owned: leave them out.
+                if not state.owns(armed.partition):
+                    continue
+                stale = armed.version != state.rules.version
+                due = min(armed.next_at, state.clock.now()) if stale else armed.next_at
+                state.timer.schedule(armed.ticket_id, due)
+                state.armed[armed.ticket_id] = armed.partition
+                loaded += 1
         except Exception as exc:
             log.warning(
                 "sla.load_failed",
                 partitions=sorted(partitions),
                 attempt=attempt,
+                loaded=loaded,
                 error=repr(exc),
             )
             return False
-        # Partitions revoked while reading are no longer owned: arm() leaves their clocks out.
-        for clock in clocks:
-            self._state.arm(clock)
         self._pending -= partitions
-        log.info("sla.partitions_loaded", partitions=sorted(partitions), loaded=len(clocks))
+        log.info("sla.partitions_loaded", partitions=sorted(partitions), loaded=loaded)
         return True

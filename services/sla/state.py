@@ -1,4 +1,4 @@
-"""What the SLA handlers share within one replica: policies, clocks, deadlines, ticket locks."""
+"""What the SLA handlers share within one replica: rules, store, deadlines, ticket locks."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ import asyncio
 import zlib
 from dataclasses import dataclass, field
 
-from services.sla.domain import SlaClock
-from services.sla.policies import SlaPolicies
-from services.sla.store import ClockStore
+from services.sla.domain import Rules, TicketSla
+from services.sla.store import SlaStore
 from services.sla.timer import Timer
 from shared.clock import Clock
 from shared.idempotency import ProcessedEvents
@@ -24,14 +23,14 @@ def _locks() -> tuple[asyncio.Lock, ...]:
 
 @dataclass
 class SlaState:
-    """What the handlers work with: policies, stored clocks and the in-memory deadlines."""
+    """What the handlers work with: the rules, stored tickets and the in-memory deadlines."""
 
-    policies: SlaPolicies
-    store: ClockStore
+    rules: Rules
+    store: SlaStore
     processed: ProcessedEvents
     timer: Timer
     clock: Clock
-    #: Partition of each armed deadline, so a revoked partition's deadlines can be dropped.
+    #: Partition of each armed ticket, so a revoked partition's deadlines can be dropped.
     armed: dict[str, int | None] = field(default_factory=dict)
     #: Partition numbers this replica owns; None until Kafka first assigns any (in-memory broker).
     owned: set[int] | None = None
@@ -49,12 +48,13 @@ class SlaState:
     def owns(self, partition: int | None) -> bool:
         return self.owned is None or partition is None or partition in self.owned
 
-    def arm(self, clock: SlaClock) -> None:
-        if clock.status == "running" and self.owns(clock.partition):
-            self.timer.schedule(clock.key, clock.due_at)
-            self.armed[clock.key] = clock.partition
+    def arm(self, ticket: TicketSla) -> None:
+        """Hold the ticket's next moment in memory if it has one and its partition is ours."""
+        if ticket.next_at is not None and self.owns(ticket.partition):
+            self.timer.schedule(ticket.ticket_id, ticket.next_at)
+            self.armed[ticket.ticket_id] = ticket.partition
         else:
-            self.disarm(clock.key)
+            self.disarm(ticket.ticket_id)
 
     def disarm(self, key: str) -> None:
         self.timer.cancel(key)

@@ -1,118 +1,135 @@
-"""The SLA service's MongoDB adapter: clocks, and replies and resolutions seen before routing."""
+"""The SLA service's MongoDB adapter: one document per ticket, and one per finished target.
+
+A ticket's document holds its clocks and `next_at`, the next moment its timer must fire,
+beside the Kafka partition of the ticket: a replica loads only its partitions' `next_at`
+values (two small fields each), and reads the whole document when one fires. Writes are
+compare-and-set on a revision number, so two replicas briefly owning one partition during a
+rebalance cannot both move the same ticket.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any, Protocol
+from collections.abc import AsyncIterator, Iterable
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple, Protocol
 
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from services.sla.domain import EarlyReply, EarlyResolution, SlaClock
+from services.sla.domain import Finished, TicketSla
 from shared.mongo import Document, Indexes
 
-CLOCKS = "clocks"
-EARLY_REPLIES = "early_replies"
-EARLY_RESOLUTIONS = "early_resolutions"
+TICKETS = "tickets"
+RESULTS = "results"
 
 
-class ClockStore(Protocol):
-    async def insert(self, clock: SlaClock) -> bool: ...
-    async def save_if_running(self, clock: SlaClock) -> bool: ...
-    async def get(self, key: str) -> SlaClock | None: ...
-    async def for_ticket(self, ticket_id: str) -> list[SlaClock]: ...
-    async def running_in(self, partitions: Iterable[int]) -> list[SlaClock]: ...
-    async def remember_reply(self, reply: EarlyReply) -> None: ...
-    async def early_reply(self, ticket_id: str) -> EarlyReply | None: ...
-    async def remember_resolution(self, resolution: EarlyResolution) -> None: ...
-    async def forget_resolution(self, ticket_id: str) -> None: ...
-    async def early_resolution(self, ticket_id: str) -> EarlyResolution | None: ...
+class Armed(NamedTuple):
+    """A ticket as the timer holds it: when to look at it next, and which partition owns it."""
+
+    ticket_id: str
+    next_at: datetime
+    partition: int | None
+    version: str
 
 
-def _document(clock: SlaClock) -> Document:
-    return {"_id": clock.key, **clock.model_dump()}
+class SlaStore(Protocol):
+    async def get(self, ticket_id: str) -> tuple[TicketSla, int] | None: ...
+    async def save(self, ticket: TicketSla, revision: int | None) -> bool: ...
+    async def record(self, finished: Iterable[Finished]) -> None: ...
+    def armed_in(self, partitions: Iterable[int]) -> AsyncIterator[Armed]: ...
+    async def results(self, query: Document) -> list[Document]: ...
 
 
-def _clock(doc: dict[str, Any]) -> SlaClock:
-    doc.pop("_id", None)
-    return SlaClock.model_validate(doc)
+def _plain(value: Any) -> Any:
+    """BSON has no durations: they are stored as seconds."""
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
 
 
-class MongoClockStore:
-    """Clocks keyed `ticket_id:metric`; a clock leaves `running` once, guarded by its status."""
+def _document(ticket: TicketSla, revision: int) -> Document:
+    doc: Document = _plain(ticket.model_dump())
+    doc["_id"] = ticket.ticket_id
+    doc["revision"] = revision
+    return doc
 
+
+class MongoSlaStore:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self._clocks = db[CLOCKS]
-        self._early = db[EARLY_REPLIES]
-        self._resolutions = db[EARLY_RESOLUTIONS]
+        self._tickets = db[TICKETS]
+        self._results = db[RESULTS]
 
     @staticmethod
     def indexes() -> list[Indexes]:
         return [
+            Indexes(TICKETS, [IndexModel([("partition", ASCENDING), ("next_at", ASCENDING)])]),
             Indexes(
-                CLOCKS,
+                RESULTS,
                 [
-                    IndexModel([("status", ASCENDING), ("partition", ASCENDING)]),
-                    IndexModel([("due_at", ASCENDING)]),
-                    IndexModel([("ticket_id", ASCENDING)]),
+                    IndexModel([("decided_at", ASCENDING)]),
+                    IndexModel([("metric", ASCENDING), ("team", ASCENDING)]),
                 ],
-            )
+            ),
         ]
 
-    async def insert(self, clock: SlaClock) -> bool:
-        """Store a new clock; False if it exists already (a redelivery started it)."""
-        try:
-            await self._clocks.insert_one(_document(clock))
-        except DuplicateKeyError:
-            return False
-        return True
+    async def get(self, ticket_id: str) -> tuple[TicketSla, int] | None:
+        doc = await self._tickets.find_one({"_id": ticket_id})
+        if doc is None:
+            return None
+        revision = int(doc.pop("revision", 0))
+        doc.pop("_id", None)
+        return TicketSla.model_validate(doc), revision
 
-    async def save_if_running(self, clock: SlaClock) -> bool:
-        """Replace a clock only while the stored one still runs: the version guard.
-
-        Of two writers moving the same clock to met or breached, one wins; the other gets False.
-        """
-        result = await self._clocks.replace_one(
-            {"_id": clock.key, "status": "running"}, _document(clock)
+    async def save(self, ticket: TicketSla, revision: int | None) -> bool:
+        """Insert (revision None) or replace the revision read; False if another won."""
+        if revision is None:
+            try:
+                await self._tickets.insert_one(_document(ticket, 1))
+            except DuplicateKeyError:
+                return False
+            return True
+        result = await self._tickets.replace_one(
+            {"_id": ticket.ticket_id, "revision": revision}, _document(ticket, revision + 1)
         )
         return result.matched_count == 1
 
-    async def get(self, key: str) -> SlaClock | None:
-        doc = await self._clocks.find_one({"_id": key})
-        return _clock(doc) if doc is not None else None
+    async def record(self, finished: Iterable[Finished]) -> None:
+        """Keep each finished target for the compliance report (a repeat overwrites itself)."""
+        for item in finished:
+            ticket, clock = item.ticket, item.clock
+            decided = clock.breached_at or clock.satisfied_at
+            doc = {
+                "ticket_id": ticket.ticket_id,
+                "metric": clock.metric,
+                "cycle": clock.cycle,
+                "outcome": "breached" if clock.breached_at is not None else "met",
+                "team": ticket.team,
+                "priority": ticket.priority,
+                "category": ticket.category,
+                "plan": ticket.plan,
+                "policy": ticket.policy,
+                "calendar": ticket.calendar,
+                "target_seconds": clock.target.total_seconds(),
+                "used_seconds": clock.used.total_seconds() if not clock.open else None,
+                "started_at": clock.started_at,
+                "due_at": clock.due_at,
+                "decided_at": decided,
+                "satisfied_at": clock.satisfied_at,
+            }
+            key = f"{ticket.ticket_id}:{clock.metric}:{clock.cycle}"
+            await self._results.update_one({"_id": key}, {"$set": doc}, upsert=True)
 
-    async def for_ticket(self, ticket_id: str) -> list[SlaClock]:
-        return [_clock(doc) async for doc in self._clocks.find({"ticket_id": ticket_id})]
+    async def armed_in(self, partitions: Iterable[int]) -> AsyncIterator[Armed]:
+        """What the timer needs of every armed ticket of these partitions, streamed."""
+        query = {"partition": {"$in": sorted(set(partitions))}, "next_at": {"$ne": None}}
+        projection = {"next_at": 1, "version": 1, "partition": 1}
+        async for doc in self._tickets.find(query, projection, batch_size=10_000):
+            yield Armed(doc["_id"], doc["next_at"], doc["partition"], doc.get("version") or "")
 
-    async def running_in(self, partitions: Iterable[int]) -> list[SlaClock]:
-        query = {"status": "running", "partition": {"$in": sorted(set(partitions))}}
-        return [_clock(doc) async for doc in self._clocks.find(query)]
-
-    async def remember_reply(self, reply: EarlyReply) -> None:
-        """Keep the first reply only; a later one does not make the response any earlier."""
-        try:
-            await self._early.insert_one({"_id": reply.ticket_id, **reply.model_dump()})
-        except DuplicateKeyError:
-            pass
-
-    async def early_reply(self, ticket_id: str) -> EarlyReply | None:
-        doc = await self._early.find_one({"_id": ticket_id}, {"_id": 0})
-        return EarlyReply.model_validate(doc) if doc is not None else None
-
-    async def remember_resolution(self, resolution: EarlyResolution) -> None:
-        """Keep the first resolution only: closing a resolved ticket does not resolve it later."""
-        try:
-            await self._resolutions.insert_one(
-                {"_id": resolution.ticket_id, **resolution.model_dump()}
-            )
-        except DuplicateKeyError:
-            pass
-
-    async def forget_resolution(self, ticket_id: str) -> None:
-        """The ticket was reopened (or otherwise moved on) before it was routed."""
-        await self._resolutions.delete_one({"_id": ticket_id})
-
-    async def early_resolution(self, ticket_id: str) -> EarlyResolution | None:
-        doc = await self._resolutions.find_one({"_id": ticket_id}, {"_id": 0})
-        return EarlyResolution.model_validate(doc) if doc is not None else None
+    async def results(self, query: Document) -> list[Document]:
+        return [doc async for doc in self._results.find(query, {"_id": 0})]

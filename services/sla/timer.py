@@ -40,9 +40,8 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-import itertools
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from shared.clock import Clock
@@ -62,13 +61,16 @@ class Timer(Protocol):
 
 
 class DeadlineHeap:
-    """A min-heap of (deadline, key) with lazy cancellation; knows nothing of real time."""
+    """A min-heap of (deadline, key) with lazy cancellation; knows nothing of real time.
+
+    Deadlines are kept as POSIX timestamps (floats) rather than datetimes: a replica may hold
+    a million of them, and a float is half the size of a datetime. Keys due at the same
+    instant pop in key order.
+    """
 
     def __init__(self) -> None:
-        self._heap: list[tuple[datetime, int, str]] = []
-        self._live: dict[str, datetime] = {}
-        # Ties on the deadline pop in the order they were scheduled.
-        self._order = itertools.count()
+        self._heap: list[tuple[float, str]] = []
+        self._live: dict[str, float] = {}
 
     def __len__(self) -> int:
         return len(self._live)
@@ -81,10 +83,13 @@ class DeadlineHeap:
 
     def schedule(self, key: str, due_at: datetime) -> None:
         """Set (or move) the key's deadline."""
-        if self._live.get(key) == due_at:
+        due = due_at.timestamp()
+        if self._live.get(key) == due:
             return
-        self._live[key] = due_at
-        heapq.heappush(self._heap, (due_at, next(self._order), key))
+        self._live[key] = due
+        heapq.heappush(self._heap, (due, key))
+        if len(self._heap) > 2 * len(self._live) + 1024:
+            self._compact()
 
     def cancel(self, key: str) -> None:
         self._live.pop(key, None)
@@ -92,25 +97,31 @@ class DeadlineHeap:
     def next_due(self) -> datetime | None:
         """The earliest live deadline, or None when nothing is scheduled."""
         self._drop_stale()
-        return self._heap[0][0] if self._heap else None
+        return datetime.fromtimestamp(self._heap[0][0], UTC) if self._heap else None
 
     def pop_due(self, now: datetime) -> list[str]:
         """Remove and return every key due at `now` or before, earliest first."""
+        limit = now.timestamp()
         due: list[str] = []
         while True:
             self._drop_stale()
-            if not self._heap or self._heap[0][0] > now:
+            if not self._heap or self._heap[0][0] > limit:
                 return due
-            _, _, key = heapq.heappop(self._heap)
+            _, key = heapq.heappop(self._heap)
             del self._live[key]
             due.append(key)
 
     def _drop_stale(self) -> None:
         while self._heap:
-            due_at, _, key = self._heap[0]
-            if self._live.get(key) == due_at:
+            due, key = self._heap[0]
+            if self._live.get(key) == due:
                 return
             heapq.heappop(self._heap)
+
+    def _compact(self) -> None:
+        """Rebuild without stale entries, so moved deadlines cannot grow the heap unbounded."""
+        self._heap = [(due, key) for key, due in self._live.items()]
+        heapq.heapify(self._heap)
 
 
 class TimerRunner:

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 
+from devstack.sla_config import write_fast_sla
 from services.sla.app import build_app
 from services.sla.settings import SlaSettings
 from shared.events import (
@@ -17,7 +18,10 @@ from shared.events import (
     SlaBreached,
     SlaEvent,
     SlaMet,
+    SlaPaused,
+    SlaResumed,
     SlaStarted,
+    SlaWarning,
     TicketAgentReplied,
     TicketRouted,
     TicketStatusChanged,
@@ -50,13 +54,26 @@ def _status(status: Any, ticket_id: str = "t-1") -> TicketStatusChanged:
 
 
 def _config(folder: Path, first_response: str, resolution: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "sla.yaml").write_text(
-        f"default: {{first_response: {first_response}, resolution: {resolution}}}\n"
-        f"priorities: {{}}\n",
-        encoding="utf-8",
-    )
-    return folder
+    return write_fast_sla(folder, first_response=first_response, resolution=resolution)
+
+
+async def _ticket(service: Service, ticket_id: str = "t-1") -> dict[str, Any]:
+    doc = await service.db["tickets"].find_one({"_id": ticket_id})
+    assert doc is not None, f"no SLA record of {ticket_id}"
+    return doc
+
+
+def _statuses(doc: dict[str, Any]) -> dict[str, str]:
+    """Each target's status, as the HTTP API names it."""
+    out = {}
+    for c in doc["clocks"]:
+        if c["breached_at"] is not None:
+            out[c["metric"]] = "breached"
+        elif c["satisfied_at"] is not None:
+            out[c["metric"]] = "met"
+        else:
+            out[c["metric"]] = "running" if c["running_since"] is not None else "paused"
+    return out
 
 
 @asynccontextmanager
@@ -95,7 +112,7 @@ async def test_routed_ticket_starts_two_clocks_once_even_when_redelivered(
     async with _running(settings, captured) as (service, broker):
         await _publish(broker, settings.topics.routing, routed)
         await _publish(broker, settings.topics.routing, routed)
-        assert await service.db["clocks"].count_documents({"ticket_id": "t-1"}) == 2
+        doc = await _ticket(service)
 
         transport = httpx.ASGITransport(app=service.http)
         async with httpx.AsyncClient(transport=transport, base_url="http://sla") as client:
@@ -107,8 +124,13 @@ async def test_routed_ticket_starts_two_clocks_once_even_when_redelivered(
         (SlaStarted, "resolution"),
     ]
     assert all(e.causation_id == str(routed.event_id) for e in captured)
+    assert _statuses(doc) == {"first_response": "running", "resolution": "running"}
+    assert doc["next_at"] is not None
     assert found.status_code == 200
-    assert [c["status"] for c in found.json()["clocks"]] == ["running", "running"]
+    body = found.json()
+    assert [c["status"] for c in body["clocks"]] == ["running", "running"]
+    assert body["colour"] == "green"
+    assert body["policy"] == "high"  # the shipped P2 policy
     assert missing.status_code == 404
     assert "nope" in missing.json()["detail"]
 
@@ -120,14 +142,16 @@ async def test_reply_within_target_meets_first_response(make_settings: Any) -> N
     async with _running(settings, captured) as (service, broker):
         await _publish(broker, settings.topics.routing, _routed())
         await _publish(broker, settings.topics.tickets, replied)
-        clock = await service.db["clocks"].find_one({"_id": "t-1:first_response"})
+        doc = await _ticket(service)
+        results = await service.db["results"].find({}).to_list()
 
     met = [e for e in captured if isinstance(e, SlaMet)]
     assert len(met) == 1
     assert met[0].metric == "first_response"
     assert met[0].causation_id == str(replied.event_id)
     assert met[0].used_seconds < 5
-    assert clock is not None and clock["status"] == "met"
+    assert _statuses(doc)["first_response"] == "met"
+    assert [(r["metric"], r["outcome"]) for r in results] == [("first_response", "met")]
 
 
 async def test_reply_before_routing_meets_first_response_when_clocks_start(
@@ -142,25 +166,31 @@ async def test_reply_before_routing_meets_first_response_when_clocks_start(
 
     assert [(e.event_type, e.metric) for e in captured] == [
         ("sla.started", "first_response"),
-        ("sla.met", "first_response"),
         ("sla.started", "resolution"),
+        ("sla.met", "first_response"),
     ]
 
 
-async def test_missed_first_response_breaches_once_at_its_deadline(
+async def test_missed_first_response_warns_up_the_ladder_then_breaches_once(
     make_settings: Any, tmp_path: Path
 ) -> None:
-    settings = make_settings(SlaSettings, config_dir=_config(tmp_path, "PT1S", "PT1H"))
+    settings = make_settings(SlaSettings, config_dir=_config(tmp_path, "PT2S", "PT1H"))
     captured: list[SlaEvent] = []
     async with _running(settings, captured) as (service, broker):
         await _publish(broker, settings.topics.routing, _routed())
 
         async def breached() -> bool:
-            doc = await service.db["clocks"].find_one({"_id": "t-1:first_response"})
-            return doc is not None and doc["status"] == "breached"
+            return _statuses(await _ticket(service))["first_response"] == "breached"
 
-        await eventually(breached, timeout=5.0)
+        await eventually(breached, timeout=6.0)
 
+    warnings = [e for e in captured if isinstance(e, SlaWarning)]
+    assert [(w.level_percent, w.colour) for w in warnings] == [
+        (50, "green"),
+        (75, "amber"),
+        (90, "red"),
+    ]
+    assert [round(w.remaining_seconds, 1) for w in warnings] == [1.0, 0.5, 0.2]
     breaches = [e for e in captured if isinstance(e, SlaBreached)]
     assert len(breaches) == 1
     (breach,) = breaches
@@ -169,6 +199,36 @@ async def test_missed_first_response_breaches_once_at_its_deadline(
     assert breach.correlation_id == "c-1"
     assert breach.occurred_at >= breach.due_at
     assert 0 <= breach.late_by_seconds < 1, breach.late_by_seconds
+    assert all(w.occurred_at < breach.occurred_at for w in warnings)
+
+
+async def test_pending_on_the_customer_pauses_and_reopening_resumes_with_the_time_added(
+    make_settings: Any, tmp_path: Path
+) -> None:
+    settings = make_settings(SlaSettings, config_dir=_config(tmp_path, "PT1H", "PT2H"))
+    captured: list[SlaEvent] = []
+    async with _running(settings, captured) as (service, broker):
+        await _publish(broker, settings.topics.routing, _routed())
+        await _publish(broker, settings.topics.tickets, _status("pending"))
+        paused = await _ticket(service)
+        await _publish(broker, settings.topics.tickets, _status("open"))
+        resumed = await _ticket(service)
+
+    assert {c["metric"]: c["running_since"] for c in paused["clocks"]} == {
+        "first_response": None,
+        "resolution": None,
+    }
+    assert paused["next_at"] is None
+    assert [e.metric for e in captured if isinstance(e, SlaPaused)] == [
+        "first_response",
+        "resolution",
+    ]
+    started = {e.metric: e.due_at for e in captured if isinstance(e, SlaStarted)}
+    moved = {e.metric: e.due_at for e in captured if isinstance(e, SlaResumed)}
+    assert moved.keys() == {"first_response", "resolution"}
+    for metric, due in moved.items():
+        assert due >= started[metric]
+    assert resumed["next_at"] is not None
 
 
 async def test_resolution_before_routing_meets_both_clocks_when_they_start(
@@ -182,21 +242,17 @@ async def test_resolution_before_routing_meets_both_clocks_when_they_start(
         await _publish(broker, settings.topics.tickets, _status("closed"))
         assert captured == []
         await _publish(broker, settings.topics.routing, routed)
-        statuses = {
-            doc["metric"]: doc["status"]
-            async for doc in service.db["clocks"].find({"ticket_id": "t-1"})
-        }
-        armed = await service.db["clocks"].count_documents({"status": "running"})
+        doc = await _ticket(service)
 
     assert [(e.event_type, e.metric) for e in captured] == [
         ("sla.started", "first_response"),
-        ("sla.met", "first_response"),
         ("sla.started", "resolution"),
+        ("sla.met", "first_response"),
         ("sla.met", "resolution"),
     ]
     assert all(e.causation_id == str(routed.event_id) for e in captured)
-    assert statuses == {"first_response": "met", "resolution": "met"}
-    assert armed == 0
+    assert _statuses(doc) == {"first_response": "met", "resolution": "met"}
+    assert doc["next_at"] is None
 
 
 async def test_ticket_reopened_before_routing_starts_running_clocks(make_settings: Any) -> None:
@@ -206,7 +262,45 @@ async def test_ticket_reopened_before_routing_starts_running_clocks(make_setting
         await _publish(broker, settings.topics.tickets, _status("resolved"))
         await _publish(broker, settings.topics.tickets, _status("reopened"))
         await _publish(broker, settings.topics.routing, _routed())
-        statuses = [doc["status"] async for doc in service.db["clocks"].find({"ticket_id": "t-1"})]
+        doc = await _ticket(service)
 
     assert [e.event_type for e in captured] == ["sla.started", "sla.started"]
-    assert statuses == ["running", "running"]
+    assert _statuses(doc) == {"first_response": "running", "resolution": "running"}
+
+
+async def test_compliance_reports_met_and_breached_targets_per_metric_and_team(
+    make_settings: Any, tmp_path: Path
+) -> None:
+    settings = make_settings(SlaSettings, config_dir=_config(tmp_path, "PT1S", "PT1H"))
+    captured: list[SlaEvent] = []
+    async with _running(settings, captured) as (service, broker):
+        await _publish(broker, settings.topics.routing, _routed("t-late"))
+        await _publish(broker, settings.topics.routing, _routed("t-quick"))
+        await _publish(broker, settings.topics.tickets, _replied("t-quick"))
+
+        async def late_breached() -> bool:
+            return _statuses(await _ticket(service, "t-late"))["first_response"] == "breached"
+
+        await eventually(late_breached, timeout=5.0)
+        await _publish(broker, settings.topics.tickets, _replied("t-late"))
+        transport = httpx.ASGITransport(app=service.http)
+        async with httpx.AsyncClient(transport=transport, base_url="http://sla") as client:
+            report = await client.get("/compliance", params={"period": "all"})
+            first = await client.get(
+                "/compliance", params={"metric": "first_response", "team": "network"}
+            )
+            bad = await client.get(
+                "/compliance",
+                params={"since": "2026-02-01T00:00:00Z", "until": "2026-01-01T00:00:00Z"},
+            )
+
+    assert report.status_code == 200, report.text
+    (group,) = report.json()["groups"]
+    assert (group["metric"], group["team"], group["priority"]) == ("first_response", "network", "P2")
+    assert (group["total"], group["met"], group["breached"]) == (2, 1, 1)
+    assert group["percent_met"] == 50.0
+    assert group["awaiting"] == 0
+    assert group["median_used_seconds"] < 1 <= group["p90_used_seconds"]
+    assert len(first.json()["groups"]) == 1
+    assert bad.status_code == 422
+    assert "before" in bad.json()["detail"]

@@ -1,77 +1,86 @@
-"""One replica's coordination, with in-memory stand-ins: ticket locks, loading assigned clocks."""
+"""One replica's coordination, with in-memory stand-ins: ticket locks, loading armed tickets."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from aiokafka import TopicPartition
 from structlog.testing import capture_logs
 
-from services.sla.domain import EarlyReply, EarlyResolution, SlaClock
-from services.sla.handlers import fire_deadline, handle
+from devstack.sla_config import write_fast_sla
+from services.sla import transitions
+from services.sla.app import load_rules
+from services.sla.domain import Finished, Rules, TicketSla
+from services.sla.handlers import fire_ticket, handle
 from services.sla.partitions import PartitionListener
-from services.sla.policies import SlaPolicies
 from services.sla.settings import SlaSettings
 from services.sla.state import LOCK_STRIPES, SlaState
+from services.sla.store import Armed
 from services.sla.timer import DeadlineHeap
 from shared.clock import FakeClock
-from shared.events import TicketAgentReplied
+from shared.events import TicketAgentReplied, TicketRouted
 from tests.conftest import eventually
 
-POLICIES = SlaPolicies.model_validate({"default": {"first_response": "PT1H", "resolution": "PT8H"}})
 START = FakeClock().now()
 
 
-def _clock(ticket_id: str = "t-1", partition: int = 0) -> SlaClock:
-    return SlaClock(
+def _rules(folder: Path) -> Rules:
+    return load_rules(write_fast_sla(folder, first_response="PT1H", resolution="PT8H"))
+
+
+def _ticket(rules: Rules, ticket_id: str = "t-1", partition: int = 0) -> TicketSla:
+    routed = TicketRouted(
         ticket_id=ticket_id,
-        metric="first_response",
-        started_at=START,
-        due_at=START + timedelta(hours=1),
-        partition=partition,
-        started_by="routed-1",
+        category="network",
+        impact="medium",
+        urgency="high",
+        priority="P2",
+        tier="L1",
+        team="technical",
+        reason="wifi",
+        occurred_at=START,
     )
+    fresh = TicketSla(ticket_id=ticket_id, partition=partition)
+    return transitions.routed(fresh, routed, rules, START, partition).ticket
 
 
 class MemoryStore:
-    """The clock store's contract, in a dict; `failures` reads of running clocks fail first."""
+    """The SLA store's contract, in a dict; the first `failures` loads of armed tickets fail."""
 
-    def __init__(self, clocks: Iterable[SlaClock] = (), *, failures: int = 0) -> None:
-        self.clocks = {c.key: c for c in clocks}
+    def __init__(self, tickets: Iterable[TicketSla] = (), *, failures: int = 0) -> None:
+        self.tickets = {t.ticket_id: (t, 1) for t in tickets}
+        self.finished: list[Finished] = []
         self.failures = failures
         self.loads = 0
 
-    async def insert(self, clock: SlaClock) -> bool:
-        return self.clocks.setdefault(clock.key, clock) is clock
+    async def get(self, ticket_id: str) -> tuple[TicketSla, int] | None:
+        return self.tickets.get(ticket_id)
 
-    async def save_if_running(self, clock: SlaClock) -> bool:
-        stored = self.clocks.get(clock.key)
-        if stored is None or stored.status != "running":
+    async def save(self, ticket: TicketSla, revision: int | None) -> bool:
+        current = self.tickets.get(ticket.ticket_id)
+        if (current[1] if current else None) != revision:
             return False
-        self.clocks[clock.key] = clock
+        self.tickets[ticket.ticket_id] = (ticket, (revision or 0) + 1)
         return True
 
-    async def get(self, key: str) -> SlaClock | None:
-        return self.clocks.get(key)
+    async def record(self, finished: Iterable[Finished]) -> None:
+        self.finished.extend(finished)
 
-    async def for_ticket(self, ticket_id: str) -> list[SlaClock]:
-        return [c for c in self.clocks.values() if c.ticket_id == ticket_id]
-
-    async def running_in(self, partitions: Iterable[int]) -> list[SlaClock]:
+    async def armed_in(self, partitions: Iterable[int]) -> AsyncIterator[Armed]:
         self.loads += 1
         if self.loads <= self.failures:
             raise ConnectionError("database away")
         wanted = set(partitions)
-        return [c for c in self.clocks.values() if c.status == "running" and c.partition in wanted]
+        for ticket, _ in list(self.tickets.values()):
+            if ticket.next_at is not None and ticket.partition in wanted:
+                yield Armed(ticket.ticket_id, ticket.next_at, ticket.partition, ticket.version or "")
 
-    async def remember_reply(self, reply: EarlyReply) -> None: ...
-    async def early_reply(self, ticket_id: str) -> EarlyReply | None: ...
-    async def remember_resolution(self, resolution: EarlyResolution) -> None: ...
-    async def forget_resolution(self, ticket_id: str) -> None: ...
-    async def early_resolution(self, ticket_id: str) -> EarlyResolution | None: ...
+    async def results(self, query: dict[str, Any]) -> list[dict[str, Any]]:
+        return []
 
 
 class MemoryProcessed:
@@ -100,9 +109,9 @@ class HoldingBroker:
             await self.release.wait()
 
 
-def _state(store: MemoryStore, clock: FakeClock | None = None) -> SlaState:
+def _state(store: MemoryStore, rules: Rules, clock: FakeClock | None = None) -> SlaState:
     return SlaState(
-        policies=POLICIES,
+        rules=rules,
         store=store,
         processed=MemoryProcessed(),  # type: ignore[arg-type]
         timer=DeadlineHeap(),
@@ -110,17 +119,22 @@ def _state(store: MemoryStore, clock: FakeClock | None = None) -> SlaState:
     )
 
 
-async def test_reply_in_time_while_the_breach_is_published_leaves_the_clock_breached_only() -> None:
-    clock = _clock()
-    store = MemoryStore([clock])
-    state = _state(store, FakeClock(clock.due_at + timedelta(seconds=1)))
+async def test_reply_in_time_while_the_breach_is_published_leaves_the_clock_breached_only(
+    tmp_path: Path,
+) -> None:
+    rules = _rules(tmp_path)
+    ticket = _ticket(rules)
+    first = ticket.clock("first_response")
+    assert first is not None and first.due_at is not None
+    store = MemoryStore([ticket])
+    state = _state(store, rules, FakeClock(first.due_at + timedelta(seconds=1)))
     broker: Any = HoldingBroker()
     settings = SlaSettings()
     replied = TicketAgentReplied(
         ticket_id="t-1", agent_id="a-1", body="Try this", occurred_at=START + timedelta(minutes=30)
     )
 
-    firing = asyncio.create_task(fire_deadline(broker, settings, state, clock.key))
+    firing = asyncio.create_task(fire_ticket(broker, settings, state, "t-1"))
     await broker.holding.wait()
     replying = asyncio.create_task(handle(broker, settings, state, replied, partition=0))
     # Every store call is in memory, so a few turns of the loop take the reply as far as it can
@@ -131,11 +145,17 @@ async def test_reply_in_time_while_the_breach_is_published_leaves_the_clock_brea
     await asyncio.gather(firing, replying)
 
     assert broker.sent == ["sla.breached"]
-    assert store.clocks[clock.key].status == "breached"
+    stored = store.tickets["t-1"][0].clock("first_response")
+    assert stored is not None and stored.status == "breached"
+    assert [(f.clock.metric, f.clock.status) for f in store.finished] == [
+        ("first_response", "breached"),
+        ("first_response", "breached"),
+    ]
+    assert store.finished[-1].clock.satisfied_at is not None  # the late reply's time is kept
 
 
-def test_a_ticket_always_gets_the_same_lock_from_a_fixed_pool() -> None:
-    state = _state(MemoryStore())
+def test_a_ticket_always_gets_the_same_lock_from_a_fixed_pool(tmp_path: Path) -> None:
+    state = _state(MemoryStore(), _rules(tmp_path))
     assert len(state.locks) == LOCK_STRIPES
     assert state.lock_for("t-1") is state.lock_for("t-1")
     assert len({id(state.lock_for(f"t-{n}")) for n in range(10_000)}) == LOCK_STRIPES
@@ -147,18 +167,21 @@ def _listener(state: SlaState) -> PartitionListener:
     )
 
 
-async def test_clocks_of_assigned_partitions_are_loaded_once_the_database_answers() -> None:
-    mine, other = _clock("t-1", partition=0), _clock("t-2", partition=1)
+async def test_tickets_of_assigned_partitions_are_loaded_once_the_database_answers(
+    tmp_path: Path,
+) -> None:
+    rules = _rules(tmp_path)
+    mine, other = _ticket(rules, "t-1", partition=0), _ticket(rules, "t-2", partition=1)
     store = MemoryStore([mine, other], failures=7)
-    state = _state(store)
+    state = _state(store, rules)
     listener = _listener(state)
 
     with capture_logs() as logs:
         await listener.on_partitions_assigned({TopicPartition("tickets", 0)})
-        await eventually(lambda: mine.key in state.timer.keys(), timeout=5.0, interval=0.01)
+        await eventually(lambda: mine.ticket_id in state.timer.keys(), timeout=5.0, interval=0.01)
     try:
         assert store.loads == 8
-        assert list(state.timer.keys()) == [mine.key]
+        assert list(state.timer.keys()) == [mine.ticket_id]
         assert not listener.retrying
         failures = [entry for entry in logs if entry["event"] == "sla.load_failed"]
         assert [entry["attempt"] for entry in failures] == list(range(1, 8))
@@ -166,9 +189,10 @@ async def test_clocks_of_assigned_partitions_are_loaded_once_the_database_answer
         await listener.stop()
 
 
-async def test_revoking_the_partitions_or_stopping_ends_the_retries() -> None:
-    store = MemoryStore([_clock()], failures=1_000_000)
-    state = _state(store)
+async def test_revoking_the_partitions_or_stopping_ends_the_retries(tmp_path: Path) -> None:
+    rules = _rules(tmp_path)
+    store = MemoryStore([_ticket(rules)], failures=1_000_000)
+    state = _state(store, rules)
     listener = _listener(state)
 
     await listener.on_partitions_assigned({TopicPartition("tickets", 0)})
@@ -181,3 +205,18 @@ async def test_revoking_the_partitions_or_stopping_ends_the_retries() -> None:
     await listener.stop()
     assert not listener.retrying
     assert list(state.timer.keys()) == []
+
+
+async def test_a_ticket_stored_under_other_policies_fires_at_once_to_be_recomputed(
+    tmp_path: Path,
+) -> None:
+    rules = _rules(tmp_path)
+    ticket = _ticket(rules).model_copy(update={"version": "older-policies"})
+    state = _state(MemoryStore([ticket]), rules, FakeClock(START + timedelta(minutes=5)))
+    listener = _listener(state)
+
+    await listener.on_partitions_assigned({TopicPartition("tickets", 0)})
+    heap = state.timer
+    assert isinstance(heap, DeadlineHeap)
+    assert heap.next_due() == START + timedelta(minutes=5)
+    await listener.stop()

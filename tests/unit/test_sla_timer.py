@@ -40,13 +40,26 @@ def test_cancelled_and_moved_keys_fire_once_at_their_live_deadline() -> None:
     assert heap.pop_due(clock.advance(timedelta(hours=1))) == []
 
 
-def test_keys_due_at_the_same_instant_fire_in_schedule_order() -> None:
+def test_keys_due_at_the_same_instant_all_fire_together() -> None:
     clock = FakeClock()
     heap = DeadlineHeap()
     due = clock.now() + timedelta(seconds=1)
-    for key in ("x", "y", "z"):
+    for key in ("z", "x", "y"):
         heap.schedule(key, due)
+    assert heap.pop_due(due - timedelta(microseconds=1)) == []
     assert heap.pop_due(due) == ["x", "y", "z"]
+
+
+def test_moving_deadlines_many_times_does_not_grow_the_heap_without_bound() -> None:
+    clock = FakeClock()
+    heap = DeadlineHeap()
+    for n in range(20_000):
+        heap.schedule("t-1", clock.now() + timedelta(seconds=n % 7 + 1))
+        heap.schedule("t-2", clock.now() + timedelta(seconds=n % 5 + 1))
+    assert len(heap) == 2
+    assert len(heap._heap) < 2 * 2 + 1024 + 2
+    assert heap.pop_due(clock.advance(timedelta(seconds=1))) == ["t-1"]
+    assert heap.pop_due(clock.advance(timedelta(seconds=4))) == ["t-2"]
 
 
 async def test_runner_fires_at_the_deadline_even_when_scheduled_while_sleeping() -> None:
@@ -119,7 +132,7 @@ async def test_a_hanging_breach_does_not_hold_up_a_deadline_due_with_it() -> Non
 
     async def on_due(key: str) -> None:
         fired[key] = time.monotonic()
-        if key == "slow":
+        if key == "a-slow":
             try:
                 await asyncio.Event().wait()  # a publish that never returns
             except asyncio.CancelledError:
@@ -129,16 +142,17 @@ async def test_a_hanging_breach_does_not_hold_up_a_deadline_due_with_it() -> Non
     runner = TimerRunner(clock, DeadlineHeap(), on_due)
     due = clock.now() + timedelta(seconds=0.1)
     scheduled = time.monotonic()
-    runner.schedule("slow", due)
-    runner.schedule("fast", due)
+    # Due together; keys due at one instant fire in key order, so the hanging one goes first.
+    runner.schedule("b-fast", due)
+    runner.schedule("a-slow", due)
     runner.start()
     try:
 
         async def both_fired() -> bool:
-            return {"slow", "fast"} <= fired.keys()
+            return {"a-slow", "b-fast"} <= fired.keys()
 
         await eventually(both_fired, timeout=2.0, interval=0.01)
-        assert fired["slow"] <= fired["fast"] < scheduled + 0.3
+        assert fired["a-slow"] <= fired["b-fast"] < scheduled + 0.3
     finally:
         await runner.stop()
     # Stopping the runner also ends the firing still in flight.
