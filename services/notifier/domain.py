@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any, Literal
 
 from shared.directory import Directory, Person, Team
-from shared.events import Event, SlaBreached, TicketAssigned
+from shared.events import Event, SlaBreached, SlaWarning, TicketAssigned
 from shared.events.notifications import DeliveryChannel
 from shared.ids import ticket_reference
 
@@ -18,6 +18,17 @@ METRIC_NAMES = {
     "next_reply": "Next reply",
     "resolution": "Resolution",
 }
+
+#: What a policy's prompt asks of the agent, in words.
+PROMPTS = {"call_customer": "please phone the customer"}
+
+#: SLA events somebody must act on: breaches, and warnings that carry a prompt.
+Alert = SlaBreached | SlaWarning
+
+
+def needs_action(event: Event) -> bool:
+    """Breaches are emailed; of the warnings, only those asking for an action (a prompt)."""
+    return isinstance(event, SlaBreached) or (isinstance(event, SlaWarning) and bool(event.prompt))
 
 
 @dataclass(frozen=True)
@@ -47,21 +58,22 @@ def delivery_key(
     return f"{key}:{replica_id}" if replica_id else key
 
 
-def _team_for(event: SlaBreached, directory: Directory) -> Team | None:
+def _team_for(event: Alert, directory: Directory) -> Team | None:
     if event.team:
         return directory.team(event.team)
     return directory.team_of(event.assignee_id) if event.assignee_id else None
 
 
-def recipients_for(event: SlaBreached, directory: Directory) -> list[Recipient]:
-    """Who must act on a breach.
+def recipients_for(event: Alert, directory: Directory) -> list[Recipient]:
+    """Who must act on a breach or a prompt.
 
-    A missed reply (first response, or next reply) is the assigned agent's to fix; with no
-    agent yet, the team's lead, or its manager when the team has no lead. A missed resolution
-    goes to the team's manager. Nobody is returned for a team the directory does not know.
+    A missed reply (first response, or next reply) and a prompt are the assigned agent's to
+    act on; with no agent yet, the team's lead, or its manager when the team has no lead. A
+    missed resolution goes to the team's manager. Nobody is returned for a team the directory
+    does not know.
     """
     team = _team_for(event, directory)
-    if event.metric == "resolution":
+    if isinstance(event, SlaBreached) and event.metric == "resolution":
         return [Recipient.of(team.manager, "manager")] if team else []
     agent = directory.agent(event.assignee_id) if event.assignee_id else None
     if agent is not None:
@@ -73,10 +85,11 @@ def recipients_for(event: SlaBreached, directory: Directory) -> list[Recipient]:
     return [Recipient.of(team.manager, "manager")]
 
 
-def no_recipient_reason(event: SlaBreached) -> str:
-    """Why a breach that `recipients_for` finds nobody for cannot be delivered."""
+def no_recipient_reason(event: Alert) -> str:
+    """Why a breach or prompt that `recipients_for` finds nobody for cannot be delivered."""
+    what = "breach" if isinstance(event, SlaBreached) else f"{event.prompt} prompt"
     return (
-        f"no recipient for the {event.metric} breach of ticket {event.ticket_id}: "
+        f"no recipient for the {event.metric} {what} of ticket {event.ticket_id}: "
         f"team {event.team!r} and assignee {event.assignee_id!r} match nobody in the directory"
     )
 
@@ -97,12 +110,14 @@ def overdue_by(event: SlaBreached) -> timedelta:
     return max(event.occurred_at - event.due_at, timedelta(seconds=event.late_by_seconds))
 
 
-def render_email(event: SlaBreached, recipient: Recipient) -> tuple[str, str]:
-    """Subject and plain-text body of a breach email.
+def render_email(event: Alert, recipient: Recipient) -> tuple[str, str]:
+    """Subject and plain-text body of a breach or prompt email.
 
     The subject starts with the ticket reference in brackets (`[HD-7K3Q9X] ...`) so a reply
     threads back to the ticket in the mail gateway.
     """
+    if isinstance(event, SlaWarning):
+        return _render_prompt(event, recipient)
     reference = ticket_reference(event.ticket_id)
     metric = METRIC_NAMES.get(event.metric, event.metric)
     subject = f"[{reference}] {metric} overdue"
@@ -132,9 +147,29 @@ def render_email(event: SlaBreached, recipient: Recipient) -> tuple[str, str]:
     return subject, "\n".join(lines) + "\n"
 
 
+def _render_prompt(event: SlaWarning, recipient: Recipient) -> tuple[str, str]:
+    reference = ticket_reference(event.ticket_id)
+    ask = PROMPTS.get(event.prompt or "", str(event.prompt).replace("_", " "))
+    left = describe_duration(timedelta(seconds=max(0.0, event.remaining_seconds)))
+    subject = f"[{reference}] Still open: {ask}"
+    lines = [
+        f"Hello {recipient.name},",
+        "",
+        f"Ticket {reference} is still open after {event.level_percent}% of its "
+        f"{METRIC_NAMES.get(event.metric, event.metric).lower()} target: {ask}.",
+        "",
+        f"Ticket:      {reference} ({event.ticket_id})",
+        f"Due at:      {event.due_at:%Y-%m-%d %H:%M:%S} UTC",
+        f"Time left:   {left} (business time)",
+        "",
+        "-- Help desk",
+    ]
+    return subject, "\n".join(lines) + "\n"
+
+
 def push_recipients(event: Event, directory: Directory) -> list[str]:
     """The people a live console update goes to: the breach's recipients, or the new assignee."""
-    if isinstance(event, SlaBreached):
+    if isinstance(event, SlaBreached | SlaWarning):
         return [r.person_id for r in recipients_for(event, directory)]
     if isinstance(event, TicketAssigned):
         return [event.agent_id]
@@ -151,6 +186,12 @@ def push_message(event: Event) -> dict[str, Any]:
     elif isinstance(event, SlaBreached):
         metric = METRIC_NAMES.get(event.metric, event.metric)
         text = f"{reference} {metric.lower()} overdue by {describe_duration(overdue_by(event))}"
+    elif isinstance(event, SlaWarning):
+        metric = METRIC_NAMES.get(event.metric, event.metric)
+        left = describe_duration(timedelta(seconds=max(0.0, event.remaining_seconds)))
+        text = f"{reference} {metric.lower()} {event.level_percent}% used, {left} left"
+        if event.prompt:
+            text += ": " + PROMPTS.get(event.prompt, event.prompt.replace("_", " "))
     return {
         "type": event.event_type,
         "ticket_id": ticket_id,

@@ -10,8 +10,10 @@ from faststream.kafka import KafkaBroker
 from pydantic import Field, TypeAdapter, ValidationError
 
 from services.notifier.domain import (
+    Alert,
     Recipient,
     delivery_key,
+    needs_action,
     no_recipient_reason,
     push_message,
     push_recipients,
@@ -31,6 +33,7 @@ from shared.events import (
     NotificationFailed,
     SlaBreached,
     SlaEvent,
+    SlaWarning,
     TicketAssigned,
 )
 from shared.events.notifications import DeliveryChannel
@@ -58,12 +61,12 @@ class NotifierState:
 
 
 #: What a console is told about; everything else on the two topics is skipped unparsed.
-_PUSHABLE: TypeAdapter[SlaBreached | TicketAssigned] = TypeAdapter(
-    Annotated[SlaBreached | TicketAssigned, Field(discriminator="event_type")]
+_PUSHABLE: TypeAdapter[SlaBreached | SlaWarning | TicketAssigned] = TypeAdapter(
+    Annotated[SlaBreached | SlaWarning | TicketAssigned, Field(discriminator="event_type")]
 )
 
 
-def _pushable(body: Any) -> SlaBreached | TicketAssigned | None:
+def _pushable(body: Any) -> SlaBreached | SlaWarning | TicketAssigned | None:
     """The event to push, or None.
 
     Every replica reads every message here, so a bad one is skipped rather than dead-lettered
@@ -71,6 +74,7 @@ def _pushable(body: Any) -> SlaBreached | TicketAssigned | None:
     """
     if not isinstance(body, dict) or body.get("event_type") not in {
         "sla.breached",
+        "sla.warning",
         "ticket.assigned",
     }:
         return None
@@ -118,7 +122,7 @@ async def _email(
     broker: KafkaBroker,
     settings: NotifierSettings,
     state: NotifierState,
-    event: SlaBreached,
+    event: Alert,
     recipient: Recipient,
 ) -> None:
     """Email one recipient once and publish the outcome; SMTP failure is reported, not raised."""
@@ -241,11 +245,12 @@ def register(broker: KafkaBroker, settings: NotifierSettings, state: NotifierSta
     @broker.subscriber(
         settings.topics.sla,
         title="notifier.on_sla_email",
-        description="Emails the agent or the manager once for every SLA breach.",
+        description="Emails the agent or the manager once for every SLA breach, and the agent "
+        "for every prompt of a policy (phone the customer).",
         **consumer_options(settings),
     )
     async def on_sla_email(event: SlaEvent) -> None:
-        if not isinstance(event, SlaBreached):
+        if not isinstance(event, SlaBreached | SlaWarning) or not needs_action(event):
             return
         if await state.processed.seen("email", event.event_id):
             return
@@ -261,7 +266,7 @@ def register(broker: KafkaBroker, settings: NotifierSettings, state: NotifierSta
         settings.topics.sla,
         settings.topics.routing,
         title="notifier.on_live_push",
-        description="Pushes breaches and assignments to consoles connected to this replica.",
+        description="Pushes breaches, warnings and assignments to consoles on this replica.",
         **push_consumer_options(settings),
     )
     async def on_live_push(body: Any) -> None:

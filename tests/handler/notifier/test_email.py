@@ -12,6 +12,7 @@ from shared.events import (
     NotificationDelivered,
     NotificationEvent,
     NotificationFailed,
+    SlaWarning,
 )
 from shared.ids import ticket_reference
 from tests.handler.notifier.support import Mailbox, capture_into, make_breach, start_notifier
@@ -138,4 +139,39 @@ async def test_breach_for_nobody_in_the_directory_is_dead_lettered_with_its_reas
     assert json.loads(letter["original_value"])["event_id"] == str(breach.event_id)
     assert mailbox.envelopes == [] and outcomes == []
     assert not await service.db["processed_events"].find_one({})
+    await service.mongo.close()
+
+
+def _warning(prompt: str | None, level: int) -> SlaWarning:
+    breach = make_breach("resolution")
+    return SlaWarning(
+        ticket_id=breach.ticket_id,
+        correlation_id=breach.correlation_id,
+        metric="resolution",
+        team=breach.team,
+        assignee_id=breach.assignee_id,
+        priority=breach.priority,
+        level_percent=level,
+        due_at=breach.due_at,
+        remaining_seconds=4 * 3600,
+        prompt=prompt,
+    )
+
+
+async def test_a_call_customer_prompt_emails_the_agent_and_a_plain_warning_emails_nobody(
+    make_settings: Any, smtp_server: tuple[Mailbox, int]
+) -> None:
+    mailbox, port = smtp_server
+    service, settings = await start_notifier(make_settings, smtp_port=port)
+    prompt, plain = _warning("call_customer", 50), _warning(None, 75)
+
+    async with TestKafkaBroker(service.broker) as broker:
+        await broker.publish(plain.model_dump(mode="json"), settings.topics.sla)
+        await broker.publish(prompt.model_dump(mode="json"), settings.topics.sla)
+
+    assert [e.rcpt_tos for e in mailbox.envelopes] == [["nika@helpdesk.example"]]
+    [subject] = mailbox.subjects()
+    assert subject == f"[{ticket_reference('t-1001')}] Still open: please phone the customer"
+    body = mailbox.envelopes[0].content
+    assert isinstance(body, bytes) and b"4 h (business time)" in body
     await service.mongo.close()
