@@ -11,7 +11,7 @@ from faststream.kafka.annotations import KafkaMessage
 from pydantic import Field
 
 from services.sla import announce, transitions
-from services.sla.domain import Decision, Rules, TicketSla
+from services.sla.domain import Decision, Rules, TicketSla, recompute
 from services.sla.partitions import PartitionListener
 from services.sla.settings import SlaSettings
 from services.sla.state import SlaState
@@ -122,6 +122,20 @@ async def handle(
 
 
 def _decide(ticket: TicketSla, event: Any, rules: Rules, now: datetime, partition: int) -> Decision:
+    """Bring a ticket stored under older policies up to date, then apply the input.
+
+    The recomputation has the ids the timer would give it (`transitions.advance`), so a
+    ticket brought up to date by both announces it once.
+    """
+    if ticket.started and ticket.state != "done" and ticket.version != rules.version:
+        effect = f"{ticket.ticket_id}:{rules.version}:recomputed"
+        ticket, notes = recompute(ticket, rules, now, "SLA policies or calendars changed", effect)
+        decision = _apply(ticket, event, rules, now, partition)
+        return Decision(decision.ticket, notes + decision.notes, decision.finished)
+    return _apply(ticket, event, rules, now, partition)
+
+
+def _apply(ticket: TicketSla, event: Any, rules: Rules, now: datetime, partition: int) -> Decision:
     if isinstance(event, TicketRouted):
         return transitions.routed(ticket, event, rules, now, partition)
     if isinstance(event, TicketOpened):

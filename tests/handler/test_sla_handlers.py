@@ -19,10 +19,12 @@ from shared.events import (
     SlaEvent,
     SlaMet,
     SlaPaused,
+    SlaRecomputed,
     SlaResumed,
     SlaStarted,
     SlaWarning,
     TicketAgentReplied,
+    TicketAssigned,
     TicketRouted,
     TicketStatusChanged,
     sla_events,
@@ -304,3 +306,29 @@ async def test_compliance_reports_met_and_breached_targets_per_metric_and_team(
     assert len(first.json()["groups"]) == 1
     assert bad.status_code == 422
     assert "before" in bad.json()["detail"]
+
+
+async def test_changed_policies_recompute_open_deadlines_from_the_time_used(
+    make_settings: Any, tmp_path: Path
+) -> None:
+    before = make_settings(SlaSettings, config_dir=_config(tmp_path / "before", "PT1H", "PT8H"))
+    after = before.model_copy(update={"config_dir": _config(tmp_path / "after", "PT2H", "PT8H")})
+    captured: list[SlaEvent] = []
+    async with _running(before, captured) as (_service, broker):
+        await _publish(broker, before.topics.routing, _routed())
+    async with _running(after, captured) as (service, broker):
+        assigned = TicketAssigned(ticket_id="t-1", agent_id="ag-nika", team="network", reason="x")
+        await _publish(broker, after.topics.routing, assigned)
+        doc = await _ticket(service)
+
+    started = {e.metric: e for e in captured if isinstance(e, SlaStarted)}
+    recomputed = [e for e in captured if isinstance(e, SlaRecomputed)]
+    assert [e.metric for e in recomputed] == ["first_response"]
+    (moved,) = recomputed
+    assert moved.reason == "SLA policies or calendars changed"
+    assert moved.target_seconds == 7200
+    first_due = started["first_response"].due_at
+    assert first_due is not None and moved.due_at is not None
+    # 24x7: one more hour of target moves the deadline by one hour, whatever was used.
+    assert abs((moved.due_at - first_due).total_seconds() - 3600) < 1
+    assert doc["clocks"][0]["target"] == 7200
