@@ -12,7 +12,7 @@ prompt, or a deadline.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
@@ -77,8 +77,11 @@ class TicketSla(BaseModel):
 
     def with_clock(self, clock: Clock) -> TicketSla:
         """Replace the clock of the same metric and cycle, or add it; one cycle kept per metric."""
-        kept = [c for c in self.clocks if c.metric != clock.metric]
-        return self.model_copy(update={"clocks": (*kept, clock)})
+        # In place, so the clocks (and what is announced of them) keep a stable order.
+        if any(c.metric == clock.metric for c in self.clocks):
+            replaced = tuple(clock if c.metric == clock.metric else c for c in self.clocks)
+            return self.model_copy(update={"clocks": replaced})
+        return self.model_copy(update={"clocks": (*self.clocks, clock)})
 
 
 @dataclass(frozen=True)
@@ -208,6 +211,20 @@ def settle(
 
 def open_clocks(ticket: TicketSla) -> Iterable[Clock]:
     return (c for c in ticket.latest() if c.open)
+
+
+def settle_open(
+    ticket: TicketSla, calendar: Calendar, at: datetime, cause: str, metrics: Container[str]
+) -> tuple[TicketSla, list[Note], list[Finished]]:
+    """Satisfy every open clock of these metrics at `at`, or as it started if that is later."""
+    notes: list[Note] = []
+    finished: list[Finished] = []
+    for clock in [c for c in open_clocks(ticket) if c.metric in metrics]:
+        effect = f"{cause}:{clock.metric}:{clock.cycle}"
+        ticket, more, done = settle(ticket, clock, calendar, max(at, clock.started_at), effect)
+        notes += more
+        finished += done
+    return ticket, notes, finished
 
 
 def recompute(

@@ -3,7 +3,8 @@ changes of priority or team, and the timer reaching a warning, a prompt or a dea
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Literal
 
 from services.sla import clocks
 from services.sla.clocks import Clock, ms
@@ -17,8 +18,9 @@ from services.sla.domain import (
     open_clocks,
     recompute,
     schedule,
-    settle,
+    settle_open,
 )
+from services.sla.policies import METRICS
 from shared.events import (
     TicketAgentReplied,
     TicketAssigned,
@@ -103,14 +105,13 @@ def _start(ticket: TicketSla, event: TicketRouted, rules: Rules, now: datetime) 
     settled: list[Note] = []
     finished: list[Finished] = []
     for when, settles in sorted(moments, key=lambda moment: moment[0]):
-        for clock in [c for c in open_clocks(ticket) if settles in (None, c.metric)]:
-            if settles is None:
-                ticket = ticket.with_clock(clocks.pause(clock, calendar, max(when, at)))
-                continue
-            cause = f"{event.event_id}:settled:{settles}"
-            ticket, more, done = settle(ticket, clock, calendar, max(when, at), cause)
-            settled += more
-            finished += done
+        if settles is not None:
+            cause = f"{event.event_id}:settled"
+            ticket, more, done = settle_open(ticket, calendar, when, cause, {settles})
+            settled, finished = settled + more, finished + done
+            continue
+        for clock in list(open_clocks(ticket)):
+            ticket = ticket.with_clock(clocks.pause(clock, calendar, max(when, at)))
     started = [
         Note("started", c, f"{event.event_id}:started:{c.metric}", at) for c in ticket.clocks
     ]
@@ -119,39 +120,37 @@ def _start(ticket: TicketSla, event: TicketRouted, rules: Rules, now: datetime) 
 
 def assigned(ticket: TicketSla, event: TicketAssigned, rules: Rules, now: datetime) -> Decision:
     moved = ticket.model_copy(update={"assignee_id": event.agent_id})
-    return _team_changed(moved, event.team, str(event.event_id), rules, now)
+    return _changed(moved, "team", event.team, str(event.event_id), rules, now)
 
 
 def transferred(
     ticket: TicketSla, event: TicketTransferred, rules: Rules, now: datetime
 ) -> Decision:
     moved = ticket.model_copy(update={"assignee_id": event.to_agent_id})
-    return _team_changed(moved, event.to_team, str(event.event_id), rules, now)
-
-
-def _team_changed(
-    ticket: TicketSla, team: str, cause: str, rules: Rules, now: datetime
-) -> Decision:
-    if team == ticket.team:
-        return Decision(schedule(ticket, rules))
-    reason = f"team {ticket.team} -> {team}"
-    ticket = ticket.model_copy(update={"team": team})
-    if not ticket.started or ticket.state == "done":
-        return Decision(schedule(ticket, rules))
-    ticket, notes = recompute(ticket, rules, now, reason, f"{cause}:recomputed")
-    return Decision(schedule(ticket, rules), notes)
+    return _changed(moved, "team", event.to_team, str(event.event_id), rules, now)
 
 
 def priority_changed(
     ticket: TicketSla, event: TicketPriorityChanged, rules: Rules, now: datetime
 ) -> Decision:
-    if event.priority == ticket.priority:
+    return _changed(ticket, "priority", event.priority, str(event.event_id), rules, now)
+
+
+def _changed(
+    ticket: TicketSla,
+    field: Literal["team", "priority"],
+    value: str,
+    cause: str,
+    rules: Rules,
+    now: datetime,
+) -> Decision:
+    """A new team or priority: open clocks take the targets and calendar that now apply."""
+    old = getattr(ticket, field)
+    ticket = ticket.model_copy(update={field: value})
+    if value == old or not ticket.started or ticket.state == "done":
         return Decision(schedule(ticket, rules))
-    reason = f"priority {ticket.priority} -> {event.priority}"
-    ticket = ticket.model_copy(update={"priority": event.priority})
-    if not ticket.started or ticket.state == "done":
-        return Decision(schedule(ticket, rules))
-    ticket, notes = recompute(ticket, rules, now, reason, f"{event.event_id}:recomputed")
+    reason = f"{field} {old} -> {value}"
+    ticket, notes = recompute(ticket, rules, now, reason, f"{cause}:recomputed")
     return Decision(schedule(ticket, rules), notes)
 
 
@@ -163,18 +162,11 @@ def agent_replied(
     ticket = ticket.model_copy(
         update={"replied_at": ticket.replied_at or at, "awaiting": "customer"}
     )
-    notes: list[Note] = []
-    finished: list[Finished] = []
-    if ticket.started:
-        calendar = rules.calendar_of(ticket)
-        for clock in list(open_clocks(ticket)):
-            if clock.metric in ("first_response", "next_reply"):
-                cause = f"{event.event_id}:{clock.metric}:{clock.cycle}"
-                ticket, more, done = settle(
-                    ticket, clock, calendar, max(at, clock.started_at), cause
-                )
-                notes += more
-                finished += done
+    if not ticket.started:
+        return Decision(schedule(ticket, rules))
+    metrics = {"first_response", "next_reply"}
+    calendar = rules.calendar_of(ticket)
+    ticket, notes, finished = settle_open(ticket, calendar, at, str(event.event_id), metrics)
     return Decision(schedule(ticket, rules), notes, finished)
 
 
@@ -226,16 +218,7 @@ def status_changed(
     elif event.status in DONE and ticket.state != "done":
         if ticket.started:
             calendar = rules.calendar_of(ticket)
-            for clock in list(open_clocks(ticket)):
-                ticket, more, done = settle(
-                    ticket,
-                    clock,
-                    calendar,
-                    max(at, clock.started_at),
-                    f"{cause}:{clock.metric}:{clock.cycle}",
-                )
-                notes += more
-                finished += done
+            ticket, notes, finished = settle_open(ticket, calendar, at, cause, METRICS)
         ticket = ticket.model_copy(update={"state": "done", "resolved_at": at})
     elif event.status in ("open", "reopened"):
         if ticket.state == "paused":
@@ -256,37 +239,23 @@ def _resume(
             ticket = ticket.with_clock(running)
             if clock.running_since is None and clock.breached_at is None:
                 notes.append(Note("resumed", running, f"{cause}:resumed:{clock.metric}", at))
-    return ticket.model_copy(
-        update={"state": "open", "paused_reason": None, "paused_at": None}
-    ), notes
+    resumed = {"state": "open", "paused_reason": None, "paused_at": None}
+    return ticket.model_copy(update=resumed), notes
 
 
 def _reopen(
     ticket: TicketSla, rules: Rules, at: datetime, cause: str
 ) -> tuple[TicketSla, list[Note]]:
     """A new resolution cycle: the whole target again, or what was left, as the policy says."""
-    ticket = ticket.model_copy(
-        update={
-            "state": "open",
-            "paused_reason": None,
-            "paused_at": None,
-            "resolved_at": None,
-            "awaiting": "agent",
-        }
-    )
+    reopened = {"state": "open", "paused_reason": None, "paused_at": None, "resolved_at": None}
+    ticket = ticket.model_copy(update={**reopened, "awaiting": "agent"})
     previous = ticket.clock("resolution")
     if not ticket.started or previous is None:
         return ticket, []
     target = rules.terms(ticket).targets["resolution"]
-    used = previous.used if rules.policies.on_reopen == "resume" else previous.used * 0
-    clock = clocks.start(
-        "resolution",
-        target,
-        at,
-        rules.calendar_of(ticket),
-        cycle=previous.cycle + 1,
-        used=min(used, target),
-    )
+    used = min(previous.used, target) if rules.policies.on_reopen == "resume" else None
+    calendar, cycle = rules.calendar_of(ticket), previous.cycle + 1
+    clock = clocks.start("resolution", target, at, calendar, cycle=cycle, used=used or timedelta(0))
     ticket = ticket.with_clock(clock)
     return ticket, [Note("started", clock, f"{cause}:started:resolution", at)]
 
@@ -316,15 +285,8 @@ def advance(ticket: TicketSla, rules: Rules, now: datetime) -> Decision:
         if breach is not None:
             done = clocks.breach(clock, breach.at)
             ticket = ticket.with_clock(done)
-            notes.append(
-                Note(
-                    "breached",
-                    done,
-                    _timer_id(ticket, clock, "breach", breach.at),
-                    now,
-                    {"due_at": breach.at},
-                )
-            )
+            effect = _timer_id(ticket, clock, "breach", breach.at)
+            notes.append(Note("breached", done, effect, now, {"due_at": breach.at}))
             finished.append(Finished(ticket, done))
             continue
         levels = [s for s in due if s.kind == "warning"]
@@ -337,16 +299,11 @@ def advance(ticket: TicketSla, rules: Rules, now: datetime) -> Decision:
         ticket = ticket.with_clock(moved)
         shown = [levels[-1]] if levels else []  # several levels at once: the highest speaks
         for step in shown + prompts:
-            tag = f"{step.kind}:{step.level}:{step.action or ''}"
-            notes.append(
-                Note(
-                    "warning",
-                    moved,
-                    _timer_id(ticket, clock, tag, step.at),
-                    now,
-                    {"level": step.level, "prompt": step.action, "at": step.at},
-                )
+            effect = _timer_id(
+                ticket, clock, f"{step.kind}:{step.level}:{step.action or ''}", step.at
             )
+            extra = {"level": step.level, "prompt": step.action, "at": step.at}
+            notes.append(Note("warning", moved, effect, now, extra))
     return Decision(schedule(ticket, rules), notes, finished)
 
 

@@ -24,6 +24,7 @@ from aiosmtpd.controller import Controller
 from pymongo import AsyncMongoClient
 
 from devstack.pipeline import ROOT, Pipeline, topic_env
+from devstack.sla_config import write_fast_sla
 from devstack.stack import StackEndpoints, free_port
 from services.notifier.auth import sign_token
 from shared.events import ContactReceived
@@ -85,11 +86,10 @@ def run(stack: StackEndpoints, tmp_path_factory: pytest.TempPathFactory) -> Iter
     suffix = uuid.uuid4().hex[:8]
     config_dir = tmp_path_factory.mktemp("config")
     shutil.copytree(ROOT / "config", config_dir, dirs_exist_ok=True)
-    targets = (
-        f"{{first_response: PT{FIRST_RESPONSE_SECONDS}S, resolution: PT{RESOLUTION_SECONDS}S}}"
-    )
-    (config_dir / "sla.yaml").write_text(
-        f"default: {targets}\npriorities:\n" + "".join(f"  P{i}: {targets}\n" for i in range(1, 5))
+    write_fast_sla(
+        config_dir,
+        first_response=f"PT{FIRST_RESPONSE_SECONDS}S",
+        resolution=f"PT{RESOLUTION_SECONDS}S",
     )
     mail = MailCatcher()
     smtp_port = free_port()

@@ -229,7 +229,8 @@ async def test_pending_on_the_customer_pauses_and_reopening_resumes_with_the_tim
     moved = {e.metric: e.due_at for e in captured if isinstance(e, SlaResumed)}
     assert moved.keys() == {"first_response", "resolution"}
     for metric, due in moved.items():
-        assert due >= started[metric]
+        first = started[metric]
+        assert first is not None and due >= first
     assert resumed["next_at"] is not None
 
 
@@ -298,7 +299,11 @@ async def test_compliance_reports_met_and_breached_targets_per_metric_and_team(
 
     assert report.status_code == 200, report.text
     (group,) = report.json()["groups"]
-    assert (group["metric"], group["team"], group["priority"]) == ("first_response", "network", "P2")
+    assert (group["metric"], group["team"], group["priority"]) == (
+        "first_response",
+        "network",
+        "P2",
+    )
     assert (group["total"], group["met"], group["breached"]) == (2, 1, 1)
     assert group["percent_met"] == 50.0
     assert group["awaiting"] == 0

@@ -77,7 +77,9 @@ class MemoryStore:
         wanted = set(partitions)
         for ticket, _ in list(self.tickets.values()):
             if ticket.next_at is not None and ticket.partition in wanted:
-                yield Armed(ticket.ticket_id, ticket.next_at, ticket.partition, ticket.version or "")
+                yield Armed(
+                    ticket.ticket_id, ticket.next_at, ticket.partition, ticket.version or ""
+                )
 
     async def results(self, query: dict[str, Any]) -> list[dict[str, Any]]:
         return []
