@@ -19,8 +19,8 @@ import httpx
 from aiokafka import AIOKafkaConsumer
 from aiosmtpd.controller import Controller
 
-from devstack.sla_config import write_fast_sla
 from devstack.pipeline import ROOT, Pipeline
+from devstack.sla_config import write_fast_sla
 from devstack.stack import LocalStack, free_port
 from shared.settings import TopicSettings
 
@@ -88,8 +88,16 @@ def describe(value: dict[str, Any]) -> str:
         "kb.suggested": lambda v: "articles=" + ", ".join(a["article_id"] for a in v["articles"]),
         "sla.started": lambda v: f"{v['metric']} due {v['due_at']}",
         "sla.breached": lambda v: (
-            f"{v['metric']} BREACHED at {v['due_at']} (late {v['late_by_seconds']:.3f}s)"
+            f"{v['metric']} BREACHED at {v['due_at']} (late {v['late_by_seconds']:.3f}s), "
+            f"ticket {v['colour']}"
         ),
+        "sla.warning": lambda v: (
+            f"{v['metric']} {v['level_percent']}% used, {v['remaining_seconds']:.0f}s left, "
+            f"ticket {v['colour']}" + (f" -> {v['prompt']}" if v.get("prompt") else "")
+        ),
+        "sla.paused": lambda v: f"{v['metric']} paused ({v.get('reason')})",
+        "sla.resumed": lambda v: f"{v['metric']} resumed, due {v['due_at']}",
+        "sla.recomputed": lambda v: f"{v['metric']} due {v['due_at']}: {v['reason']}",
         "sla.met": lambda v: f"{v['metric']} met in {v['used_seconds']:.1f}s",
         "notification.delivered": lambda v: f"{v['channel']} to {v['recipient']}",
         "deadletter": lambda v: f"{v['source_topic']}: {v['reason']}",
