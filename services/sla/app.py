@@ -69,6 +69,7 @@ def build_app(
         processed=ProcessedEvents(db),
         timer=runner,
         clock=clock,
+        read_ahead=timedelta(seconds=settings.read_ahead_seconds),
     )
     listener = register(broker, settings, state)
     service = Service(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -176,9 +177,10 @@ async def _commit(
                 colour=getattr(sla_event, "colour", None),
             )
         await state.store.record(decision.finished)
-        if not await state.store.save(decision.ticket, revision):
+        if not await state.store.save(decision.ticket, revision, before=ticket):
             log.warning("sla.save_conflict", revision=revision)
             return False
+        state.saved(decision.ticket, (revision or 0) + 1)
         state.arm(decision.ticket)
         return True
 
@@ -186,24 +188,52 @@ async def _commit(
 async def fire_ticket(
     broker: KafkaBroker, settings: SlaSettings, state: SlaState, ticket_id: str
 ) -> None:
-    """The timer reached a ticket's next moment: announce the warnings and breaches now due.
+    """A ticket's next moment is near: read it now, announce what falls due at the moment.
 
-    The ticket's lock keeps a reply from meeting a clock while its breach is being decided.
+    The timer calls this `read_ahead` before the moment, so the database read is done by the
+    time it comes and the event goes out on the second. Until then the handlers keep the copy
+    current (`SlaState.saved`); the ticket's lock keeps a reply from meeting a clock while its
+    breach is being decided.
     """
     state.armed.pop(ticket_id, None)
-    async with state.lock_for(ticket_id):
-        for _ in range(SAVE_ATTEMPTS):
-            stored = await state.store.get(ticket_id)
-            if stored is None:
-                return
-            ticket, revision = stored
-            if not state.owns(ticket.partition):
-                return
-            now = state.clock.now()
-            decision = transitions.advance(ticket, state.rules, now)
-            if decision.ticket == ticket and not decision.notes:
-                state.arm(ticket)
-                return
-            if await _commit(broker, settings, state, ticket, revision, decision, None, now):
-                return
-        raise RuntimeError(f"ticket {ticket_id} kept changing under this replica")
+    # Another firing of this ticket may be waiting too: its copy is kept, not cleared.
+    state.ahead.setdefault(ticket_id, None)
+    try:
+        stored = await state.store.get(ticket_id)
+        if stored is None:
+            return
+        if state.ahead.get(ticket_id) is None:
+            state.ahead[ticket_id] = stored
+        moment = stored[0].next_at
+        if moment is not None:
+            await asyncio.sleep(max(0.0, (moment - state.clock.now()).total_seconds()))
+        async with state.lock_for(ticket_id):
+            # No copy left means another firing of the ticket ended first: read it afresh.
+            current = state.ahead.get(ticket_id) or await state.store.get(ticket_id)
+            await _fire(broker, settings, state, ticket_id, current)
+    finally:
+        state.ahead.pop(ticket_id, None)
+
+
+async def _fire(
+    broker: KafkaBroker,
+    settings: SlaSettings,
+    state: SlaState,
+    ticket_id: str,
+    stored: tuple[TicketSla, int] | None,
+) -> None:
+    for _ in range(SAVE_ATTEMPTS):
+        if stored is None:
+            return
+        ticket, revision = stored
+        if not state.owns(ticket.partition):
+            return
+        now = state.clock.now()
+        decision = transitions.advance(ticket, state.rules, now)
+        if decision.ticket == ticket and not decision.notes:
+            state.arm(ticket)
+            return
+        if await _commit(broker, settings, state, ticket, revision, decision, None, now):
+            return
+        stored = await state.store.get(ticket_id)
+    raise RuntimeError(f"ticket {ticket_id} kept changing under this replica")

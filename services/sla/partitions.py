@@ -106,8 +106,7 @@ class PartitionListener(ConsumerRebalanceListener):
                     continue
                 stale = armed.version != state.rules.version
                 due = min(armed.next_at, state.clock.now()) if stale else armed.next_at
-                state.timer.schedule(armed.ticket_id, due)
-                state.armed[armed.ticket_id] = armed.partition
+                state.schedule(armed.ticket_id, due, armed.partition)
                 loaded += 1
         except Exception as exc:
             log.warning(

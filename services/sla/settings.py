@@ -14,9 +14,15 @@ class SlaSettings(ServiceSettings):
         description="Wait before firing a deadline again when emitting its breach failed.",
     )
     deadline_timeout_seconds: float = Field(
-        default=10.0,
+        default=30.0,
         gt=0,
-        description="Longest one deadline may take to emit its breach before it is retried.",
+        description="Longest one deadline may take, read-ahead included, before it is retried.",
+    )
+    read_ahead_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="How long before a ticket's next warning or deadline its record is read, "
+        "so that the event goes out at its second even when the database is slow.",
     )
     load_retry_first_seconds: float = Field(
         default=0.2,

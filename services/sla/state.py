@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import zlib
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from services.sla.domain import Rules, TicketSla
 from services.sla.store import SlaStore
@@ -35,6 +36,10 @@ class SlaState:
     #: Partition numbers this replica owns; None until Kafka first assigns any (in-memory broker).
     owned: set[int] | None = None
     locks: tuple[asyncio.Lock, ...] = field(default_factory=_locks)
+    #: How long before a ticket's next moment its record is read (see `handlers.fire_ticket`).
+    read_ahead: timedelta = timedelta(0)
+    #: Tickets read ahead of their moment, kept current by the handlers until they fire.
+    ahead: dict[str, tuple[TicketSla, int] | None] = field(default_factory=dict)
 
     def lock_for(self, ticket_id: str) -> asyncio.Lock:
         """The lock held while one ticket's clocks are read, decided on, announced and saved.
@@ -51,11 +56,19 @@ class SlaState:
     def arm(self, ticket: TicketSla) -> None:
         """Hold the ticket's next moment in memory if it has one and its partition is ours."""
         if ticket.next_at is not None and self.owns(ticket.partition):
-            self.timer.schedule(ticket.ticket_id, ticket.next_at)
-            self.armed[ticket.ticket_id] = ticket.partition
+            self.schedule(ticket.ticket_id, ticket.next_at, ticket.partition)
         else:
             self.disarm(ticket.ticket_id)
+
+    def schedule(self, ticket_id: str, next_at: datetime, partition: int | None) -> None:
+        self.timer.schedule(ticket_id, next_at - self.read_ahead)
+        self.armed[ticket_id] = partition
 
     def disarm(self, key: str) -> None:
         self.timer.cancel(key)
         self.armed.pop(key, None)
+
+    def saved(self, ticket: TicketSla, revision: int) -> None:
+        """A ticket read ahead of its moment changed: the firing must see the new one."""
+        if ticket.ticket_id in self.ahead:
+            self.ahead[ticket.ticket_id] = (ticket, revision)

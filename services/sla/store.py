@@ -1,16 +1,22 @@
-"""The SLA service's MongoDB adapter: one document per ticket, and one per finished target.
+"""The SLA service's MongoDB adapter: tickets, the timer index, and finished targets.
 
 A ticket's document holds its clocks and `next_at`, the next moment its timer must fire,
-beside the Kafka partition of the ticket: a replica loads only its partitions' `next_at`
-values (two small fields each), and reads the whole document when one fires. Writes are
-compare-and-set on a revision number, so two replicas briefly owning one partition during a
-rebalance cannot both move the same ticket.
+with the Kafka partition of the ticket. Writes are compare-and-set on a revision number, so
+two replicas briefly owning one partition during a rebalance cannot both move one ticket.
+
+The timer index (`timers`) repeats each armed ticket's `next_at` in buckets: one document per
+partition and bucket, mapping ticket ids to their next moment. A replica that is assigned a
+partition reads its few thousand bucket documents instead of every ticket document, which
+is what makes reloading a million deadlines take seconds. The index is written before the
+ticket: a crash in between leaves an entry that fires early (and finds nothing due) or late
+for an input that is then redelivered and decided again, never a deadline with no entry.
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import AsyncIterator, Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, Protocol
 
 from pymongo import ASCENDING, IndexModel
@@ -22,6 +28,9 @@ from shared.mongo import Document, Indexes
 
 TICKETS = "tickets"
 RESULTS = "results"
+TIMERS = "timers"
+#: Buckets of the timer index per partition: a few hundred entries each per million tickets.
+BUCKETS = 1024
 
 
 class Armed(NamedTuple):
@@ -35,7 +44,9 @@ class Armed(NamedTuple):
 
 class SlaStore(Protocol):
     async def get(self, ticket_id: str) -> tuple[TicketSla, int] | None: ...
-    async def save(self, ticket: TicketSla, revision: int | None) -> bool: ...
+    async def save(
+        self, ticket: TicketSla, revision: int | None, *, before: TicketSla | None = None
+    ) -> bool: ...
     async def record(self, finished: Iterable[Finished]) -> None: ...
     def armed_in(self, partitions: Iterable[int]) -> AsyncIterator[Armed]: ...
     async def results(self, query: Document) -> list[Document]: ...
@@ -52,6 +63,26 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def timer_bucket(partition: int | None, ticket_id: str) -> str:
+    """The timer-index document a ticket's entry lives in."""
+    return f"{partition}:{zlib.crc32(ticket_id.encode()) % BUCKETS}"
+
+
+def timer_field(ticket_id: str) -> str:
+    """A ticket id as a field name: MongoDB gives `.` and a leading `$` a meaning of their own."""
+    return ticket_id.replace("%", "%25").replace(".", "%2E").replace("$", "%24")
+
+
+def ticket_of_field(field: str) -> str:
+    return field.replace("%24", "$").replace("%2E", ".").replace("%25", "%")
+
+
+def timer_entry(ticket: TicketSla) -> list[Any]:
+    """What the index keeps of an armed ticket: its next moment (epoch ms) and policy version."""
+    assert ticket.next_at is not None
+    return [round(ticket.next_at.timestamp() * 1000), ticket.version or ""]
+
+
 def _document(ticket: TicketSla, revision: int) -> Document:
     doc: Document = _plain(ticket.model_dump())
     doc["_id"] = ticket.ticket_id
@@ -63,11 +94,12 @@ class MongoSlaStore:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._tickets = db[TICKETS]
         self._results = db[RESULTS]
+        self._timers = db[TIMERS]
 
     @staticmethod
     def indexes() -> list[Indexes]:
         return [
-            Indexes(TICKETS, [IndexModel([("partition", ASCENDING), ("next_at", ASCENDING)])]),
+            Indexes(TIMERS, [IndexModel([("partition", ASCENDING)])]),
             Indexes(
                 RESULTS,
                 [
@@ -85,8 +117,14 @@ class MongoSlaStore:
         doc.pop("_id", None)
         return TicketSla.model_validate(doc), revision
 
-    async def save(self, ticket: TicketSla, revision: int | None) -> bool:
-        """Insert (revision None) or replace the revision read; False if another won."""
+    async def save(
+        self, ticket: TicketSla, revision: int | None, *, before: TicketSla | None = None
+    ) -> bool:
+        """Insert (revision None) or replace the revision read; False if another won.
+
+        `before` is the ticket as read: its timer entry is rewritten only if it moved.
+        """
+        await self._index(ticket, before)
         if revision is None:
             try:
                 await self._tickets.insert_one(_document(ticket, 1))
@@ -97,6 +135,26 @@ class MongoSlaStore:
             {"_id": ticket.ticket_id, "revision": revision}, _document(ticket, revision + 1)
         )
         return result.matched_count == 1
+
+    async def _index(self, ticket: TicketSla, before: TicketSla | None) -> None:
+        armed = (ticket.next_at, ticket.version, ticket.partition)
+        if before is not None and armed == (before.next_at, before.version, before.partition):
+            return
+        field = f"entries.{timer_field(ticket.ticket_id)}"
+        if before is not None and before.partition != ticket.partition:
+            await self._timers.update_one(
+                {"_id": timer_bucket(before.partition, ticket.ticket_id)}, {"$unset": {field: ""}}
+            )
+        bucket = {"_id": timer_bucket(ticket.partition, ticket.ticket_id)}
+        if ticket.next_at is None:
+            if before is None or before.next_at is not None:
+                await self._timers.update_one(bucket, {"$unset": {field: ""}})
+            return
+        await self._timers.update_one(
+            bucket,
+            {"$set": {field: timer_entry(ticket), "partition": ticket.partition}},
+            upsert=True,
+        )
 
     async def record(self, finished: Iterable[Finished]) -> None:
         """Keep each finished target for the compliance report (a repeat overwrites itself)."""
@@ -125,11 +183,13 @@ class MongoSlaStore:
             await self._results.update_one({"_id": key}, {"$set": doc}, upsert=True)
 
     async def armed_in(self, partitions: Iterable[int]) -> AsyncIterator[Armed]:
-        """What the timer needs of every armed ticket of these partitions, streamed."""
-        query = {"partition": {"$in": sorted(set(partitions))}, "next_at": {"$ne": None}}
-        projection = {"next_at": 1, "version": 1, "partition": 1}
-        async for doc in self._tickets.find(query, projection, batch_size=10_000):
-            yield Armed(doc["_id"], doc["next_at"], doc["partition"], doc.get("version") or "")
+        """Every armed ticket of these partitions, from the timer index, streamed."""
+        query = {"partition": {"$in": sorted(set(partitions))}}
+        async for doc in self._timers.find(query, batch_size=64):
+            partition = doc["partition"]
+            for field, (epoch_ms, version) in doc.get("entries", {}).items():
+                due = datetime.fromtimestamp(epoch_ms / 1000, UTC)
+                yield Armed(ticket_of_field(field), due, partition, version)
 
     async def results(self, query: Document) -> list[Document]:
         return [doc async for doc in self._results.find(query, {"_id": 0})]

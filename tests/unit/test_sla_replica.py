@@ -60,7 +60,9 @@ class MemoryStore:
     async def get(self, ticket_id: str) -> tuple[TicketSla, int] | None:
         return self.tickets.get(ticket_id)
 
-    async def save(self, ticket: TicketSla, revision: int | None) -> bool:
+    async def save(
+        self, ticket: TicketSla, revision: int | None, *, before: TicketSla | None = None
+    ) -> bool:
         current = self.tickets.get(ticket.ticket_id)
         if (current[1] if current else None) != revision:
             return False
@@ -222,3 +224,44 @@ async def test_a_ticket_stored_under_other_policies_fires_at_once_to_be_recomput
     assert isinstance(heap, DeadlineHeap)
     assert heap.next_due() == START + timedelta(minutes=5)
     await listener.stop()
+
+
+class CountingStore(MemoryStore):
+    def __init__(self, tickets: Iterable[TicketSla]) -> None:
+        super().__init__(tickets)
+        self.reads = 0
+
+    async def get(self, ticket_id: str) -> tuple[TicketSla, int] | None:
+        self.reads += 1
+        return await super().get(ticket_id)
+
+
+async def test_a_ticket_read_ahead_of_its_deadline_sees_a_reply_that_came_meanwhile(
+    tmp_path: Path,
+) -> None:
+    rules = _rules(tmp_path)
+    ticket = _ticket(rules)
+    first = ticket.clock("first_response")
+    assert first is not None and first.due_at is not None and ticket.next_at is not None
+    store = CountingStore([ticket])
+    clock = FakeClock(ticket.next_at - timedelta(milliseconds=300))
+    state = _state(store, rules, clock)
+    state.read_ahead = timedelta(seconds=1)
+    broker: Any = HoldingBroker()
+    broker.release.set()
+    settings = SlaSettings()
+    # The 50% warning is the ticket's next moment; the timer hands it over 300 ms early.
+    firing = asyncio.create_task(fire_ticket(broker, settings, state, "t-1"))
+    await eventually(lambda: state.ahead.get("t-1") is not None, timeout=2.0, interval=0.01)
+    replied = TicketAgentReplied(
+        ticket_id="t-1", agent_id="a-1", body="Try this", occurred_at=clock.now()
+    )
+    await handle(broker, settings, state, replied, partition=0)
+    clock.advance(timedelta(milliseconds=301))
+    await firing
+
+    assert broker.sent == ["sla.met"]  # no warning for a first response already met
+    assert store.reads == 2  # the read ahead and the reply's own: none at the moment itself
+    stored = store.tickets["t-1"][0]
+    assert stored.next_at is not None and stored.next_at > clock.now()
+    assert state.ahead == {}
