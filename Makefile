@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test stack docs bench lint clean
+.PHONY: install run test stack docs bench bench-sla lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ docs: install
 ## Pipeline throughput and latency beside a raw aiokafka baseline on the same broker.
 bench: install
 	$(PY) -m bench.pipeline $(ARGS)
+
+## SLA deadlines at scale (1,000,000 armed): memory, arming, firing lateness, reload; beside asyncio.
+bench-sla: install
+	$(PY) -m bench.sla $(ARGS)
 
 lint: install
 	$(PY) -m ruff check .

@@ -20,7 +20,6 @@ from shared.broker import make_broker
 from shared.business_calendar import load_calendars
 from shared.clock import Clock, SystemClock
 from shared.config import load_yaml
-from shared.idempotency import ProcessedEvents
 from shared.mongo import Document, make_mongo_client
 from shared.runtime import Service, new_http_app
 
@@ -66,7 +65,6 @@ def build_app(
     state = SlaState(
         rules=rules or load_rules(settings.config_dir),
         store=tickets,
-        processed=ProcessedEvents(db),
         timer=runner,
         clock=clock,
         read_ahead=timedelta(seconds=settings.read_ahead_seconds),

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from services.sla import clocks
 from services.sla.clocks import Calendar, Clock, ms
@@ -62,6 +62,9 @@ class TicketSla(BaseModel):
     clocks: tuple[Clock, ...] = ()
     colour: Colour = "green"
     next_at: AwareDatetime | None = None
+    applied: tuple[str, ...] = Field(
+        default=(), description="Ids of the latest inputs applied, so a redelivery is skipped."
+    )
 
     @property
     def started(self) -> bool:

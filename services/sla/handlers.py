@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -35,8 +36,6 @@ from shared.events import (
 from shared.logging import bound, get_logger
 
 log = get_logger(__name__)
-
-CONSUMER = "sla"
 
 #: Everything on the tickets and routing topics, which this one subscriber reads together.
 SlaInput = Annotated[
@@ -87,6 +86,9 @@ def register(broker: KafkaBroker, settings: SlaSettings, state: SlaState) -> Par
 
 #: Inputs that change nothing the SLA measures: skipped without reading the ticket.
 IGNORED = (TicketNoteAdded, TicketCsatReceived, TicketEscalated)
+#: Input ids a ticket remembers: more than Kafka redelivers after a crash (one poll's worth
+#: per ticket, and a ticket has few inputs in flight at once).
+APPLIED_KEPT = 32
 #: How often one input is re-decided when another replica saved the ticket first.
 SAVE_ATTEMPTS = 5
 
@@ -94,32 +96,36 @@ SAVE_ATTEMPTS = 5
 async def handle(
     broker: KafkaBroker, settings: SlaSettings, state: SlaState, event: Any, *, partition: int
 ) -> None:
-    """Apply one input to its ticket, announce what changed, save it, then mark it done.
+    """Apply one input to its ticket, announce what changed, and save it.
 
     Events go out before the ticket is saved: a crash in between decides again on the old
     state after redelivery and publishes the same events with the same ids, which consumers
-    drop. Saving first could lose them.
+    drop. Saving first could lose them. The saved ticket remembers the input's id among its
+    latest ones, so a redelivery after the save is skipped without another database call.
     """
     if isinstance(event, IGNORED):
         return
+    event_id = str(event.event_id)
     async with state.lock_for(event.ticket_id):
-        if await state.processed.seen(CONSUMER, event.event_id):
-            return
         for _ in range(SAVE_ATTEMPTS):
             stored = await state.store.get(event.ticket_id)
             ticket, revision = stored or (
                 TicketSla(ticket_id=event.ticket_id, partition=partition),
                 None,
             )
+            if event_id in ticket.applied:
+                return
             now = state.clock.now()
             decision = _decide(ticket, event, state.rules, now, partition)
             if decision.ticket == ticket and not decision.notes:
-                break
+                return
+            applied = (*decision.ticket.applied, event_id)[-APPLIED_KEPT:]
+            decision = replace(
+                decision, ticket=decision.ticket.model_copy(update={"applied": applied})
+            )
             if await _commit(broker, settings, state, ticket, revision, decision, event, now):
-                break
-        else:
-            raise RuntimeError(f"ticket {event.ticket_id} kept changing under this replica")
-        await state.processed.mark(CONSUMER, event.event_id)
+                return
+        raise RuntimeError(f"ticket {event.ticket_id} kept changing under this replica")
 
 
 def _decide(ticket: TicketSla, event: Any, rules: Rules, now: datetime, partition: int) -> Decision:
@@ -204,9 +210,15 @@ async def fire_ticket(
             return
         if state.ahead.get(ticket_id) is None:
             state.ahead[ticket_id] = stored
-        moment = stored[0].next_at
-        if moment is not None:
-            await asyncio.sleep(max(0.0, (moment - state.clock.now()).total_seconds()))
+        ticket = stored[0]
+        if ticket.next_at is not None:
+            wait = (ticket.next_at - state.clock.now()).total_seconds()
+            if wait > state.read_ahead.total_seconds() + 1:
+                # The timer's entry was older than the ticket (a moment moved later): wait
+                # in the heap for the real one rather than in a task.
+                state.arm(ticket)
+                return
+            await asyncio.sleep(max(0.0, wait))
         async with state.lock_for(ticket_id):
             # No copy left means another firing of the ticket ended first: read it afresh.
             current = state.ahead.get(ticket_id) or await state.store.get(ticket_id)

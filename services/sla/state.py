@@ -11,7 +11,6 @@ from services.sla.domain import Rules, TicketSla
 from services.sla.store import SlaStore
 from services.sla.timer import Timer
 from shared.clock import Clock
-from shared.idempotency import ProcessedEvents
 
 #: Locks shared out among tickets by hash: enough that unrelated tickets rarely wait on each
 #: other, few enough that memory stays fixed however many tickets pass through.
@@ -28,7 +27,6 @@ class SlaState:
 
     rules: Rules
     store: SlaStore
-    processed: ProcessedEvents
     timer: Timer
     clock: Clock
     #: Partition of each armed ticket, so a revoked partition's deadlines can be dropped.

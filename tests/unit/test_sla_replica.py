@@ -87,17 +87,6 @@ class MemoryStore:
         return []
 
 
-class MemoryProcessed:
-    def __init__(self) -> None:
-        self.done: set[str] = set()
-
-    async def seen(self, consumer: str, event_id: Any) -> bool:
-        return f"{consumer}:{event_id}" in self.done
-
-    async def mark(self, consumer: str, event_id: Any) -> None:
-        self.done.add(f"{consumer}:{event_id}")
-
-
 class HoldingBroker:
     """Records what is published; holds a breach in flight until the test releases it."""
 
@@ -117,7 +106,6 @@ def _state(store: MemoryStore, rules: Rules, clock: FakeClock | None = None) -> 
     return SlaState(
         rules=rules,
         store=store,
-        processed=MemoryProcessed(),  # type: ignore[arg-type]
         timer=DeadlineHeap(),
         clock=clock or FakeClock(START),
     )
