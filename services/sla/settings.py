@@ -19,7 +19,7 @@ class SlaSettings(ServiceSettings):
         description="Longest one deadline may take, read-ahead included, before it is retried.",
     )
     read_ahead_seconds: float = Field(
-        default=2.0,
+        default=10.0,
         ge=0,
         description="How long before a ticket's next warning or deadline its record is read, "
         "so that the event goes out at its second even when the database is slow.",

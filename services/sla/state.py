@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import zlib
+import weakref
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -11,14 +11,6 @@ from services.sla.domain import Rules, TicketSla
 from services.sla.store import SlaStore
 from services.sla.timer import Timer
 from shared.clock import Clock
-
-#: Locks shared out among tickets by hash: enough that unrelated tickets rarely wait on each
-#: other, few enough that memory stays fixed however many tickets pass through.
-LOCK_STRIPES = 256
-
-
-def _locks() -> tuple[asyncio.Lock, ...]:
-    return tuple(asyncio.Lock() for _ in range(LOCK_STRIPES))
 
 
 @dataclass
@@ -33,7 +25,10 @@ class SlaState:
     armed: dict[str, int | None] = field(default_factory=dict)
     #: Partition numbers this replica owns; None until Kafka first assigns any (in-memory broker).
     owned: set[int] | None = None
-    locks: tuple[asyncio.Lock, ...] = field(default_factory=_locks)
+    #: One lock per ticket in use; a lock nobody holds or waits for is collected by itself.
+    locks: weakref.WeakValueDictionary[str, asyncio.Lock] = field(
+        default_factory=weakref.WeakValueDictionary
+    )
     #: How long before a ticket's next moment its record is read (see `handlers.fire_ticket`).
     read_ahead: timedelta = timedelta(0)
     #: Tickets read ahead of their moment, kept current by the handlers until they fire.
@@ -44,9 +39,13 @@ class SlaState:
 
         The subscriber and the firing deadlines run concurrently; without it a reply could be
         judged on a clock whose breach is being published, and both met and breached go out.
-        crc32 rather than hash(): a ticket's stripe does not depend on the process's hash seed.
+        One lock per ticket, not a few shared ones: a ticket whose save waits on a slow
+        database must not hold up the deadlines of unrelated tickets.
         """
-        return self.locks[zlib.crc32(ticket_id.encode()) % len(self.locks)]
+        lock = self.locks.get(ticket_id)
+        if lock is None:
+            lock = self.locks[ticket_id] = asyncio.Lock()
+        return lock
 
     def owns(self, partition: int | None) -> bool:
         return self.owned is None or partition is None or partition in self.owned

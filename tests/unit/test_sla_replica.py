@@ -18,7 +18,7 @@ from services.sla.domain import Finished, Rules, TicketSla
 from services.sla.handlers import fire_ticket, handle
 from services.sla.partitions import PartitionListener
 from services.sla.settings import SlaSettings
-from services.sla.state import LOCK_STRIPES, SlaState
+from services.sla.state import SlaState
 from services.sla.store import Armed
 from services.sla.timer import DeadlineHeap
 from shared.clock import FakeClock
@@ -146,11 +146,16 @@ async def test_reply_in_time_while_the_breach_is_published_leaves_the_clock_brea
     assert store.finished[-1].clock.satisfied_at is not None  # the late reply's time is kept
 
 
-def test_a_ticket_always_gets_the_same_lock_from_a_fixed_pool(tmp_path: Path) -> None:
+def test_a_ticket_keeps_its_lock_while_in_use_and_unused_locks_are_collected(
+    tmp_path: Path,
+) -> None:
     state = _state(MemoryStore(), _rules(tmp_path))
-    assert len(state.locks) == LOCK_STRIPES
-    assert state.lock_for("t-1") is state.lock_for("t-1")
-    assert len({id(state.lock_for(f"t-{n}")) for n in range(10_000)}) == LOCK_STRIPES
+    held = state.lock_for("t-1")
+    assert state.lock_for("t-1") is held
+    assert state.lock_for("t-2") is not held
+    for n in range(10_000):
+        state.lock_for(f"t-{n}")
+    assert set(state.locks.keys()) == {"t-1"}  # only the lock still referenced remains
 
 
 def _listener(state: SlaState) -> PartitionListener:
