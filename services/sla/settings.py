@@ -14,9 +14,11 @@ class SlaSettings(ServiceSettings):
         description="Wait before firing a deadline again when emitting its breach failed.",
     )
     deadline_timeout_seconds: float = Field(
-        default=30.0,
+        default=120.0,
         gt=0,
-        description="Longest one deadline may take, read-ahead included, before it is retried.",
+        description="Longest one firing may take (read-ahead, publishing and saving) before it "
+        "is tried again. Generous: cutting a firing off between publishing and saving makes "
+        "the retry publish its events again (same ids, dropped by consumers).",
     )
     read_ahead_seconds: float = Field(
         default=10.0,
