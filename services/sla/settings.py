@@ -21,7 +21,7 @@ class SlaSettings(ServiceSettings):
         "the retry publish its events again (same ids, dropped by consumers).",
     )
     read_ahead_seconds: float = Field(
-        default=10.0,
+        default=60.0,
         ge=0,
         description="How long before a ticket's next warning or deadline its record is read, "
         "so that the event goes out at its second even when the database is slow.",
