@@ -219,6 +219,8 @@ async def run(args: argparse.Namespace, config_dir: Path) -> list[tuple[str, ...
             finally:
                 await proc.stop()
                 await breaches.stop()
+            # Counted again once the service has stopped: a late repeat counts as a duplicate.
+            fired = lateness(breaches)
             say(f"{fired.received}/{args.due} breaches; {sent} contacts sent, {armed} armed")
             own = sorted(breaches.late_by)
             if own:

@@ -107,6 +107,7 @@ async def handle(
         return
     event_id = str(event.event_id)
     async with state.lock_for(event.ticket_id):
+        await state.settled(event.ticket_id)
         for _ in range(SAVE_ATTEMPTS):
             stored = await state.store.get(event.ticket_id)
             ticket, revision = stored or (
@@ -182,13 +183,29 @@ async def _commit(
                 metric=getattr(sla_event, "metric", None),
                 colour=getattr(sla_event, "colour", None),
             )
-        await state.store.record(decision.finished)
-        if not await state.store.save(decision.ticket, revision, before=ticket):
-            log.warning("sla.save_conflict", revision=revision)
-            return False
-        state.saved(decision.ticket, (revision or 0) + 1)
-        state.arm(decision.ticket)
-        return True
+        # The events are out: recording and saving must finish even if this firing is cut
+        # off by its timeout, or the retry would decide on the old state and publish again.
+        saving = asyncio.ensure_future(_persist(state, ticket, revision, decision))
+        state.persisting[ticket.ticket_id] = saving
+        saving.add_done_callback(lambda done: _forget(state, ticket.ticket_id, done))
+        return await asyncio.shield(saving)
+
+
+async def _persist(
+    state: SlaState, ticket: TicketSla, revision: int | None, decision: Decision
+) -> bool:
+    await state.store.record(decision.finished)
+    if not await state.store.save(decision.ticket, revision, before=ticket):
+        log.warning("sla.save_conflict", ticket_id=ticket.ticket_id, revision=revision)
+        return False
+    state.saved(decision.ticket, (revision or 0) + 1)
+    state.arm(decision.ticket)
+    return True
+
+
+def _forget(state: SlaState, ticket_id: str, done: asyncio.Future[bool]) -> None:
+    if state.persisting.get(ticket_id) is done:
+        del state.persisting[ticket_id]
 
 
 async def fire_ticket(
@@ -220,6 +237,7 @@ async def fire_ticket(
                 return
             await asyncio.sleep(max(0.0, wait))
         async with state.lock_for(ticket_id):
+            await state.settled(ticket_id)
             # No copy left means another firing of the ticket ended first: read it afresh.
             current = state.ahead.get(ticket_id) or await state.store.get(ticket_id)
             await _fire(broker, settings, state, ticket_id, current)

@@ -31,6 +31,9 @@ class SlaState:
     )
     #: How long before a ticket's next moment its record is read (see `handlers.fire_ticket`).
     read_ahead: timedelta = timedelta(0)
+    #: Saves under way after their events went out; a ticket is read again only once its
+    #: save is done, so a firing cut off by its timeout is never decided twice.
+    persisting: dict[str, asyncio.Future[bool]] = field(default_factory=dict)
     #: Tickets read ahead of their moment, kept current by the handlers until they fire.
     ahead: dict[str, tuple[TicketSla, int] | None] = field(default_factory=dict)
 
@@ -69,3 +72,9 @@ class SlaState:
         """A ticket read ahead of its moment changed: the firing must see the new one."""
         if ticket.ticket_id in self.ahead:
             self.ahead[ticket.ticket_id] = (ticket, revision)
+
+    async def settled(self, ticket_id: str) -> None:
+        """Wait for a save of this ticket still under way, whatever its outcome."""
+        pending = self.persisting.get(ticket_id)
+        if pending is not None:
+            await asyncio.wait({pending})

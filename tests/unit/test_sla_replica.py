@@ -258,3 +258,48 @@ async def test_a_ticket_read_ahead_of_its_deadline_sees_a_reply_that_came_meanwh
     stored = store.tickets["t-1"][0]
     assert stored.next_at is not None and stored.next_at > clock.now()
     assert state.ahead == {}
+
+
+class SlowSavingStore(MemoryStore):
+    """Saves wait until the test lets them through, as on a database that has fallen behind."""
+
+    def __init__(self, tickets: Iterable[TicketSla]) -> None:
+        super().__init__(tickets)
+        self.saving = asyncio.Event()
+        self.let_through = asyncio.Event()
+
+    async def save(
+        self, ticket: TicketSla, revision: int | None, *, before: TicketSla | None = None
+    ) -> bool:
+        self.saving.set()
+        await self.let_through.wait()
+        return await super().save(ticket, revision, before=before)
+
+
+async def test_a_firing_cut_off_after_publishing_is_not_decided_again_by_its_retry(
+    tmp_path: Path,
+) -> None:
+    rules = _rules(tmp_path)
+    ticket = _ticket(rules)
+    first = ticket.clock("first_response")
+    assert first is not None and first.due_at is not None
+    store = SlowSavingStore([ticket])
+    state = _state(store, rules, FakeClock(first.due_at + timedelta(seconds=1)))
+    broker: Any = HoldingBroker()
+    broker.release.set()
+    settings = SlaSettings()
+
+    firing = asyncio.create_task(fire_ticket(broker, settings, state, "t-1"))
+    await store.saving.wait()
+    firing.cancel()  # what the timer's timeout does to a firing that takes too long
+    retry = asyncio.create_task(fire_ticket(broker, settings, state, "t-1"))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert not retry.done()  # it waits for the save of the first firing
+    store.let_through.set()
+    await retry
+
+    assert broker.sent == ["sla.breached"]
+    stored = store.tickets["t-1"][0].clock("first_response")
+    assert stored is not None and stored.status == "breached"
+    assert state.persisting == {}
