@@ -1,4 +1,10 @@
-"""The SLA domain under test: a desk of real calendars, rules and a fake clock."""
+"""The SLA domain under test: a desk of real calendars, rules and a fake clock.
+
+Unless a test says otherwise the ticket belongs to team `technical`, whose calendar is
+`greece` (Europe/Athens, Mon-Fri 09:00-17:00, EET = UTC+2 in November). The week of Monday
+2026-11-23 has no Greek, Russian or Iranian holiday. Every expected instant is worked out
+by hand in a comment.
+"""
 
 from __future__ import annotations
 
