@@ -151,7 +151,6 @@ class Decision:
     ticket: TicketSla
     notes: list[Note] = field(default_factory=list)
     finished: list[Finished] = field(default_factory=list)
-    events: list[Event] = field(default_factory=list)
 
 
 def happened_at(event: Event, now: datetime) -> datetime:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,12 @@ def _ticket(rules: Rules, ticket_id: str = "t-1", partition: int = 0) -> TicketS
     )
     fresh = TicketSla(ticket_id=ticket_id, partition=partition)
     return transitions.routed(fresh, routed, rules, START, partition).ticket
+
+
+def _first_response_due(ticket: TicketSla) -> datetime:
+    first = ticket.clock("first_response")
+    assert first is not None and first.due_at is not None
+    return first.due_at
 
 
 class MemoryStore:
@@ -116,10 +122,9 @@ async def test_reply_in_time_while_the_breach_is_published_leaves_the_clock_brea
 ) -> None:
     rules = _rules(tmp_path)
     ticket = _ticket(rules)
-    first = ticket.clock("first_response")
-    assert first is not None and first.due_at is not None
+    first_due = _first_response_due(ticket)
     store = MemoryStore([ticket])
-    state = _state(store, rules, FakeClock(first.due_at + timedelta(seconds=1)))
+    state = _state(store, rules, FakeClock(first_due + timedelta(seconds=1)))
     broker: Any = HoldingBroker()
     settings = SlaSettings()
     replied = TicketAgentReplied(
@@ -281,10 +286,9 @@ async def test_a_firing_cut_off_after_publishing_is_not_decided_again_by_its_ret
 ) -> None:
     rules = _rules(tmp_path)
     ticket = _ticket(rules)
-    first = ticket.clock("first_response")
-    assert first is not None and first.due_at is not None
+    first_due = _first_response_due(ticket)
     store = SlowSavingStore([ticket])
-    state = _state(store, rules, FakeClock(first.due_at + timedelta(seconds=1)))
+    state = _state(store, rules, FakeClock(first_due + timedelta(seconds=1)))
     broker: Any = HoldingBroker()
     broker.release.set()
     settings = SlaSettings()
