@@ -6,11 +6,20 @@ from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
 
 from services.intake import http
+from services.intake.agents_http import agent_routes
+from services.intake.contacts import ContactProcessor
 from services.intake.handlers import IntakeDeps, register
+from services.intake.mailbox import Mailbox
+from services.intake.rejections import Rejected
+from services.intake.rules import IntakeRules, load_rules
 from services.intake.settings import IntakeSettings
+from services.intake.smtp import SmtpEnvelope, SmtpIntake
 from services.intake.store import IntakeStore, MongoIntakeStore
-from shared.broker import make_broker
+from shared.broker import make_broker, publish_event
+from shared.directory import Directory, load_directory
+from shared.events import ContactReceived
 from shared.idempotency import ProcessedEvents
+from shared.language import LanguageDetector
 from shared.mongo import Document, make_mongo_client
 from shared.runtime import Service, new_http_app
 
@@ -21,13 +30,25 @@ def build_app(
     broker: KafkaBroker | None = None,
     mongo: AsyncMongoClient[Document] | None = None,
     store: IntakeStore | None = None,
+    rules: IntakeRules | None = None,
+    directory: Directory | None = None,
+    detector: LanguageDetector | None = None,
 ) -> Service:
     settings = settings or IntakeSettings()
+    rules = rules or load_rules(settings.config_dir)
+    directory = directory or load_directory(settings.config_dir)
+    detector = detector or LanguageDetector(rules.languages)
     broker = broker or make_broker(settings)
     mongo = mongo or make_mongo_client(settings.mongo)
     db = mongo[settings.database_name]
     intake_store: IntakeStore = store or MongoIntakeStore(db)
-    register(broker, settings, IntakeDeps(store=intake_store, processed=ProcessedEvents(db)))
+
+    async def publish(contact: ContactReceived) -> None:
+        await publish_event(broker, settings.topics.contacts, contact)
+
+    mailbox = Mailbox(intake_store, rules, publish)
+    processor = ContactProcessor(intake_store, rules, detector)
+    register(broker, settings, IntakeDeps(intake_store, ProcessedEvents(db), processor))
     service = Service(
         settings=settings,
         broker=broker,
@@ -37,7 +58,23 @@ def build_app(
             "Contacts from channel adapters become tickets; agents act on tickets.",
         ),
     )
-    service.http.include_router(http.routes(broker, settings, intake_store))
-
+    service.http.include_router(http.routes(settings, rules, intake_store, mailbox))
+    service.http.include_router(agent_routes(broker, settings, intake_store, directory))
     service.require_indexes(*MongoIntakeStore.indexes())
+
+    if settings.smtp_listen_port is not None:
+
+        async def submit(raw: bytes, envelope: SmtpEnvelope) -> Rejected | None:
+            outcome = await mailbox.submit(raw, source=f"smtp:{envelope.peer}")
+            return outcome if isinstance(outcome, Rejected) else None
+
+        smtp = SmtpIntake(
+            submit,
+            support_addresses=rules.support_addresses,
+            host=settings.smtp_listen_host,
+            port=settings.smtp_listen_port,
+            max_message_bytes=int(rules.mail.max_message_mb * 1024 * 1024),
+        )
+        service.after_start.append(smtp.start)
+        service.on_stop.append(smtp.stop)
     return service

@@ -1,27 +1,31 @@
-"""Intake's HTTP API: adapters post contacts; agents reply and resolve; anyone reads tickets."""
+"""Intake's HTTP API for channel adapters (signed contacts, raw mail) and for reading tickets,
+customers and call reports."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from statistics import quantiles
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, status
-from faststream.kafka import KafkaBroker
-from pydantic import AwareDatetime, BaseModel, Field
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from pydantic import BaseModel, Field
 
-from services.intake.domain import InvalidTransition, status_after
+from services.intake.auth import adapter_dependency
+from services.intake.domain.submissions import normalise_submission
+from services.intake.mailbox import Mailbox
+from services.intake.rejections import Rejected
+from services.intake.rules import IntakeRules
 from services.intake.settings import IntakeSettings
 from services.intake.store import IntakeStore
-from shared.broker import publish_event
-from shared.events import ContactReceived, Event, TicketAgentReplied, TicketStatusChanged
 from shared.events.contacts import ContactPayload
 from shared.ids import ticket_id_for_contact
 
 
 class ContactSubmission(BaseModel):
-    """A contact as a channel adapter posts it."""
+    """A contact as a channel adapter posts it (documents the body; it is validated in full)."""
 
     contact_id: str = Field(min_length=1, max_length=200, description="Adapter's unique id.")
-    received_at: AwareDatetime | None = Field(default=None, description="When it arrived.")
+    received_at: datetime | None = Field(default=None, description="When it arrived.")
     language: str | None = Field(default=None, description="Language hint (ISO 639-1).")
     message: ContactPayload = Field(description="Email, call record or chat message.")
 
@@ -32,103 +36,77 @@ class Accepted(BaseModel):
     ticket_id: str = Field(description="The ticket this contact opens if it is new.")
 
 
-class AgentReply(BaseModel):
-    agent_id: str = Field(min_length=1)
-    body: str = Field(min_length=1, max_length=100_000)
+class MailAccepted(BaseModel):
+    contact_id: str | None = Field(description="The contact published; none if suppressed.")
+    suppressed: str | None = Field(default=None, description="Automatic mail: why no ticket.")
 
 
-class AgentResolve(BaseModel):
-    agent_id: str = Field(min_length=1)
-    reason: str | None = Field(default=None, max_length=2_000)
+def _refuse(rejected: Rejected) -> HTTPException:
+    return HTTPException(
+        status.HTTP_422_UNPROCESSABLE_ENTITY,
+        {"kind": rejected.kind, "message": rejected.detail},
+    )
 
 
-class ActionAccepted(BaseModel):
-    ticket_id: str
-    event_id: str
-    event_type: str
-
-
-def routes(broker: KafkaBroker, settings: IntakeSettings, store: IntakeStore) -> APIRouter:
+def routes(
+    settings: IntakeSettings, rules: IntakeRules, store: IntakeStore, mailbox: Mailbox
+) -> APIRouter:
     router = APIRouter()
+    signed = adapter_dependency(
+        {k: v.get_secret_value() for k, v in settings.adapter_secrets.items()},
+        settings.signature_tolerance_seconds,
+    )
 
     @router.post(
         "/contacts",
         status_code=status.HTTP_202_ACCEPTED,
         tags=["contacts"],
-        summary="Submit a contact from a channel adapter.",
+        summary="Submit a contact from a channel adapter (HMAC-signed).",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": ContactSubmission.model_json_schema()}},
+            }
+        },
     )
-    async def submit_contact(submission: ContactSubmission) -> Accepted:
-        contact = ContactReceived(**submission.model_dump())
-        await publish_event(broker, settings.topics.contacts, contact)
+    async def submit_contact(request: Request, adapter: str = Depends(signed)) -> Accepted:
+        try:
+            data = await request.json()
+        except ValueError as exc:
+            raise HTTPException(400, f"the body is not JSON: {exc}") from exc
+        contact = normalise_submission(data, rules)
+        if isinstance(contact, Rejected):
+            raise _refuse(contact)
+        await mailbox.publish(contact)
         return Accepted(
             contact_id=contact.contact_id,
             event_id=str(contact.event_id),
             ticket_id=ticket_id_for_contact(contact.contact_id),
         )
 
-    async def act(ticket_id: str, action: str, build: Any) -> ActionAccepted:
-        ticket = await store.ticket(ticket_id)
-        if ticket is None:
-            raise HTTPException(404, f"no ticket {ticket_id}")
-        try:
-            new_status = status_after(ticket["status"], action)
-        except InvalidTransition as exc:
-            raise HTTPException(409, str(exc)) from exc
-        event: Event = build(ticket)
-        if new_status is not None:
-            # Claim the change first, so two agents resolving at once publish it once.
-            if not await store.transition(ticket_id, ticket["status"], new_status):
-                raise HTTPException(409, f"ticket {ticket_id} changed meanwhile; reload it")
-            try:
-                await publish_event(broker, settings.topics.tickets, event)
-            except Exception:
-                await store.transition(ticket_id, new_status, ticket["status"])
-                raise
-        else:
-            await publish_event(broker, settings.topics.tickets, event)
-        await store.record(ticket_id, event)
-        return ActionAccepted(
-            ticket_id=ticket_id, event_id=str(event.event_id), event_type=event.event_type
-        )
-
-    def chain(ticket: dict[str, Any]) -> dict[str, Any]:
-        opened = ticket["opened_event"]
-        return {"correlation_id": opened.get("correlation_id"), "causation_id": opened["event_id"]}
-
     @router.post(
-        "/tickets/{ticket_id}/reply",
+        "/contacts/email",
         status_code=status.HTTP_202_ACCEPTED,
-        tags=["agents"],
-        summary="An agent replies to the customer.",
+        tags=["contacts"],
+        summary="Submit one raw email (message/rfc822), as a mail gateway received it.",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"message/rfc822": {"schema": {"type": "string", "format": "binary"}}},
+            }
+        },
     )
-    async def reply(ticket_id: str, body: AgentReply) -> ActionAccepted:
-        return await act(
-            ticket_id,
-            "reply",
-            lambda t: TicketAgentReplied(
-                ticket_id=ticket_id, agent_id=body.agent_id, body=body.body, **chain(t)
-            ),
-        )
-
-    @router.post(
-        "/tickets/{ticket_id}/resolve",
-        status_code=status.HTTP_202_ACCEPTED,
-        tags=["agents"],
-        summary="An agent resolves the ticket.",
-    )
-    async def resolve(ticket_id: str, body: AgentResolve) -> ActionAccepted:
-        return await act(
-            ticket_id,
-            "resolve",
-            lambda t: TicketStatusChanged(
-                ticket_id=ticket_id,
-                status="resolved",
-                previous_status=t["status"],
-                agent_id=body.agent_id,
-                reason=body.reason,
-                **chain(t),
-            ),
-        )
+    async def submit_mail(request: Request, adapter: str = Depends(signed)) -> MailAccepted:
+        raw = await request.body()
+        limit = int(rules.mail.max_message_mb * 1024 * 1024)
+        if len(raw) > limit:
+            raise HTTPException(413, f"the message is {len(raw)} bytes; the limit is {limit}")
+        result = await mailbox.submit(raw, source=f"http:{adapter}")
+        if isinstance(result, Rejected):
+            if result.automatic:
+                return MailAccepted(contact_id=None, suppressed=result.reason)
+            raise _refuse(result)
+        return MailAccepted(contact_id=result.contact_id)
 
     @router.get("/tickets/{ticket_id}", tags=["tickets"], summary="A ticket and its history.")
     async def get_ticket(ticket_id: str) -> dict[str, Any]:
@@ -136,34 +114,61 @@ def routes(broker: KafkaBroker, settings: IntakeSettings, store: IntakeStore) ->
         if ticket is None:
             raise HTTPException(404, f"no ticket {ticket_id}")
         ticket.pop("opened_event", None)
+        ticket.pop("topic_terms", None)
         ticket["ticket_id"] = ticket.pop("_id")
         return ticket
 
     @router.get(
         "/customers/{customer_id}",
         tags=["customers"],
-        summary="A customer, their identities and previous tickets.",
+        summary="A customer: identities, merges, previous tickets and agents' notes.",
     )
     async def get_customer(customer_id: str) -> dict[str, Any]:
         customer = await store.customer(customer_id)
         if customer is None:
             raise HTTPException(404, f"no customer {customer_id}")
-        tickets = await store.tickets_of(customer_id)
+        tickets = await store.tickets_of(customer["_id"])
+        merges = await store.merges_of(customer["_id"])
         return {
             "customer_id": customer["_id"],
             "identities": customer["identities"],
             "plan": customer.get("plan", "standard"),
+            "merges": [
+                {k: m[k] for k in ("merged", "identities", "proved_by_contact", "merged_at")}
+                for m in merges
+            ],
             "tickets": [
                 {
                     "ticket_id": t["_id"],
                     "reference": t["reference"],
                     "status": t["status"],
+                    "channel": t["channel"],
                     "subject": t["subject"],
                     "opened_at": t["opened_at"],
                     "notes": [h for h in t["history"] if h["event_type"] == "ticket.note_added"],
                 }
                 for t in tickets
             ],
+        }
+
+    @router.get("/reports/calls", tags=["reports"], summary="Calls: missed, answered, waits.")
+    async def call_report(days: float = Query(default=7, gt=0, le=366)) -> dict[str, Any]:
+        calls = await store.calls_since(datetime.now(UTC) - timedelta(days=days))
+        waits = sorted(c["queue_wait_seconds"] for c in calls)
+        by_outcome: dict[str, int] = {}
+        for call in calls:
+            by_outcome[call["outcome"]] = by_outcome.get(call["outcome"], 0) + 1
+        cuts = quantiles(waits, n=10, method="inclusive") if len(waits) > 1 else waits * 9
+        return {
+            "days": days,
+            "calls": len(calls),
+            "by_outcome": by_outcome,
+            "wait_seconds": {
+                "mean": sum(waits) / len(waits) if waits else None,
+                "median": cuts[4] if cuts else None,
+                "p90": cuts[8] if cuts else None,
+                "max": waits[-1] if waits else None,
+            },
         }
 
     return router

@@ -1,6 +1,6 @@
-"""Settings of the intake service (`HELPDESK_` prefix)."""
+"""Settings of the intake service (`HELPDESK_` prefix); its rules live in config/intake.yaml."""
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from shared.settings import ServiceSettings
 
@@ -8,7 +8,25 @@ from shared.settings import ServiceSettings
 class IntakeSettings(ServiceSettings):
     service_name: str = "intake"
     http_port: int = 8001
-    default_phone_region: str = Field(
-        default="US", description="Region used to read phone numbers given without a country code."
+    agent_token_secret: SecretStr | None = Field(
+        default=None,
+        description="Key (32+ bytes) signing agent tokens; without it agent actions answer 503.",
     )
-    max_body_chars: int = Field(default=100_000, ge=1, description="Longer contacts are refused.")
+    agent_token_days: int = Field(default=30, ge=1, description="How long an agent token lasts.")
+    adapter_secrets: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="HMAC secret per channel adapter, as JSON; empty: contacts go unsigned.",
+    )
+    signature_tolerance_seconds: int = Field(
+        default=300, ge=1, description="How old a signed request may be (replays are refused)."
+    )
+    smtp_listen_host: str = Field(default="127.0.0.1", description="Address the SMTP server binds.")
+    smtp_listen_port: int | None = Field(
+        default=None, description="Port of intake's SMTP server for incoming mail; none: no server."
+    )
+    smtp_host: str = Field(default="127.0.0.1", description="SMTP relay for replies to customers.")
+    smtp_port: int = Field(default=25, description="Port of that relay.")
+    smtp_from: str = Field(
+        default="support@helpdesk.example", description="Sender of replies to customers."
+    )
+    smtp_timeout: float = Field(default=10, gt=0, description="Seconds per SMTP conversation.")

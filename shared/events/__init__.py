@@ -3,6 +3,7 @@
 from pydantic import TypeAdapter
 
 from shared.events.contacts import (
+    AttachmentInfo,
     CallRecord,
     ChatMessage,
     ContactEvent,
@@ -38,11 +39,13 @@ from shared.events.tickets import (
     TicketAgentReplied,
     TicketContactAppended,
     TicketCsatReceived,
+    TicketEscalationRequested,
     TicketEvent,
     TicketNoteAdded,
     TicketOpened,
     TicketPriorityChanged,
     TicketStatusChanged,
+    TicketTransferRequested,
 )
 
 contact_events: TypeAdapter[ContactReceived] = TypeAdapter(ContactEvent)
@@ -54,6 +57,7 @@ notification_events: TypeAdapter[NotificationEvent] = TypeAdapter(NotificationEv
 
 __all__ = [
     "ArticleMatch",
+    "AttachmentInfo",
     "CallRecord",
     "ChatMessage",
     "ContactEvent",
@@ -82,12 +86,14 @@ __all__ = [
     "TicketContactAppended",
     "TicketCsatReceived",
     "TicketEscalated",
+    "TicketEscalationRequested",
     "TicketEvent",
     "TicketNoteAdded",
     "TicketOpened",
     "TicketPriorityChanged",
     "TicketRouted",
     "TicketStatusChanged",
+    "TicketTransferRequested",
     "TicketTransferred",
     "contact_events",
     "kb_events",

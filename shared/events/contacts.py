@@ -14,17 +14,33 @@ class _Payload(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
 
+class AttachmentInfo(_Payload):
+    """A file that came with a contact; its content is stored by intake unless refused."""
+
+    filename: str = Field(description="File name as sent.", examples=["invoice.pdf"])
+    content_type: str = Field(description="MIME type.", examples=["application/pdf"])
+    size: int = Field(ge=0, description="Size in bytes.")
+    stored_id: str | None = Field(default=None, description="Id of the stored content.")
+    refused: str | None = Field(default=None, description="Why the content was not kept.")
+
+
 class EmailMessage(_Payload):
-    """An email as the mail gateway received it."""
+    """An email as the mail gateway received it (intake's SMTP adapter parses raw mail into it)."""
 
     channel: Literal["email"] = Field(description="The channel: email.")
     from_address: EmailStr = Field(description="Sender's address.", examples=["ana@example.com"])
     from_name: str | None = Field(default=None, description="Sender's display name.")
     to_address: str | None = Field(default=None, description="Support address it was sent to.")
     subject: str = Field(default="", description="Subject line.")
-    body: str = Field(description="Plain-text body.")
+    body: str = Field(default="", description="Plain-text body: the new text of the message.")
     message_id: str | None = Field(default=None, description="The Message-ID header.")
     in_reply_to: str | None = Field(default=None, description="The In-Reply-To header.")
+    references: list[str] = Field(default_factory=list, description="The References header.")
+    to_addresses: list[str] = Field(default_factory=list, description="To and Cc addresses.")
+    quoted_text: str = Field(default="", description="Earlier messages quoted under the reply.")
+    signature: str = Field(default="", description="The sender's signature, split off.")
+    html_only: bool = Field(default=False, description="The text was converted from HTML.")
+    attachments: list[AttachmentInfo] = Field(default_factory=list, description="Files sent.")
 
 
 class CallRecord(_Payload):
@@ -34,13 +50,19 @@ class CallRecord(_Payload):
     caller_number: str = Field(
         description="Caller's number as dialled.", examples=["+302101234567"]
     )
-    region: str = Field(default="US", description="Region used to read a national number.")
+    line: str | None = Field(
+        default=None, description="The support line called; its region reads national numbers."
+    )
+    region: str | None = Field(
+        default=None, description="Region to read a national number (else the line's region)."
+    )
     outcome: Literal["answered", "missed", "voicemail"] = Field(
         default="answered", description="How the call ended."
     )
     duration_seconds: int = Field(default=0, ge=0, description="Talk time.")
     queue_wait_seconds: int = Field(default=0, ge=0, description="Time waiting in the queue.")
     summary: str = Field(default="", description="Agent's summary or voicemail transcript.")
+    agent_id: str | None = Field(default=None, description="The agent who answered.")
 
 
 class ChatMessage(_Payload):
@@ -51,7 +73,13 @@ class ChatMessage(_Payload):
     conversation_id: str = Field(description="The chat conversation it belongs to.")
     display_name: str | None = Field(default=None, description="Visitor's display name.")
     email: EmailStr | None = Field(default=None, description="Email the visitor gave, if any.")
-    text: str = Field(description="Message text or transcript.")
+    text: str = Field(default="", description="Message text or transcript.")
+    kind: Literal["message", "closed"] = Field(
+        default="message", description="A visitor's message, or the chat being closed."
+    )
+    agent_replied: bool = Field(
+        default=False, description="On `closed`: whether an agent answered in the chat."
+    )
 
 
 ContactPayload = Annotated[EmailMessage | CallRecord | ChatMessage, Field(discriminator="channel")]

@@ -7,9 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from shared.events.envelope import Event
-from shared.events.tickets import Priority
-
-Tier = Literal["L1", "L2", "L3"]
+from shared.events.tickets import Priority, Tier
 
 
 class TicketRouted(Event):

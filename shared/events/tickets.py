@@ -6,11 +6,13 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from shared.events.contacts import AttachmentInfo
 from shared.events.envelope import Event
 
 Channel = Literal["email", "phone", "chat"]
 TicketStatus = Literal["open", "pending", "on_hold", "resolved", "closed", "reopened"]
 Priority = Literal["P1", "P2", "P3", "P4"]
+Tier = Literal["L1", "L2", "L3"]
 
 
 class TicketOpened(Event):
@@ -32,6 +34,20 @@ class TicketOpened(Event):
     subject: str = Field(default="", description="Subject or first line.")
     body: str = Field(default="", description="Text of the opening contact.")
     language: str | None = Field(default=None, description="Language (ISO 639-1) if known.")
+    match_text: str = Field(
+        default="", description="Subject and body normalised for matching (Persian letter forms)."
+    )
+    attachments: list[AttachmentInfo] = Field(default_factory=list, description="Files sent.")
+    follows_ticket_id: str | None = Field(
+        default=None, description="An earlier, closed ticket this contact replied to."
+    )
+    repeat_of: str | None = Field(
+        default=None, description="A recent ticket of the customer about the same topic."
+    )
+    call_back: bool = Field(default=False, description="A missed call: call the customer back.")
+    queue_wait_seconds: int | None = Field(
+        default=None, description="Phone: time the caller waited in the queue."
+    )
 
 
 class TicketContactAppended(Event):
@@ -48,6 +64,14 @@ class TicketContactAppended(Event):
     customer_id: str = Field(description="The customer.")
     channel: Channel = Field(description="Channel of the contact.")
     body: str = Field(default="", description="Text of the contact.")
+    language: str | None = Field(default=None, description="Language (ISO 639-1) if known.")
+    matched_by: str = Field(
+        default="", description="How it was threaded: message-id, reference, marker, ...."
+    )
+    attachments: list[AttachmentInfo] = Field(default_factory=list, description="Files sent.")
+    queue_wait_seconds: int | None = Field(
+        default=None, description="Phone: time the caller waited in the queue."
+    )
 
 
 class TicketAgentReplied(Event):
@@ -60,6 +84,7 @@ class TicketAgentReplied(Event):
         default="ticket.agent_replied", description="Discriminator."
     )
     ticket_id: str = Field(description="The ticket replied to.")
+    customer_id: str | None = Field(default=None, description="The ticket's customer.")
     agent_id: str = Field(description="The agent who replied.")
     body: str = Field(description="The reply text.")
 
@@ -74,6 +99,7 @@ class TicketNoteAdded(Event):
         default="ticket.note_added", description="Discriminator."
     )
     ticket_id: str = Field(description="The ticket.")
+    customer_id: str | None = Field(default=None, description="The ticket's customer.")
     agent_id: str = Field(description="The note's author.")
     body: str = Field(description="The note.")
 
@@ -89,6 +115,7 @@ class TicketStatusChanged(Event):
         default="ticket.status_changed", description="Discriminator."
     )
     ticket_id: str = Field(description="The ticket.")
+    customer_id: str | None = Field(default=None, description="The ticket's customer.")
     status: TicketStatus = Field(description="The new status.")
     previous_status: TicketStatus | None = Field(default=None, description="The status before.")
     agent_id: str | None = Field(default=None, description="Who changed it, if an agent.")
@@ -105,6 +132,7 @@ class TicketPriorityChanged(Event):
         default="ticket.priority_changed", description="Discriminator."
     )
     ticket_id: str = Field(description="The ticket.")
+    customer_id: str | None = Field(default=None, description="The ticket's customer.")
     priority: Priority = Field(description="The new priority.")
     previous_priority: Priority | None = Field(default=None, description="The priority before.")
     agent_id: str | None = Field(default=None, description="Who changed it.")
@@ -121,8 +149,42 @@ class TicketCsatReceived(Event):
         default="ticket.csat_received", description="Discriminator."
     )
     ticket_id: str = Field(description="The rated ticket.")
+    customer_id: str | None = Field(default=None, description="The ticket's customer.")
     score: int = Field(ge=1, le=5, description="1 (very unhappy) to 5 (very happy).")
     comment: str | None = Field(default=None, description="The customer's words.")
+
+
+class TicketEscalationRequested(Event):
+    """An agent asked for the ticket to go up a tier.
+
+    Produced by: intake (agent HTTP API). Consumed by: router (escalates it).
+    """
+
+    event_type: Literal["ticket.escalation_requested"] = Field(
+        default="ticket.escalation_requested", description="Discriminator."
+    )
+    ticket_id: str = Field(description="The ticket.")
+    customer_id: str | None = Field(default=None, description="The ticket's customer.")
+    agent_id: str = Field(description="The agent asking.")
+    to_tier: Tier | None = Field(default=None, description="Tier asked for; none: the next one.")
+    reason: str = Field(description="Why, in words.")
+
+
+class TicketTransferRequested(Event):
+    """An agent asked for the ticket to move to another team or agent.
+
+    Produced by: intake (agent HTTP API). Consumed by: router (transfers it).
+    """
+
+    event_type: Literal["ticket.transfer_requested"] = Field(
+        default="ticket.transfer_requested", description="Discriminator."
+    )
+    ticket_id: str = Field(description="The ticket.")
+    customer_id: str | None = Field(default=None, description="The ticket's customer.")
+    agent_id: str = Field(description="The agent asking.")
+    to_team: str = Field(description="Team to move it to.")
+    to_agent_id: str | None = Field(default=None, description="A named agent there, if any.")
+    reason: str = Field(description="Why, in words.")
 
 
 TicketEvent = Annotated[
@@ -132,6 +194,8 @@ TicketEvent = Annotated[
     | TicketNoteAdded
     | TicketStatusChanged
     | TicketPriorityChanged
-    | TicketCsatReceived,
+    | TicketCsatReceived
+    | TicketEscalationRequested
+    | TicketTransferRequested,
     Field(discriminator="event_type"),
 ]

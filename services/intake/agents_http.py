@@ -1,0 +1,231 @@
+"""Agents' actions over HTTP: each one a ticket event, by an authenticated agent of the
+ticket's team, published once even when the request is retried with the same key."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Header, HTTPException, status
+from faststream.kafka import KafkaBroker
+from pydantic import BaseModel, Field
+
+from services.intake.auth import AgentTokens, agent_dependency
+from services.intake.domain import InvalidTransition, NotYourTicket, authorise, status_after
+from services.intake.settings import IntakeSettings
+from services.intake.store import IntakeStore
+from shared.broker import publish_event
+from shared.directory import Directory
+from shared.events import (
+    Event,
+    TicketAgentReplied,
+    TicketEscalationRequested,
+    TicketNoteAdded,
+    TicketPriorityChanged,
+    TicketStatusChanged,
+    TicketTransferRequested,
+)
+from shared.events.tickets import Priority, Tier
+from shared.ids import derived_id
+
+
+class Text(BaseModel):
+    body: str = Field(min_length=1, max_length=100_000, description="What the agent writes.")
+
+
+class Reason(BaseModel):
+    reason: str | None = Field(default=None, max_length=2_000, description="Why, in words.")
+
+
+class Escalation(BaseModel):
+    reason: str = Field(min_length=1, max_length=2_000)
+    to_tier: Tier | None = Field(default=None, description="Tier asked for; none: the next one.")
+
+
+class Transfer(BaseModel):
+    to_team: str = Field(min_length=1)
+    to_agent_id: str | None = None
+    reason: str = Field(min_length=1, max_length=2_000)
+
+
+class PriorityChange(BaseModel):
+    priority: Priority
+    reason: str = Field(min_length=1, max_length=2_000)
+
+
+class ActionAccepted(BaseModel):
+    ticket_id: str
+    event_id: str
+    event_type: str
+
+
+Build = Callable[[dict[str, Any], str, dict[str, Any]], Event]
+Status = Literal["pending", "on_hold", "resolved", "reopened"]
+
+
+def agent_routes(
+    broker: KafkaBroker, settings: IntakeSettings, store: IntakeStore, directory: Directory
+) -> APIRouter:
+    router = APIRouter(tags=["agents"])
+    secret = settings.agent_token_secret
+    if secret is not None:
+        current_agent = agent_dependency(AgentTokens(secret.get_secret_value()))
+    else:
+
+        async def current_agent() -> str:
+            raise HTTPException(
+                503, "agent tokens are not configured: set HELPDESK_AGENT_TOKEN_SECRET"
+            )
+
+    async def act(
+        ticket_id: str, action: str, agent_id: str, key: str | None, build: Build
+    ) -> ActionAccepted:
+        ticket = await store.ticket(ticket_id)
+        if ticket is None:
+            raise HTTPException(404, f"no ticket {ticket_id}")
+        team = directory.team_of(agent_id)
+        try:
+            authorise(agent_id, team.name if team else None, ticket.get("team"))
+            new_status = status_after(ticket["status"], action)
+        except NotYourTicket as exc:
+            raise HTTPException(403, str(exc)) from exc
+        except InvalidTransition as exc:
+            raise HTTPException(409, str(exc)) from exc
+        chain = {
+            "ticket_id": ticket_id,
+            "customer_id": ticket["customer_id"],
+            "correlation_id": ticket.get("contact_id"),
+            "causation_id": ticket["opened_event"]["event_id"],
+        }
+        if key:
+            # A retried request with the same key publishes the same event id: consumers drop it.
+            chain["event_id"] = derived_id("agent-action", agent_id, ticket_id, action, key)
+        event = build(ticket, agent_id, chain)
+        if new_status is not None:
+            # Claim the change first, so two agents resolving at once publish it once.
+            if not await store.transition(ticket_id, ticket["status"], new_status):
+                raise HTTPException(409, f"ticket {ticket_id} changed meanwhile; reload it")
+            try:
+                await publish_event(broker, settings.topics.tickets, event)
+            except Exception:
+                await store.transition(ticket_id, new_status, ticket["status"])
+                raise
+        else:
+            await publish_event(broker, settings.topics.tickets, event)
+        await store.record(ticket_id, event)
+        return ActionAccepted(
+            ticket_id=ticket_id, event_id=str(event.event_id), event_type=event.event_type
+        )
+
+    def endpoint(path: str, summary: str) -> Callable[[Any], Any]:
+        return router.post(
+            f"/tickets/{{ticket_id}}/{path}",
+            status_code=status.HTTP_202_ACCEPTED,
+            summary=summary,
+            responses={401: {}, 403: {}, 404: {}, 409: {}},
+        )
+
+    Agent = Depends(current_agent)
+    Key = Header(default=None, alias="Idempotency-Key", max_length=200)
+
+    @endpoint("reply", "Reply to the customer (mailed to them on email tickets).")
+    async def reply(
+        ticket_id: str, body: Text, agent: str = Agent, key: str | None = Key
+    ) -> ActionAccepted:
+        return await act(
+            ticket_id,
+            "reply",
+            agent,
+            key,
+            lambda t, a, c: TicketAgentReplied(agent_id=a, body=body.body, **c),
+        )
+
+    @endpoint("notes", "Add an internal note the customer never sees.")
+    async def note(
+        ticket_id: str, body: Text, agent: str = Agent, key: str | None = Key
+    ) -> ActionAccepted:
+        return await act(
+            ticket_id,
+            "note",
+            agent,
+            key,
+            lambda t, a, c: TicketNoteAdded(agent_id=a, body=body.body, **c),
+        )
+
+    def status_change(action: str, target: Status) -> Callable[..., Awaitable[ActionAccepted]]:
+        async def change(
+            ticket_id: str, body: Reason, agent: str = Agent, key: str | None = Key
+        ) -> ActionAccepted:
+            return await act(
+                ticket_id,
+                action,
+                agent,
+                key,
+                lambda t, a, c: TicketStatusChanged(
+                    status=target, previous_status=t["status"], agent_id=a, reason=body.reason, **c
+                ),
+            )
+
+        return change
+
+    for action, target, summary in (
+        ("pending", "pending", "Wait on the customer (SLA clocks pause)."),
+        ("on_hold", "on_hold", "Put on hold (SLA clocks pause)."),
+        ("resolve", "resolved", "Resolve the ticket."),
+        ("reopen", "reopened", "Reopen a resolved or closed ticket."),
+    ):
+        endpoint(action.replace("_", "-"), summary)(status_change(action, target))  # type: ignore[arg-type]
+
+    @endpoint("escalate", "Ask for the ticket to go up a tier.")
+    async def escalate(
+        ticket_id: str, body: Escalation, agent: str = Agent, key: str | None = Key
+    ) -> ActionAccepted:
+        return await act(
+            ticket_id,
+            "escalate",
+            agent,
+            key,
+            lambda t, a, c: TicketEscalationRequested(
+                agent_id=a, to_tier=body.to_tier, reason=body.reason, **c
+            ),
+        )
+
+    @endpoint("transfer", "Ask for the ticket to move to another team or agent.")
+    async def transfer(
+        ticket_id: str, body: Transfer, agent: str = Agent, key: str | None = Key
+    ) -> ActionAccepted:
+        if directory.team(body.to_team) is None:
+            raise HTTPException(422, f"no team {body.to_team!r}")
+        return await act(
+            ticket_id,
+            "transfer",
+            agent,
+            key,
+            lambda t, a, c: TicketTransferRequested(
+                agent_id=a,
+                to_team=body.to_team,
+                to_agent_id=body.to_agent_id,
+                reason=body.reason,
+                **c,
+            ),
+        )
+
+    @endpoint("priority", "Change the ticket's priority.")
+    async def priority(
+        ticket_id: str, body: PriorityChange, agent: str = Agent, key: str | None = Key
+    ) -> ActionAccepted:
+        return await act(
+            ticket_id,
+            "priority",
+            agent,
+            key,
+            lambda t, a, c: TicketPriorityChanged(
+                priority=body.priority,
+                previous_priority=t.get("priority"),
+                agent_id=a,
+                reason=body.reason,
+                **c,
+            ),
+        )
+
+    return router

@@ -1,0 +1,71 @@
+"""Pure intake logic: customers, threading, what contacts and agents' actions do to tickets."""
+
+from services.intake.domain.actions import (
+    Action,
+    InvalidTransition,
+    NotYourTicket,
+    authorise,
+    status_after,
+)
+from services.intake.domain.contacts import (
+    Decision,
+    Facts,
+    check,
+    close_chat,
+    contact_text,
+    join_ticket,
+    match_text,
+    open_ticket,
+)
+from services.intake.domain.customers import (
+    Identity,
+    customer_id_for,
+    e164,
+    identities_of,
+    repeat_of,
+    similarity,
+    survivor,
+    topic_terms,
+)
+from services.intake.domain.threading import (
+    REFERENCE,
+    body_reference,
+    header_keys,
+    message_key,
+    outcome,
+    own_keys,
+    subject_reference,
+    with_reference,
+)
+
+__all__ = [
+    "REFERENCE",
+    "Action",
+    "Decision",
+    "Facts",
+    "Identity",
+    "InvalidTransition",
+    "NotYourTicket",
+    "authorise",
+    "body_reference",
+    "check",
+    "close_chat",
+    "contact_text",
+    "customer_id_for",
+    "e164",
+    "header_keys",
+    "identities_of",
+    "join_ticket",
+    "match_text",
+    "message_key",
+    "open_ticket",
+    "outcome",
+    "own_keys",
+    "repeat_of",
+    "similarity",
+    "status_after",
+    "subject_reference",
+    "survivor",
+    "topic_terms",
+    "with_reference",
+]
