@@ -43,7 +43,7 @@ class MailAccepted(BaseModel):
 
 def _refuse(rejected: Rejected) -> HTTPException:
     return HTTPException(
-        status.HTTP_422_UNPROCESSABLE_ENTITY,
+        422,
         {"kind": rejected.kind, "message": rejected.detail},
     )
 

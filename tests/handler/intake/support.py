@@ -8,9 +8,10 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage as Mime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -113,9 +114,7 @@ class Desk:
         )
 
 
-def _now() -> Any:
-    from datetime import UTC, datetime
-
+def _now() -> datetime:
     return datetime.now(UTC)
 
 
@@ -137,8 +136,6 @@ def mime(
 
 
 def rules_with(**changes: Any) -> IntakeRules:
-    from pathlib import Path
-
     base = load_rules(Path(__file__).resolve().parents[3] / "config")
     return base.model_copy(update=changes)
 

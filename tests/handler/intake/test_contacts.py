@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.events import ticket_events
+from shared.events import TicketOpened
 from tests.handler.intake.support import Desk
 
 EMAIL = {
@@ -21,7 +21,7 @@ async def test_a_contact_opens_one_ticket_even_when_delivered_twice_or_republish
 
     opened = desk.events("ticket.opened")
     assert len(opened) == 1
-    event = ticket_events.validate_python(opened[0])
+    event = TicketOpened.model_validate(opened[0])
     assert event.correlation_id == "mail-1"
     assert event.language == "en"
     assert await desk.service.db["tickets"].count_documents({}) == 1

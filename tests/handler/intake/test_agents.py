@@ -1,0 +1,110 @@
+"""Agents' actions: authenticated, limited to their team's tickets, each one ticket event."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from tests.handler.intake.support import Desk
+
+CHAT = {"channel": "chat", "chat_user_id": "w-1", "conversation_id": "cv-1", "text": "Router down"}
+
+
+async def new_ticket(desk: Desk, team: str | None = "technical") -> str:
+    await desk.contact({**CHAT, "conversation_id": uuid.uuid4().hex})
+    ticket_id = desk.events("ticket.opened")[-1]["ticket_id"]
+    if team:
+        await desk.route(ticket_id, team)
+    return ticket_id
+
+
+async def test_every_action_becomes_its_ticket_event(desk: Desk) -> None:
+    ticket_id = await new_ticket(desk)
+    steps = [
+        ("reply", {"body": "Looking into it"}, "ticket.agent_replied"),
+        ("notes", {"body": "Customer sounds upset"}, "ticket.note_added"),
+        ("pending", {"reason": "asked for the model"}, "ticket.status_changed"),
+        ("on-hold", {"reason": "waiting on the vendor"}, "ticket.status_changed"),
+        ("priority", {"priority": "P2", "reason": "whole office"}, "ticket.priority_changed"),
+        (
+            "escalate",
+            {"reason": "needs a network engineer", "to_tier": "L2"},
+            "ticket.escalation_requested",
+        ),
+        (
+            "transfer",
+            {"to_team": "accounts", "reason": "it is billing"},
+            "ticket.transfer_requested",
+        ),
+        ("resolve", {"reason": "fixed"}, "ticket.status_changed"),
+        ("reopen", {"reason": "customer says no"}, "ticket.status_changed"),
+    ]
+    for path, body, event_type in steps:
+        answer = await desk.act("ag-sergei", ticket_id, path, body)
+        assert answer.status_code == 202, (path, answer.text)
+        assert answer.json()["event_type"] == event_type
+
+    events = desk.published[1:]
+    assert [e["event_type"] for e in events] == [s[2] for s in steps]
+    assert {e["customer_id"] for e in events} == {desk.published[0]["customer_id"]}
+    assert [e["status"] for e in events if e["event_type"] == "ticket.status_changed"] == [
+        "pending",
+        "on_hold",
+        "resolved",
+        "reopened",
+    ]
+    assert all(e.get("agent_id") == "ag-sergei" for e in events)
+    ticket = (await desk.client.get(f"/tickets/{ticket_id}")).json()
+    assert ticket["status"] == "reopened" and ticket["priority"] == "P3"  # the router decides
+    customer = (await desk.client.get(f"/customers/{ticket['customer_id']}")).json()
+    assert [n["body"] for n in customer["tickets"][0]["notes"]] == ["Customer sounds upset"]
+
+
+async def test_actions_need_a_valid_token_and_the_tickets_team(desk: Desk) -> None:
+    ticket_id = await new_ticket(desk)
+    anonymous = await desk.client.post(f"/tickets/{ticket_id}/reply", json={"body": "hi"})
+    assert anonymous.status_code == 401 and "Authorization" in anonymous.json()["detail"]
+    forged = await desk.client.post(
+        f"/tickets/{ticket_id}/reply", json={"body": "hi"}, headers={"Authorization": "Bearer abc"}
+    )
+    assert forged.status_code == 401
+    other_team = await desk.act("ag-john", ticket_id, "reply", {"body": "hi"})
+    assert (
+        other_team.status_code == 403 and "belongs to team technical" in other_team.json()["detail"]
+    )
+    unrouted = await new_ticket(desk, team=None)
+    early = await desk.act("ag-nika", unrouted, "reply", {"body": "hi"})
+    assert early.status_code == 403 and "still being routed" in early.json()["detail"]
+    assert (await desk.act("ag-nika", "nope", "reply", {"body": "hi"})).status_code == 404
+    bad = await desk.act("ag-nika", ticket_id, "priority", {"priority": "P9", "reason": "x"})
+    assert bad.status_code == 422
+    wrong_state = await desk.act("ag-nika", ticket_id, "reopen", {})
+    assert (
+        wrong_state.status_code == 409 and "cannot reopen a ticket that is open" in wrong_state.text
+    )
+    assert len(desk.published) == 2  # the two tickets opened; nothing else
+
+
+async def test_a_retried_request_with_the_same_key_publishes_the_same_event(desk: Desk) -> None:
+    ticket_id = await new_ticket(desk)
+    first = await desk.act(
+        "ag-maria", ticket_id, "reply", {"body": "On it"}, **{"Idempotency-Key": "k-1"}
+    )
+    again = await desk.act(
+        "ag-maria", ticket_id, "reply", {"body": "On it"}, **{"Idempotency-Key": "k-1"}
+    )
+    assert first.json()["event_id"] == again.json()["event_id"]
+    ticket = (await desk.client.get(f"/tickets/{ticket_id}")).json()
+    assert [h["event_type"] for h in ticket["history"]].count("ticket.agent_replied") == 1
+
+
+async def test_two_agents_resolving_at_once_change_the_status_once(desk: Desk) -> None:
+    ticket_id = await new_ticket(desk)
+    answers = await asyncio.gather(
+        *(
+            desk.act(agent, ticket_id, "resolve", {})
+            for agent in ("ag-nika", "ag-sergei", "ag-maria")
+        )
+    )
+    assert sorted(a.status_code for a in answers) == [202, 409, 409]
+    assert len(desk.events("ticket.status_changed", ticket_id)) == 1
