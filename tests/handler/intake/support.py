@@ -146,6 +146,7 @@ async def open_desk(
     detector: LanguageDetector,
     customer_mail: tuple[Mailbox, int],
     rules: IntakeRules | None = None,
+    **overrides: Any,
 ) -> AsyncIterator[Desk]:
     mailbox, port = customer_mail
     settings = make_settings(
@@ -153,6 +154,7 @@ async def open_desk(
         agent_token_secret=TOKEN_SECRET,
         adapter_secrets={"gateway": ADAPTER_SECRET},
         smtp_port=port,
+        **overrides,
     )
     service = build_app(settings, detector=detector, rules=rules)
     for hook in service.on_start:

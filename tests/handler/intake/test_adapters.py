@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import smtplib
 from email.message import EmailMessage as Mime
+from typing import Any
 
-from tests.handler.intake.support import Desk, mime
+from devstack.stack import free_port
+from tests.conftest import eventually
+from tests.handler.intake.support import Desk, mime, open_desk
 
 CALL = {
     "contact_id": "call-1",
@@ -74,3 +79,40 @@ async def test_the_openapi_document_lists_the_adapter_and_agent_endpoints(desk: 
         "/customers/{customer_id}",
     ):
         assert path in paths
+
+
+async def test_mail_sent_to_the_smtp_server_opens_a_ticket(
+    make_settings: Any, detector: Any, customer_mail: Any
+) -> None:
+    port = free_port()
+    async with open_desk(make_settings, detector, customer_mail, smtp_listen_port=port) as desk:
+        for hook in desk.service.after_start:
+            await hook()
+        try:
+            greek = mime(
+                sender="eleni@example.gr",
+                subject="Δεν έχω ίντερνετ",
+                body="Καλημέρα, από χθες δεν λειτουργεί η σύνδεση.",
+            )
+            await asyncio.to_thread(
+                send, port, "eleni@example.gr", "support@helpdesk.example", greek
+            )
+            refused = await asyncio.to_thread(
+                send, port, "eleni@example.gr", "sales@helpdesk.example", greek
+            )
+            opened = await eventually(lambda: desk.events("ticket.opened"))
+        finally:
+            for hook in reversed(desk.service.on_stop):
+                await hook()
+    assert refused == 550
+    (ticket,) = opened
+    assert ticket["language"] == "el" and ticket["subject"] == "Δεν έχω ίντερνετ"
+
+
+def send(port: int, sender: str, recipient: str, raw: bytes) -> int:
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
+        try:
+            client.sendmail(sender, [recipient], raw)
+        except smtplib.SMTPRecipientsRefused as exc:
+            return int(exc.recipients[recipient][0])
+    return 250
