@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test stack docs bench bench-sla lint clean
+.PHONY: install run test stack docs bench bench-sla bench-intake lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ bench: install
 ## SLA deadlines at scale (1,000,000 armed): memory, arming, firing lateness, reload; beside asyncio.
 bench-sla: install
 	$(PY) -m bench.sla $(ARGS)
+
+## Email normalisation (charsets, HTML, quotes, attachments) beside the bare stdlib parse.
+bench-intake: install
+	$(PY) -m bench.intake $(ARGS)
 
 lint: install
 	$(PY) -m ruff check .
