@@ -1,0 +1,187 @@
+"""The MIME tree walked once: which parts are body text (plain preferred, HTML converted,
+forwarded messages summarised) and which are attachments."""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+from dataclasses import dataclass, field
+from email.message import Message
+
+from services.intake.mail.decode import decode_text, html_to_text, readable
+from services.intake.mail.headers import addresses, header_text
+from services.intake.mail.model import MailAttachment, MailLimits
+
+MAX_DEPTH = 12  # deeper nesting is no real mail client's work
+MAX_PARTS = 500
+_PATH = re.compile(r"^.*[/\\]")
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class Piece:
+    """Body text of one part; a forwarded message's text carries its summary heading."""
+
+    text: str
+    heading: str | None = None
+
+
+@dataclass
+class Body:
+    pieces: list[Piece] = field(default_factory=list)
+    attachments: list[MailAttachment] = field(default_factory=list)
+    charsets: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    plain: bool = False
+    html: bool = False
+    unreadable: int = 0
+    parts: int = 0
+
+
+class Walker:
+    """Collects a message's body pieces and attachments into a Body."""
+
+    def __init__(self, limits: MailLimits, body: Body | None = None) -> None:
+        self.limits = limits
+        self.body = body or Body()
+
+    def walk(self, part: Message, depth: int = 0, as_body: bool = True) -> None:
+        self.body.parts += 1
+        if depth > MAX_DEPTH or self.body.parts > MAX_PARTS:
+            if "too deeply nested or too many parts" not in self.body.notes:
+                self.body.notes.append("too deeply nested or too many parts")
+            return
+        ctype = part.get_content_type()
+        if part.is_multipart():
+            payload = part.get_payload()
+            children = [p for p in payload if isinstance(p, Message)]
+            if ctype == "message/rfc822" and children and as_body:
+                self._forward(children[0], depth)
+            elif ctype.startswith("message/"):
+                self._attach(part, False)
+            else:
+                self._multipart(part, children, depth, as_body)
+        elif part.get_content_disposition() == "attachment" or ctype not in (
+            "text/plain",
+            "text/html",
+        ):
+            if ctype.startswith(("multipart/", "message/")):
+                if as_body:
+                    self._text(part, html=False)  # a broken container: its payload is text
+            elif as_body or not ctype.startswith("text/"):
+                self._attach(part, False)
+        elif as_body:
+            self._text(part, html=ctype == "text/html")
+
+    def _multipart(self, part: Message, children: list[Message], depth: int, as_body: bool) -> None:
+        subtype = part.get_content_subtype()
+        if subtype == "alternative" and as_body:
+            chosen = self._choose(children)
+            for child in children:
+                self.walk(child, depth + 1, as_body=child is chosen)
+        elif subtype == "related" and children:
+            root = _related_root(part, children)
+            for child in children:
+                if child is root or child.is_multipart():
+                    self.walk(child, depth + 1, as_body and child is root)
+                else:
+                    self._attach(child, True)
+        else:
+            for child in children:
+                self.walk(child, depth + 1, as_body)
+
+    def _choose(self, children: list[Message]) -> Message | None:
+        """text/plain with some text in it, else a multipart (HTML with its images), else HTML."""
+        for wanted in ("text/plain", "multipart/", "text/html"):
+            for child in children:
+                ctype = child.get_content_type()
+                if child.get_content_disposition() == "attachment" or not ctype.startswith(wanted):
+                    continue
+                if wanted == "text/plain" and not _payload(child).strip():
+                    continue
+                return child
+        return children[-1] if children else None
+
+    def _text(self, part: Message, *, html: bool) -> None:
+        decoded = decode_text(_payload(part), part.get_content_charset())
+        self.body.notes.extend(decoded.notes)
+        text = html_to_text(decoded.text) if html else decoded.text
+        if not readable(text):
+            self.body.unreadable += 1
+            return
+        if decoded.charset not in self.body.charsets:
+            self.body.charsets.append(decoded.charset)
+        if html:
+            self.body.html = True
+        else:
+            self.body.plain = True
+        if text:
+            self.body.pieces.append(Piece(text))
+
+    def _forward(self, inner: Message, depth: int) -> None:
+        sub = Walker(self.limits, Body(parts=self.body.parts))
+        sub.walk(inner, depth + 1)
+        self.body.parts = sub.body.parts
+        sender = addresses(inner, "from")
+        who = sender[0][1] if sender else "unknown sender"
+        subject = header_text(inner, "subject") or "(no subject)"
+        texts = [f"{p.heading}\n{p.text}" if p.heading else p.text for p in sub.body.pieces]
+        heading = f"---- Forwarded message from {who}: {subject} ----"
+        self.body.pieces.append(Piece("\n\n".join(texts), heading))
+        self.body.attachments.extend(sub.body.attachments)
+        self.body.notes.extend(sub.body.notes)
+        self.body.charsets.extend(c for c in sub.body.charsets if c not in self.body.charsets)
+        self.body.plain |= sub.body.plain
+        self.body.html |= sub.body.html
+        self.body.unreadable += sub.body.unreadable
+
+    def _attach(self, part: Message, inline_default: bool) -> None:
+        content = _payload(part)
+        ctype = part.get_content_type()
+        limit = self.limits.max_attachment_bytes
+        disposition = part.get_content_disposition()
+        inline = disposition == "inline" or (
+            disposition is None and (inline_default or part.get("content-id") is not None)
+        )
+        self.body.attachments.append(
+            MailAttachment(
+                filename=_filename(part, len(self.body.attachments) + 1, ctype),
+                content_type=ctype,
+                size=len(content),
+                content=content if len(content) <= limit else None,
+                refused=None if len(content) <= limit else f"larger than {limit} bytes",
+                inline=inline,
+            )
+        )
+
+
+def _payload(part: Message) -> bytes:
+    """Decoded bytes of a part (base64 and quoted-printable undone); a container as it was sent."""
+    payload = part.get_payload(decode=True)
+    if isinstance(payload, bytes):
+        return payload
+    try:
+        return part.as_bytes()
+    except Exception:  # a part that will not serialise again has no usable content
+        return b""
+
+
+def _related_root(part: Message, children: list[Message]) -> Message:
+    start = part.get_param("start")
+    if isinstance(start, str):
+        for child in children:
+            if (child.get("content-id") or "").strip() == start.strip():
+                return child
+    return children[0]
+
+
+def _filename(part: Message, number: int, ctype: str) -> str:
+    try:
+        name = part.get_filename() or ""
+    except Exception:  # a broken RFC 2231 parameter: the part still counts, under a made-up name
+        name = ""
+    name = _UNSAFE.sub("", _PATH.sub("", str(name))).strip()
+    name = name.encode("utf-8", "replace").decode("utf-8")
+    if name:
+        return name[:255]
+    return f"attachment-{number}{mimetypes.guess_extension(ctype) or '.bin'}"
