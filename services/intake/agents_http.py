@@ -68,7 +68,7 @@ def agent_routes(
 ) -> APIRouter:
     router = APIRouter(tags=["agents"])
     secret = settings.agent_token_secret
-    if secret is not None:
+    if secret is not None and secret.get_secret_value():
         current_agent = agent_dependency(AgentTokens(secret.get_secret_value()))
     else:
 
