@@ -1,7 +1,8 @@
 """`make run`: the local stack, all five services, sample contacts in four languages, live output.
 
-Mail the notifier sends is caught by a local SMTP server and shown here. `--fast-sla` uses
-deadlines of seconds, so breaches, emails and pushes show within a minute.
+Mail the services send is caught by a local SMTP server and shown here; intake's own SMTP
+server takes mail for the support addresses. `--fast-sla` uses deadlines of seconds, so
+breaches, emails and pushes show within a minute.
 """
 
 from __future__ import annotations
@@ -10,8 +11,12 @@ import argparse
 import asyncio
 import json
 import shutil
+import signal
+import smtplib
 import tempfile
 import uuid
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +24,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer
 from aiosmtpd.controller import Controller
 
-from devstack.pipeline import ROOT, Pipeline
+from devstack.pipeline import ROOT, Pipeline, RunSecrets
 from devstack.sla_config import write_fast_sla
 from devstack.stack import LocalStack, free_port
 from shared.settings import TopicSettings
@@ -58,12 +63,35 @@ SAMPLES: list[dict[str, Any]] = [
         "message": {
             "channel": "phone",
             "caller_number": "210 555 0142",
-            "region": "GR",
+            "line": "+302101234567",
             "outcome": "voicemail",
             "summary": "Δεν βρίσκω το τιμολόγιο του Οκτωβρίου, η πληρωμή χρεώθηκε δύο φορές.",
         },
     },
 ]
+
+
+SUPPORT_ADDRESS = "support@helpdesk.example"
+
+
+def sample_mail() -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = "Νίκος Παπαδόπουλος <nikos.p@example.gr>"
+    msg["To"] = SUPPORT_ADDRESS
+    msg["Subject"] = "Το ίντερνετ δεν λειτουργεί"
+    msg["Date"] = formatdate(localtime=True)
+    # A fresh Message-ID per run: a kept --data-dir would otherwise take it as a duplicate.
+    msg["Message-ID"] = make_msgid(domain="example.gr")
+    msg.set_content(
+        "Καλησπέρα, από χθες το βράδυ το ίντερνετ κόβεται συνέχεια, "
+        "ακόμα και μετά από επανεκκίνηση του ρούτερ."
+    )
+    return msg
+
+
+def send_mail(port: int, msg: EmailMessage) -> None:
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
+        client.send_message(msg)
 
 
 class PrintingMailbox:
@@ -124,16 +152,21 @@ async def show(bootstrap: str, topics: TopicSettings) -> None:
         await consumer.stop()
 
 
-async def feed(intake_url: str) -> None:
+async def feed(intake_url: str, keys: RunSecrets, mail_port: int) -> None:
     async with httpx.AsyncClient(base_url=intake_url, timeout=10) as client:
         for sample in SAMPLES:
-            response = await client.post(
-                "/contacts", json={"contact_id": f"demo-{uuid.uuid4().hex[:12]}", **sample}
-            )
+            body = json.dumps({"contact_id": f"demo-{uuid.uuid4().hex[:12]}", **sample}).encode()
+            headers = {"Content-Type": "application/json", **keys.signed(body)}
+            response = await client.post("/contacts", content=body, headers=headers)
             response.raise_for_status()
+    await asyncio.to_thread(send_mail, mail_port, sample_mail())
 
 
 async def main_async(args: argparse.Namespace) -> None:
+    # `kill` or `timeout` stop the demo like Ctrl-C does, so no service outlives it.
+    main_task = asyncio.current_task()
+    assert main_task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
     config_dir = Path(tempfile.mkdtemp(prefix="helpdesk-config-"))
     shutil.copytree(ROOT / "config", config_dir, dirs_exist_ok=True)
     if args.fast_sla:
@@ -149,10 +182,15 @@ async def main_async(args: argparse.Namespace) -> None:
             sep="\n  ",
             flush=True,
         )
+        keys = RunSecrets.generate()
+        mail_port = free_port()
         env = {
+            **keys.env(),
             "HELPDESK_CONFIG_DIR": str(config_dir),
+            # The relay the services send through (printed here), not intake's inbound server.
             "HELPDESK_SMTP_HOST": "127.0.0.1",
             "HELPDESK_SMTP_PORT": str(smtp_port),
+            "HELPDESK_SMTP_LISTEN_PORT": str(mail_port),
         }
         pipeline = Pipeline(endpoints, env=env, log_dir=log_dir)
         await asyncio.to_thread(pipeline.start)
@@ -160,11 +198,16 @@ async def main_async(args: argparse.Namespace) -> None:
             for name, svc in pipeline.running.items():
                 print(f"{name:<9} {svc.url}/docs   (log: {svc.log_path})", flush=True)
             print(
-                "feeding sample contacts in English, Persian, Russian and Greek; Ctrl-C stops\n",
+                "agent token: HELPDESK_AGENT_TOKEN_SECRET="
+                f"{keys.agent_token_secret} python -m services.intake.tokens ag-nika",
+                f"mail to {SUPPORT_ADDRESS} via 127.0.0.1:{mail_port}",
+                "feeding sample contacts and a mail in English, Persian, Russian and Greek;"
+                " Ctrl-C stops\n",
+                sep="\n",
                 flush=True,
             )
             watcher = asyncio.create_task(show(endpoints.bootstrap_servers, TopicSettings()))
-            await feed(pipeline.running["intake"].url)
+            await feed(pipeline.running["intake"].url, keys, mail_port)
             await watcher
         finally:
             await asyncio.to_thread(pipeline.stop)
@@ -182,7 +225,7 @@ def main() -> None:
     )
     try:
         asyncio.run(main_async(parser.parse_args()))
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
         print("\nstopped", flush=True)
 
 

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO
 
 import httpx
 
 from devstack.stack import StackEndpoints, free_port
+from services.intake.auth import AgentTokens, sign_request
 
 SERVICES = ("intake", "router", "sla", "notifier", "kb")
 ROOT = Path(__file__).resolve().parents[1]
@@ -116,6 +120,33 @@ class Pipeline:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+@dataclass(frozen=True)
+class RunSecrets:
+    """Keys made for one run: one signs agents' tokens, one per channel adapter signs contacts."""
+
+    agent_token_secret: str
+    adapter_secrets: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def generate(cls, adapters: tuple[str, ...] = ("demo",)) -> RunSecrets:
+        # 36 random bytes give 48 URL-safe characters, above the 32 bytes HS256 needs.
+        return cls(secrets.token_urlsafe(36), {a: secrets.token_urlsafe(32) for a in adapters})
+
+    def env(self) -> dict[str, str]:
+        """Intake's settings for these keys; with no adapters, contacts go unsigned."""
+        env = {"HELPDESK_AGENT_TOKEN_SECRET": self.agent_token_secret}
+        if self.adapter_secrets:
+            env["HELPDESK_ADAPTER_SECRETS"] = json.dumps(self.adapter_secrets)
+        return env
+
+    def agent_token(self, agent_id: str, ttl: timedelta = timedelta(hours=1)) -> str:
+        return AgentTokens(self.agent_token_secret).issue(agent_id, ttl=ttl, now=datetime.now(UTC))
+
+    def signed(self, body: bytes, adapter: str = "demo") -> dict[str, str]:
+        """The headers that make intake take `body` as sent by `adapter`, signed now."""
+        return sign_request(self.adapter_secrets[adapter], body, int(time.time()), adapter=adapter)
 
 
 def topic_env(suffix: str) -> dict[str, str]:
