@@ -7,12 +7,14 @@ import inspect
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar, overload
 
 import pytest
+from aiosmtpd.controller import Controller
 
-from devstack.stack import StackEndpoints
+from devstack.stack import StackEndpoints, free_port
 from shared.settings import KafkaSettings, MongoSettings, ServiceSettings, TopicSettings
 from tests.backends import test_backend
 
@@ -82,3 +84,15 @@ async def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         await asyncio.sleep(interval)
+
+
+@contextmanager
+def serving_smtp(handler: object) -> Iterator[int]:
+    """A real SMTP server on a free loopback port that hands each message to `handler`."""
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield port
+    finally:
+        controller.stop()

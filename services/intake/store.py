@@ -3,7 +3,7 @@ contact's decision (so a redelivery replays it), call records and stored attachm
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Protocol
 
 from gridfs import AsyncGridFSBucket
@@ -196,7 +196,7 @@ class MongoIntakeStore(MongoCustomers):
             {
                 "$set": {
                     "status": to_status,
-                    "closed_at": datetime.now().astimezone() if closing else None,
+                    "closed_at": datetime.now(UTC) if closing else None,
                 }
             },
         )

@@ -7,10 +7,9 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
-from devstack.stack import free_port
 from shared.language import LanguageDetector
+from tests.conftest import serving_smtp
 from tests.handler.intake.support import Desk, Mailbox, open_desk
 
 
@@ -23,13 +22,8 @@ def detector() -> LanguageDetector:
 @pytest.fixture
 def customer_mail() -> Iterator[tuple[Mailbox, int]]:
     mailbox = Mailbox()
-    port = free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with serving_smtp(mailbox) as port:
         yield mailbox, port
-    finally:
-        controller.stop()
 
 
 @pytest.fixture

@@ -6,24 +6,18 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
-from devstack.stack import free_port
 from services.notifier.settings import NotifierSettings
 from shared.runtime import Service
+from tests.conftest import serving_smtp
 from tests.handler.notifier.support import Mailbox, served, start_notifier
 
 
 @pytest.fixture
 def smtp_server() -> Iterator[tuple[Mailbox, int]]:
     mailbox = Mailbox()
-    port = free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with serving_smtp(mailbox) as port:
         yield mailbox, port
-    finally:
-        controller.stop()
 
 
 @pytest.fixture
