@@ -4,7 +4,8 @@ ticket's team, published once even when the request is retried with the same key
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, status
 from faststream.kafka import KafkaBroker
@@ -25,7 +26,7 @@ from shared.events import (
     TicketStatusChanged,
     TicketTransferRequested,
 )
-from shared.events.tickets import Priority, Tier
+from shared.events.tickets import Priority, TicketStatus, Tier
 from shared.ids import derived_id
 
 
@@ -59,8 +60,17 @@ class ActionAccepted(BaseModel):
     event_type: str
 
 
-Build = Callable[[dict[str, Any], str, dict[str, Any]], Event]
-Status = Literal["pending", "on_hold", "resolved", "reopened"]
+@dataclass(frozen=True)
+class Acting:
+    """What building an action's event needs: the ticket, the agent, the envelope, the status."""
+
+    ticket: dict[str, Any]
+    agent_id: str
+    envelope: dict[str, Any]
+    new_status: TicketStatus | None
+
+
+Build = Callable[[Acting], Event]
 
 
 def agent_routes(
@@ -91,7 +101,7 @@ def agent_routes(
             raise HTTPException(403, str(exc)) from exc
         except InvalidTransition as exc:
             raise HTTPException(409, str(exc)) from exc
-        chain = {
+        envelope = {
             "ticket_id": ticket_id,
             "customer_id": ticket["customer_id"],
             "correlation_id": ticket.get("contact_id"),
@@ -99,8 +109,8 @@ def agent_routes(
         }
         if key:
             # A retried request with the same key publishes the same event id: consumers drop it.
-            chain["event_id"] = derived_id("agent-action", agent_id, ticket_id, action, key)
-        event = build(ticket, agent_id, chain)
+            envelope["event_id"] = derived_id("agent-action", agent_id, ticket_id, action, key)
+        event = build(Acting(ticket, agent_id, envelope, new_status))
         if new_status is not None:
             # Claim the change first, so two agents resolving at once publish it once.
             if not await store.transition(ticket_id, ticket["status"], new_status):
@@ -132,63 +142,57 @@ def agent_routes(
     async def reply(
         ticket_id: str, body: Text, agent: str = Agent, key: str | None = Key
     ) -> ActionAccepted:
-        return await act(
-            ticket_id,
-            "reply",
-            agent,
-            key,
-            lambda t, a, c: TicketAgentReplied(agent_id=a, body=body.body, **c),
-        )
+        def build(x: Acting) -> Event:
+            return TicketAgentReplied(agent_id=x.agent_id, body=body.body, **x.envelope)
+
+        return await act(ticket_id, "reply", agent, key, build)
 
     @endpoint("notes", "Add an internal note the customer never sees.")
     async def note(
         ticket_id: str, body: Text, agent: str = Agent, key: str | None = Key
     ) -> ActionAccepted:
-        return await act(
-            ticket_id,
-            "note",
-            agent,
-            key,
-            lambda t, a, c: TicketNoteAdded(agent_id=a, body=body.body, **c),
-        )
+        def build(x: Acting) -> Event:
+            return TicketNoteAdded(agent_id=x.agent_id, body=body.body, **x.envelope)
 
-    def status_change(action: str, target: Status) -> Callable[..., Awaitable[ActionAccepted]]:
+        return await act(ticket_id, "note", agent, key, build)
+
+    def status_change(action: str) -> Callable[..., Awaitable[ActionAccepted]]:
+        # The new status comes from the domain's table of actions (`status_after`).
         async def change(
             ticket_id: str, body: Reason, agent: str = Agent, key: str | None = Key
         ) -> ActionAccepted:
-            return await act(
-                ticket_id,
-                action,
-                agent,
-                key,
-                lambda t, a, c: TicketStatusChanged(
-                    status=target, previous_status=t["status"], agent_id=a, reason=body.reason, **c
-                ),
-            )
+            def build(x: Acting) -> Event:
+                assert x.new_status is not None
+                return TicketStatusChanged(
+                    status=x.new_status,
+                    previous_status=x.ticket["status"],
+                    agent_id=x.agent_id,
+                    reason=body.reason,
+                    **x.envelope,
+                )
+
+            return await act(ticket_id, action, agent, key, build)
 
         return change
 
-    for action, target, summary in (
-        ("pending", "pending", "Wait on the customer (SLA clocks pause)."),
-        ("on_hold", "on_hold", "Put on hold (SLA clocks pause)."),
-        ("resolve", "resolved", "Resolve the ticket."),
-        ("reopen", "reopened", "Reopen a resolved or closed ticket."),
+    for action, summary in (
+        ("pending", "Wait on the customer (SLA clocks pause)."),
+        ("on_hold", "Put on hold (SLA clocks pause)."),
+        ("resolve", "Resolve the ticket."),
+        ("reopen", "Reopen a resolved or closed ticket."),
     ):
-        endpoint(action.replace("_", "-"), summary)(status_change(action, target))  # type: ignore[arg-type]
+        endpoint(action.replace("_", "-"), summary)(status_change(action))
 
     @endpoint("escalate", "Ask for the ticket to go up a tier.")
     async def escalate(
         ticket_id: str, body: Escalation, agent: str = Agent, key: str | None = Key
     ) -> ActionAccepted:
-        return await act(
-            ticket_id,
-            "escalate",
-            agent,
-            key,
-            lambda t, a, c: TicketEscalationRequested(
-                agent_id=a, to_tier=body.to_tier, reason=body.reason, **c
-            ),
-        )
+        def build(x: Acting) -> Event:
+            return TicketEscalationRequested(
+                agent_id=x.agent_id, to_tier=body.to_tier, reason=body.reason, **x.envelope
+            )
+
+        return await act(ticket_id, "escalate", agent, key, build)
 
     @endpoint("transfer", "Ask for the ticket to move to another team or agent.")
     async def transfer(
@@ -196,36 +200,31 @@ def agent_routes(
     ) -> ActionAccepted:
         if directory.team(body.to_team) is None:
             raise HTTPException(422, f"no team {body.to_team!r}")
-        return await act(
-            ticket_id,
-            "transfer",
-            agent,
-            key,
-            lambda t, a, c: TicketTransferRequested(
-                agent_id=a,
+
+        def build(x: Acting) -> Event:
+            return TicketTransferRequested(
+                agent_id=x.agent_id,
                 to_team=body.to_team,
                 to_agent_id=body.to_agent_id,
                 reason=body.reason,
-                **c,
-            ),
-        )
+                **x.envelope,
+            )
+
+        return await act(ticket_id, "transfer", agent, key, build)
 
     @endpoint("priority", "Change the ticket's priority.")
     async def priority(
         ticket_id: str, body: PriorityChange, agent: str = Agent, key: str | None = Key
     ) -> ActionAccepted:
-        return await act(
-            ticket_id,
-            "priority",
-            agent,
-            key,
-            lambda t, a, c: TicketPriorityChanged(
+        def build(x: Acting) -> Event:
+            return TicketPriorityChanged(
                 priority=body.priority,
-                previous_priority=t.get("priority"),
-                agent_id=a,
+                previous_priority=x.ticket.get("priority"),
+                agent_id=x.agent_id,
                 reason=body.reason,
-                **c,
-            ),
-        )
+                **x.envelope,
+            )
+
+        return await act(ticket_id, "priority", agent, key, build)
 
     return router
