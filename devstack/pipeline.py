@@ -16,7 +16,8 @@ from typing import IO
 import httpx
 
 from devstack.stack import StackEndpoints, free_port
-from services.intake.auth import AgentTokens, sign_request
+from services.intake.auth import sign_request
+from shared.agent_tokens import AgentTokens
 
 SERVICES = ("intake", "router", "sla", "notifier", "kb")
 ROOT = Path(__file__).resolve().parents[1]

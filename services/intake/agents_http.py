@@ -11,10 +11,10 @@ from fastapi import APIRouter, Depends, Header, HTTPException, status
 from faststream.kafka import KafkaBroker
 from pydantic import BaseModel, Field
 
-from services.intake.auth import AgentTokens, agent_dependency
 from services.intake.domain import InvalidTransition, NotYourTicket, authorise, status_after
 from services.intake.settings import IntakeSettings
 from services.intake.store import IntakeStore
+from shared.agent_tokens import AgentTokens, agent_dependency
 from shared.broker import publish_event
 from shared.directory import Directory
 from shared.events import (

@@ -13,8 +13,8 @@ from typing import Protocol
 
 from pydantic import SecretStr
 
-from services.intake.auth import AgentTokens
 from services.intake.settings import IntakeSettings
+from shared.agent_tokens import AgentTokens
 from shared.clock import SystemClock
 from shared.config import ConfigError
 from shared.directory import Directory, load_directory

@@ -12,15 +12,13 @@ from fastapi import Depends, FastAPI
 from pydantic import BaseModel, SecretStr
 
 from services.intake.auth import (
-    AgentTokens,
     BadSignature,
-    BadToken,
     adapter_dependency,
-    agent_dependency,
     sign_request,
     verify_request,
 )
 from services.intake.tokens import UnknownAgent, issue_agent_token
+from shared.agent_tokens import AgentTokens, BadToken, agent_dependency
 from shared.clock import FakeClock
 
 ADAPTER_SECRETS = {"mail-gateway": "gateway-secret", "chat-widget": "widget-secret"}

@@ -19,9 +19,10 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from faststream.kafka import TestKafkaBroker
 
 from services.intake.app import build_app
-from services.intake.auth import AgentTokens, sign_request
+from services.intake.auth import sign_request
 from services.intake.rules import IntakeRules, load_rules
 from services.intake.settings import IntakeSettings
+from shared.agent_tokens import AgentTokens
 from shared.events import TicketRouted
 from shared.language import LanguageDetector
 from shared.runtime import Service
