@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
 from shared.config import load_yaml
+from shared.events.tickets import Channel, Tier
+
+CHANNELS: tuple[Channel, ...] = ("email", "phone", "chat")
 
 
 class Person(BaseModel):
@@ -21,15 +25,49 @@ class Person(BaseModel):
 class Agent(Person):
     languages: list[str] = Field(default_factory=lambda: ["en"])
     skills: list[str] = Field(default_factory=list)
-    capacity: int = Field(default=10, ge=1, description="Open tickets the agent can hold.")
+    tier: Tier = Field(default="L1", description="The support tier the agent works at.")
+    capacity: dict[Channel, int] = Field(
+        default_factory=lambda: dict.fromkeys(CHANNELS, 10),
+        description="Open tickets the agent can hold per channel, e.g. 3 chats and 10 emails; "
+        "one number means the same for every channel. A channel left out takes none.",
+    )
+    shift: str | None = Field(
+        default=None,
+        description="Calendar (calendars.yaml) of the agent's working hours; "
+        "default: the team's shift calendar.",
+    )
+
+    @field_validator("capacity", mode="before")
+    @classmethod
+    def _one_number_for_all(cls, value: Any) -> Any:
+        return dict.fromkeys(CHANNELS, value) if isinstance(value, int) else value
+
+    @field_validator("capacity")
+    @classmethod
+    def _not_negative(cls, value: dict[Channel, int]) -> dict[Channel, int]:
+        negative = sorted(channel for channel, n in value.items() if n < 0)
+        if negative:
+            raise ValueError(f"capacity must not be negative (channels {negative})")
+        if not any(value.values()):
+            raise ValueError("capacity is zero on every channel")
+        return value
+
+    def capacity_for(self, channel: Channel) -> int:
+        return self.capacity.get(channel, 0)
 
 
 class Team(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     name: str = Field(min_length=1)
+    department: str | None = Field(default=None, description="Department or product it serves.")
     manager: Person
     lead: Person | None = None
+    shift_calendar: str | None = Field(
+        default=None,
+        description="Calendar (calendars.yaml) of the team's shifts; none: agents work any time "
+        "they are online.",
+    )
     agents: list[Agent] = Field(min_length=1)
 
 

@@ -15,6 +15,7 @@ class TopicSettings(BaseModel):
     contacts: str = "helpdesk.contacts.v1"
     tickets: str = "helpdesk.tickets.v1"
     routing: str = "helpdesk.routing.v1"
+    agents: str = "helpdesk.agents.v1"
     sla: str = "helpdesk.sla.v1"
     kb: str = "helpdesk.kb.v1"
     notifications: str = "helpdesk.notifications.v1"

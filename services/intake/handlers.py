@@ -22,6 +22,7 @@ from shared.events import (
     TicketContactAppended,
     TicketEscalated,
     TicketOpened,
+    TicketQueued,
     TicketRouted,
     TicketStatusChanged,
     TicketTransferred,
@@ -57,8 +58,11 @@ def projection(event: RoutingEvent) -> dict[str, Any]:
             "agent_id": event.to_agent_id,
             "transfer_count": event.transfer_count,
         }
-    assert isinstance(event, TicketEscalated)
-    return {"tier": event.to_tier}
+    if isinstance(event, TicketQueued):
+        return {"team": event.team, "agent_id": None, "tier": event.tier}
+    if isinstance(event, TicketEscalated):
+        return {"tier": event.to_tier}
+    return {}
 
 
 def register(broker: KafkaBroker, settings: IntakeSettings, deps: IntakeDeps) -> None:
@@ -100,8 +104,9 @@ def register(broker: KafkaBroker, settings: IntakeSettings, deps: IntakeDeps) ->
         **consumer_options(settings, group_id=f"{settings.consumer_group}.routing"),
     )
     async def on_routing(event: RoutingEvent) -> None:
-        if event.ticket_id:
-            await deps.store.project(event.ticket_id, projection(event))
+        changes = projection(event)
+        if event.ticket_id and changes:
+            await deps.store.project(event.ticket_id, changes)
 
     @broker.subscriber(
         settings.topics.tickets,

@@ -1,121 +1,106 @@
-"""The router's subscriber: route and assign each new ticket, free the agent when it is resolved."""
+"""The router's subscribers: ticket events (route, release, touch, escalate, transfer), SLA
+warnings (escalate at the configured level) and agents' presence (refill from the queue)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 
 from faststream.kafka import KafkaBroker
 
-from services.router.domain import (
-    RoutingRules,
-    assignment_reason,
-    choose_agent,
-    classify,
-    priority_for,
-)
+from services.router.flows import Flows
 from services.router.settings import RouterSettings
-from services.router.store import RoutingStore
-from shared.broker import PermanentError, consumer_options, publish_event
-from shared.directory import Directory
+from shared.broker import consumer_options
 from shared.events import (
-    TicketAssigned,
+    AgentEvent,
+    RoutingEvent,
+    SlaEvent,
+    SlaWarning,
+    TicketAgentReplied,
+    TicketEscalationRequested,
     TicketEvent,
+    TicketNoteAdded,
     TicketOpened,
-    TicketRouted,
     TicketStatusChanged,
+    TicketTransferRequested,
 )
 from shared.idempotency import ProcessedEvents
-from shared.logging import get_logger
-
-log = get_logger(__name__)
-
-TIER_FOR_NEW_TICKETS = "L1"
-RELEASING_STATUSES = frozenset({"resolved", "closed"})
 
 
 @dataclass
 class RouterState:
-    """What the handlers work with: the validated rules, the directory and the stores."""
-
-    rules: RoutingRules
-    directory: Directory
-    store: RoutingStore
+    flows: Flows
     processed: ProcessedEvents
+    _ticket_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+
+    @asynccontextmanager
+    async def ticket(self, ticket_id: str) -> AsyncIterator[None]:
+        """One input per ticket at a time in this replica (tickets and SLA warnings race)."""
+        lock = self._ticket_locks.setdefault(ticket_id, asyncio.Lock())
+        try:
+            async with lock:
+                yield
+        finally:
+            if not lock.locked() and self._ticket_locks.get(ticket_id) is lock:
+                del self._ticket_locks[ticket_id]
+
+
+async def on_ticket_event(state: RouterState, event: TicketEvent) -> None:
+    flows = state.flows
+    if isinstance(event, TicketOpened):
+        await flows.opened(event)
+    elif isinstance(event, TicketStatusChanged):
+        await flows.status_changed(event)
+    elif isinstance(event, TicketAgentReplied | TicketNoteAdded):
+        await flows.touched(event)
+    elif isinstance(event, TicketEscalationRequested):
+        await flows.escalation_requested(event)
+    elif isinstance(event, TicketTransferRequested):
+        await flows.transfer_requested(event)
 
 
 def register(broker: KafkaBroker, settings: RouterSettings, state: RouterState) -> None:
     # Declared for the AsyncAPI document; as decorators they would publish the return value.
-    broker.publisher(settings.topics.routing, title="ticket.routed", schema=TicketRouted)
-    broker.publisher(settings.topics.routing, title="ticket.assigned", schema=TicketAssigned)
+    broker.publisher(settings.topics.routing, title="routing.decisions", schema=RoutingEvent)
+    broker.publisher(settings.topics.agents, title="agent.presence_changed", schema=AgentEvent)
 
     @broker.subscriber(
         settings.topics.tickets,
         title="router.on_ticket",
-        description="Routes and assigns new tickets; frees agents when tickets are resolved.",
+        description="Routes new tickets, frees agents on resolve, escalates and transfers on "
+        "request; an assignee's action acknowledges the ticket.",
         **consumer_options(settings),
     )
     async def on_ticket(event: TicketEvent) -> None:
-        if isinstance(event, TicketOpened):
-            await _route(broker, settings, state, event)
-        elif isinstance(event, TicketStatusChanged) and event.status in RELEASING_STATUSES:
-            await _release(state, event)
-
-
-async def _route(
-    broker: KafkaBroker, settings: RouterSettings, state: RouterState, event: TicketOpened
-) -> None:
-    if await state.processed.seen("route", event.event_id):
-        return
-    classification = classify(event.subject, event.body, state.rules)
-    category = classification.category
-    priority = priority_for(category.impact, category.urgency, state.rules.priority_matrix)
-    routed = event.caused(
-        TicketRouted,
-        "ticket.routed",
-        category=category.name,
-        subcategory=category.subcategory,
-        impact=category.impact,
-        urgency=category.urgency,
-        priority=priority,
-        tier=TIER_FOR_NEW_TICKETS,
-        team=category.team,
-        customer_plan=event.customer_plan,
-        reason=classification.reason,
-    )
-    await publish_event(broker, settings.topics.routing, routed)
-    log.info("ticket.routed", category=category.name, priority=priority, team=category.team)
-
-    team = state.directory.team(category.team)
-    if team is None:  # check_teams at start makes this unreachable unless the config is bypassed
-        raise PermanentError(f"team {category.team!r} is not in the directory")
-    assignment = await state.store.assignment(event.ticket_id)
-    if assignment is None:
-        loads = await state.store.loads(a.person_id for a in team.agents)
-        agent = choose_agent(team, loads)
-        if agent is None:
-            log.warning("ticket.unassigned", team=team.name, reason="every agent at capacity")
-            await state.processed.mark("route", event.event_id)
+        if await state.processed.seen("ticket", event.event_id):
             return
-        # A concurrent or earlier delivery may have won the insert; its agent is the one kept.
-        assignment = await state.store.record_assignment(
-            event.ticket_id, agent.person_id, team.name, assignment_reason(team, agent, loads)
-        )
-    assigned = event.caused(
-        TicketAssigned,
-        "ticket.assigned",
-        agent_id=assignment.agent_id,
-        team=assignment.team,
-        reason=assignment.reason,
+        async with state.ticket(event.ticket_id):
+            await on_ticket_event(state, event)
+        await state.processed.mark("ticket", event.event_id)
+
+    @broker.subscriber(
+        settings.topics.sla,
+        title="router.on_sla",
+        description="Escalates a ticket a tier when an SLA warning reaches the configured level.",
+        **consumer_options(settings, group_id=f"{settings.consumer_group}.sla"),
     )
-    await publish_event(broker, settings.topics.routing, assigned)
-    await state.processed.mark("route", event.event_id)
-    log.info("ticket.assigned", agent_id=assignment.agent_id, team=assignment.team)
+    async def on_sla(event: SlaEvent) -> None:
+        if not isinstance(event, SlaWarning) or await state.processed.seen("sla", event.event_id):
+            return
+        async with state.ticket(event.ticket_id):
+            await state.flows.sla_warning(event)
+        await state.processed.mark("sla", event.event_id)
 
-
-async def _release(state: RouterState, event: TicketStatusChanged) -> None:
-    if await state.processed.seen("release", event.event_id):
-        return
-    released = await state.store.release(event.ticket_id)
-    await state.processed.mark("release", event.event_id)
-    if released is not None:
-        log.info("agent.released", agent_id=released.agent_id, status=event.status)
+    @broker.subscriber(
+        settings.topics.agents,
+        title="router.on_presence",
+        description="Records agents' presence; an agent coming online takes queued tickets.",
+        **consumer_options(settings, group_id=f"{settings.consumer_group}.agents"),
+    )
+    async def on_presence(event: AgentEvent) -> None:
+        if await state.processed.seen("presence", event.event_id):
+            return
+        await state.flows.presence_changed(event)
+        await state.processed.mark("presence", event.event_id)

@@ -1,103 +1,186 @@
-"""The router's MongoDB adapter, behind a Protocol: assignments, and the loads counted from them.
+"""The router's MongoDB adapter, behind a Protocol: routed tickets and queues, agents' presence
+and held tickets, and what the router remembers of each customer.
 
-An agent's load is the number of its unreleased assignments, counted when asked: one write
-records an assignment and one write releases it, so no separate counter can drift after a crash.
+An agent's load is the list of tickets they hold per channel, on the agent's own document, and
+a slot is claimed with one conditional update (the list is shorter than the capacity, or
+already holds the ticket): replicas that race for the last slot cannot both win.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Protocol
 
-from pymongo import ASCENDING, IndexModel, ReturnDocument
+from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from services.router.domain.tickets import QUEUE_SORT, RoutedTicket
+from shared.directory import CHANNELS
+from shared.events import Presence, QueueOrder
+from shared.events.tickets import Channel
 from shared.mongo import Document, Indexes
 
-ASSIGNMENTS = "assignments"
+TICKETS = "routed_tickets"
+AGENTS = "agents"
+CUSTOMERS = "customers"
 
 
-@dataclass(frozen=True)
-class Assignment:
-    ticket_id: str
-    agent_id: str
-    team: str
-    reason: str
-    released: bool = False
+def _ticket_doc(ticket: RoutedTicket, revision: int) -> Document:
+    doc = ticket.model_dump(mode="python")
+    doc["_id"] = doc.pop("ticket_id")
+    # Stored beside the record so a queue is one indexed, sorted read.
+    doc.update(
+        priority_rank=ticket.priority_rank,
+        difficulty_rank=ticket.difficulty_rank,
+        tier_rank=ticket.tier_rank,
+        revision=revision,
+    )
+    return doc
 
-    @classmethod
-    def from_doc(cls, doc: Document) -> Assignment:
-        return cls(
-            ticket_id=doc["_id"],
-            agent_id=doc["agent_id"],
-            team=doc["team"],
-            reason=doc.get("reason", ""),
-            released=bool(doc.get("released", False)),
-        )
+
+def _ticket(doc: Document) -> tuple[RoutedTicket, int]:
+    fields = {k: v for k, v in doc.items() if k in RoutedTicket.model_fields}
+    return RoutedTicket(ticket_id=doc["_id"], **fields), int(doc.get("revision", 0))
 
 
 class RoutingStore(Protocol):
-    async def record_assignment(
-        self, ticket_id: str, agent_id: str, team: str, reason: str = ""
-    ) -> Assignment: ...
-    async def assignment(self, ticket_id: str) -> Assignment | None: ...
-    async def release(self, ticket_id: str) -> Assignment | None: ...
-    async def loads(self, agent_ids: Iterable[str]) -> dict[str, int]: ...
+    async def ticket(self, ticket_id: str) -> tuple[RoutedTicket, int] | None: ...
+    async def create_ticket(self, ticket: RoutedTicket) -> tuple[RoutedTicket, int]: ...
+    async def save_ticket(self, ticket: RoutedTicket, revision: int) -> bool: ...
+    async def queued(self, team: str, order: QueueOrder, limit: int) -> list[RoutedTicket]: ...
+    async def queue_teams(self) -> list[str]: ...
+    async def due_acknowledgements(self, now: datetime, limit: int) -> list[RoutedTicket]: ...
+    async def next_acknowledgement(self) -> datetime | None: ...
+    async def passed_around(self, at_least: int, limit: int) -> list[RoutedTicket]: ...
+    async def agent_records(self, agent_ids: Sequence[str]) -> dict[str, Document]: ...
+    async def claim(
+        self, agent_id: str, channel: Channel, ticket_id: str, capacity: int, sequence: int
+    ) -> bool: ...
+    async def release(self, agent_id: str, ticket_id: str) -> None: ...
+    async def set_presence(self, agent_id: str, presence: Presence, at: datetime) -> bool: ...
+    async def customer(self, customer_id: str) -> Document | None: ...
+    async def save_customer(self, customer_id: str, record: Document) -> None: ...
 
 
 class MongoRoutingStore:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self._assignments = db[ASSIGNMENTS]
+        self._tickets = db[TICKETS]
+        self._agents = db[AGENTS]
+        self._customers = db[CUSTOMERS]
 
     @staticmethod
     def indexes() -> list[Indexes]:
-        # Serves the load count: unreleased assignments of a set of agents.
-        by_agent = IndexModel([("agent_id", ASCENDING), ("released", ASCENDING)])
-        return [Indexes(ASSIGNMENTS, [by_agent])]
-
-    async def record_assignment(
-        self, ticket_id: str, agent_id: str, team: str, reason: str = ""
-    ) -> Assignment:
-        """Record the ticket's agent once; a repeat returns the first record unchanged."""
-        doc: Document = {
-            "_id": ticket_id,
-            "agent_id": agent_id,
-            "team": team,
-            "reason": reason,
-            "released": False,
-        }
-        try:
-            await self._assignments.insert_one(doc)
-        except DuplicateKeyError:
-            existing = await self._assignments.find_one({"_id": ticket_id})
-            if existing is None:  # pragma: no cover - assignments are never deleted
-                raise
-            return Assignment.from_doc(existing)
-        return Assignment.from_doc(doc)
-
-    async def assignment(self, ticket_id: str) -> Assignment | None:
-        doc = await self._assignments.find_one({"_id": ticket_id})
-        return Assignment.from_doc(doc) if doc else None
-
-    async def release(self, ticket_id: str) -> Assignment | None:
-        """Free the agent's slot once: only the call that flips `released` gets the assignment."""
-        doc = await self._assignments.find_one_and_update(
-            {"_id": ticket_id, "released": False},
-            {"$set": {"released": True}},
-            return_document=ReturnDocument.AFTER,
-        )
-        return Assignment.from_doc(doc) if doc else None
-
-    async def loads(self, agent_ids: Iterable[str]) -> dict[str, int]:
-        """Unreleased assignments of each agent asked about, zero for those with none."""
-        ids = list(agent_ids)
-        counts = {agent_id: 0 for agent_id in ids}
-        pipeline: list[Document] = [
-            {"$match": {"agent_id": {"$in": ids}, "released": False}},
-            {"$group": {"_id": "$agent_id", "open_tickets": {"$sum": 1}}},
+        queues = [
+            IndexModel([("team", ASCENDING), ("state", ASCENDING)] + [(f, ASCENDING) for f in sort])
+            for sort in QUEUE_SORT.values()
         ]
-        async for doc in await self._assignments.aggregate(pipeline):
-            counts[doc["_id"]] = int(doc["open_tickets"])
-        return counts
+        acks = IndexModel([("state", ASCENDING), ("acknowledged", ASCENDING), ("ack_due_at", 1)])
+        transfers = IndexModel([("transfer_count", ASCENDING)])
+        return [Indexes(TICKETS, [*queues, acks, transfers])]
+
+    async def ticket(self, ticket_id: str) -> tuple[RoutedTicket, int] | None:
+        doc = await self._tickets.find_one({"_id": ticket_id})
+        return _ticket(doc) if doc else None
+
+    async def create_ticket(self, ticket: RoutedTicket) -> tuple[RoutedTicket, int]:
+        """Record a new ticket once; a repeat gets the first record, so one decision stands."""
+        try:
+            await self._tickets.insert_one(_ticket_doc(ticket, 0))
+        except DuplicateKeyError:
+            found = await self.ticket(ticket.ticket_id)
+            if found is None:  # pragma: no cover - tickets are never deleted
+                raise
+            return found
+        return ticket, 0
+
+    async def save_ticket(self, ticket: RoutedTicket, revision: int) -> bool:
+        """Save only over the revision read; False when another replica saved it first."""
+        result = await self._tickets.replace_one(
+            {"_id": ticket.ticket_id, "revision": revision}, _ticket_doc(ticket, revision + 1)
+        )
+        return result.matched_count == 1
+
+    async def queued(self, team: str, order: QueueOrder, limit: int) -> list[RoutedTicket]:
+        cursor = (
+            self._tickets.find({"team": team, "state": "queued"})
+            .sort([(f, ASCENDING) for f in QUEUE_SORT[order]])
+            .limit(limit)
+        )
+        return [_ticket(doc)[0] async for doc in cursor]
+
+    async def queue_teams(self) -> list[str]:
+        return sorted(await self._tickets.distinct("team", {"state": "queued"}))
+
+    async def due_acknowledgements(self, now: datetime, limit: int) -> list[RoutedTicket]:
+        query = {"state": "assigned", "acknowledged": False, "ack_due_at": {"$lte": now}}
+        cursor = self._tickets.find(query).sort("ack_due_at", ASCENDING).limit(limit)
+        return [_ticket(doc)[0] async for doc in cursor]
+
+    async def next_acknowledgement(self) -> datetime | None:
+        query = {"state": "assigned", "acknowledged": False, "ack_due_at": {"$ne": None}}
+        doc = await self._tickets.find_one(query, sort=[("ack_due_at", ASCENDING)])
+        return doc["ack_due_at"] if doc else None
+
+    async def passed_around(self, at_least: int, limit: int) -> list[RoutedTicket]:
+        cursor = (
+            self._tickets.find({"transfer_count": {"$gte": at_least}})
+            .sort("transfer_count", -1)
+            .limit(limit)
+        )
+        return [_ticket(doc)[0] async for doc in cursor]
+
+    async def agent_records(self, agent_ids: Sequence[str]) -> dict[str, Document]:
+        return {
+            doc["_id"]: doc async for doc in self._agents.find({"_id": {"$in": list(agent_ids)}})
+        }
+
+    async def claim(
+        self, agent_id: str, channel: Channel, ticket_id: str, capacity: int, sequence: int
+    ) -> bool:
+        """Take a slot of the agent's capacity on `channel` for the ticket, or say it is full.
+
+        `open.<channel>.<capacity-1>` exists exactly when the list is full; a ticket already in
+        the list matches too, so a repeated claim succeeds without taking a second slot.
+        """
+        held = f"open.{channel}"
+        room: list[dict[str, Any]] = [{held: ticket_id}]
+        if capacity > 0:
+            room.append({f"{held}.{capacity - 1}": {"$exists": False}})
+        update = {"$addToSet": {held: ticket_id}, "$max": {"last_assigned": sequence}}
+        try:
+            result = await self._agents.update_one(
+                {"_id": agent_id, "$or": room}, update, upsert=True
+            )
+        except DuplicateKeyError:
+            # The agent exists and is full: the upsert tried to insert a second document.
+            return False
+        return result.matched_count == 1 or result.upserted_id is not None
+
+    async def release(self, agent_id: str, ticket_id: str) -> None:
+        await self._agents.update_one(
+            {"_id": agent_id}, {"$pull": {f"open.{channel}": ticket_id for channel in CHANNELS}}
+        )
+
+    async def set_presence(self, agent_id: str, presence: Presence, at: datetime) -> bool:
+        """Record a report unless a later one is stored; True when the presence changed."""
+        before = await self._agents.find_one_and_update(
+            {"_id": agent_id, "$or": [{"presence_at": {"$lte": at}}, {"presence_at": None}]},
+            {"$set": {"presence": presence, "presence_at": at}},
+        )
+        if before is None:
+            try:
+                await self._agents.insert_one(
+                    {"_id": agent_id, "presence": presence, "presence_at": at}
+                )
+            except DuplicateKeyError:
+                return False  # a later report is stored
+            return True
+        return before.get("presence") != presence
+
+    async def customer(self, customer_id: str) -> Document | None:
+        return await self._customers.find_one({"_id": customer_id})
+
+    async def save_customer(self, customer_id: str, record: Document) -> None:
+        await self._customers.replace_one({"_id": customer_id}, record, upsert=True)

@@ -26,12 +26,16 @@ from shared.events import (
     TicketContactAppended,
     TicketCsatReceived,
     TicketEscalated,
+    TicketEscalationRequested,
     TicketNoteAdded,
     TicketOpened,
     TicketPriorityChanged,
+    TicketQueued,
     TicketRouted,
     TicketStatusChanged,
     TicketTransferred,
+    TicketTransferRequested,
+    TicketTransfersExceeded,
 )
 from shared.logging import bound, get_logger
 
@@ -49,7 +53,11 @@ SlaInput = Annotated[
     | TicketRouted
     | TicketAssigned
     | TicketTransferred
-    | TicketEscalated,
+    | TicketEscalated
+    | TicketQueued
+    | TicketTransfersExceeded
+    | TicketEscalationRequested
+    | TicketTransferRequested,
     Field(discriminator="event_type"),
 ]
 
@@ -85,7 +93,15 @@ def register(broker: KafkaBroker, settings: SlaSettings, state: SlaState) -> Par
 
 
 #: Inputs that change nothing the SLA measures: skipped without reading the ticket.
-IGNORED = (TicketNoteAdded, TicketCsatReceived, TicketEscalated)
+IGNORED = (
+    TicketNoteAdded,
+    TicketCsatReceived,
+    TicketEscalated,
+    TicketQueued,
+    TicketTransfersExceeded,
+    TicketEscalationRequested,
+    TicketTransferRequested,
+)
 #: Input ids a ticket remembers: more than Kafka redelivers after a crash (one poll's worth
 #: per ticket, and a ticket has few inputs in flight at once).
 APPLIED_KEPT = 32

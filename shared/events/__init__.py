@@ -2,6 +2,7 @@
 
 from pydantic import TypeAdapter
 
+from shared.events.agents import AgentEvent, AgentPresenceChanged, Presence
 from shared.events.contacts import (
     AttachmentInfo,
     CallRecord,
@@ -19,11 +20,15 @@ from shared.events.notifications import (
     NotificationFailed,
 )
 from shared.events.routing import (
+    QueueOrder,
     RoutingEvent,
     TicketAssigned,
     TicketEscalated,
+    TicketQueued,
     TicketRouted,
     TicketTransferred,
+    TicketTransfersExceeded,
+    TransferCause,
 )
 from shared.events.sla import (
     SlaBreached,
@@ -51,11 +56,14 @@ from shared.events.tickets import (
 contact_events: TypeAdapter[ContactReceived] = TypeAdapter(ContactEvent)
 ticket_events: TypeAdapter[TicketEvent] = TypeAdapter(TicketEvent)
 routing_events: TypeAdapter[RoutingEvent] = TypeAdapter(RoutingEvent)
+agent_events: TypeAdapter[AgentPresenceChanged] = TypeAdapter(AgentEvent)
 sla_events: TypeAdapter[SlaEvent] = TypeAdapter(SlaEvent)
 kb_events: TypeAdapter[KbEvent] = TypeAdapter(KbEvent)
 notification_events: TypeAdapter[NotificationEvent] = TypeAdapter(NotificationEvent)
 
 __all__ = [
+    "AgentEvent",
+    "AgentPresenceChanged",
     "ArticleMatch",
     "AttachmentInfo",
     "CallRecord",
@@ -72,6 +80,8 @@ __all__ = [
     "NotificationDelivered",
     "NotificationEvent",
     "NotificationFailed",
+    "Presence",
+    "QueueOrder",
     "RoutingEvent",
     "SlaBreached",
     "SlaEvent",
@@ -91,10 +101,13 @@ __all__ = [
     "TicketNoteAdded",
     "TicketOpened",
     "TicketPriorityChanged",
+    "TicketQueued",
     "TicketRouted",
     "TicketStatusChanged",
     "TicketTransferRequested",
     "TicketTransferred",
+    "TicketTransfersExceeded",
+    "TransferCause",
     "contact_events",
     "kb_events",
     "notification_events",

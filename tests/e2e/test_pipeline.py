@@ -38,7 +38,7 @@ FIRST_RESPONSE_SECONDS = 8
 RESOLUTION_SECONDS = 12
 PUSH_SECRET = "e2e-secret"
 # One agent per team in config/teams.yaml: intake lets only the ticket's team act on it.
-AGENT_OF_TEAM = {"technical": "ag-nika", "accounts": "ag-olga", "service-desk": "ag-dina"}
+AGENT_OF_TEAM = {"technical": "ag-maria", "accounts": "ag-olga", "service-desk": "ag-dina"}
 
 
 class MailCatcher:
@@ -165,7 +165,7 @@ async def test_an_email_becomes_a_routed_ticket_whose_breaches_reach_agent_and_m
 ) -> None:
     topics = run.topics
     notifier = run.pipeline.running["notifier"]
-    ws_url = f"ws://127.0.0.1:{notifier.port}/ws/ag-nika?token={sign_token(PUSH_SECRET, 'ag-nika')}"
+    ws_url = f"ws://127.0.0.1:{notifier.port}/ws/ag-maria?token={sign_token(PUSH_SECRET, 'ag-maria')}"
     pushes: list[dict[str, Any]] = []
 
     async with websockets.connect(ws_url) as console:
@@ -216,7 +216,7 @@ async def test_an_email_becomes_a_routed_ticket_whose_breaches_reach_agent_and_m
             "technical",
         )
         assigned = await eventually(lambda: event_of(topics.routing, "ticket.assigned"))
-        assert assigned["agent_id"] == "ag-nika"
+        assert assigned["agent_id"] == "ag-maria"
 
         letter = await eventually(lambda: next(iter(observed.events(topics.deadletter)), None))
         assert letter["source_topic"] == topics.contacts and letter["reason"]
@@ -239,7 +239,7 @@ async def test_an_email_becomes_a_routed_ticket_whose_breaches_reach_agent_and_m
 
         reference = ticket_reference(ticket_id)
         agent_mail = await eventually(
-            lambda: next((m for m in run.mail.messages if "nika@helpdesk.example" in m["to"]), None)
+            lambda: next((m for m in run.mail.messages if "maria@helpdesk.example" in m["to"]), None)
         )
         assert reference in agent_mail["subject"]
         push = await eventually(
@@ -282,7 +282,7 @@ async def test_an_email_becomes_a_routed_ticket_whose_breaches_reach_agent_and_m
         e for e in observed.events(topics.sla, "sla.breached") if e["ticket_id"] == ticket_id
     ]
     assert sorted(b["metric"] for b in breaches) == ["first_response", "resolution"]
-    agent_mails = [m for m in run.mail.messages if "nika@helpdesk.example" in m["to"]]
+    agent_mails = [m for m in run.mail.messages if "maria@helpdesk.example" in m["to"]]
     assert len(agent_mails) == 1
 
 

@@ -1,0 +1,208 @@
+"""Who gets a ticket: a qualified, available agent under capacity; the customer's previous
+agent first, then the least loaded, then round robin. Each choice says why in words."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+from services.router.domain.rules import AssignmentRules
+from services.router.domain.vocabulary import Tier
+from shared.directory import Agent
+from shared.events import Presence
+from shared.events.tickets import Channel
+
+
+@dataclass(frozen=True)
+class AgentState:
+    """An agent as the router sees them now: who they are, whether they can work, what they hold."""
+
+    agent: Agent
+    team: str
+    presence: Presence = "online"
+    on_shift: bool = True
+    open: Mapping[Channel, tuple[str, ...]] = field(default_factory=dict)
+    #: Sequence number of their latest assignment; lower means longer ago (round robin).
+    last_assigned: int = 0
+
+    @property
+    def agent_id(self) -> str:
+        return self.agent.person_id
+
+    def load(self, channel: Channel) -> int:
+        return len(self.open.get(channel, ()))
+
+    def capacity(self, channel: Channel) -> int:
+        return self.agent.capacity_for(channel)
+
+    def utilisation(self, channel: Channel) -> float:
+        capacity = self.capacity(channel)
+        return self.load(channel) / capacity if capacity else 1.0
+
+    @property
+    def open_total(self) -> int:
+        return sum(len(held) for held in self.open.values())
+
+    def holds(self, ticket_id: str) -> bool:
+        return any(ticket_id in held for held in self.open.values())
+
+    @property
+    def available(self) -> bool:
+        return self.presence == "online" and self.on_shift
+
+    def with_ticket(self, channel: Channel, ticket_id: str, sequence: int) -> AgentState:
+        held = self.open.get(channel, ())
+        if ticket_id in held:
+            return self
+        return replace(
+            self, open={**self.open, channel: (*held, ticket_id)}, last_assigned=sequence
+        )
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What a ticket asks of its agent."""
+
+    ticket_id: str
+    channel: Channel
+    tier: Tier
+    skill: str | None = None
+    language: str | None = None
+    #: Agents who helped this customer before, most recent first.
+    previous_agents: tuple[str, ...] = ()
+    #: Agents who must not get it again (they let it time out, or passed it on).
+    excluded: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Choice:
+    agent_id: str | None
+    reason: str
+
+
+def qualified(needs: Needs, agents: Sequence[AgentState]) -> tuple[list[AgentState], list[str]]:
+    """The agents who could work this ticket, and words on any requirement that was dropped.
+
+    A requirement nobody at the tier meets (a skill nobody has, a language nobody speaks) is
+    dropped rather than leaving the ticket to wait for an agent who does not exist.
+    """
+    notes: list[str] = []
+    pool = [a for a in agents if a.agent.tier == needs.tier]
+    others = [a for a in pool if a.agent_id not in needs.excluded]
+    if others or not pool:
+        pool = others
+    else:
+        # Everyone at the tier already let it go: one of them must still take it.
+        notes.append("every agent at the tier passed it on before")
+    if needs.skill is not None:
+        skilled = [a for a in pool if needs.skill in a.agent.skills]
+        if skilled:
+            pool = skilled
+        elif pool:
+            notes.append(f"nobody at {needs.tier} has skill {needs.skill}")
+    if needs.language is not None:
+        speakers = [a for a in pool if needs.language in a.agent.languages]
+        if speakers:
+            pool = speakers
+        elif pool:
+            notes.append(f"nobody qualified speaks {needs.language}")
+    return pool, notes
+
+
+def _requirements(needs: Needs, notes: list[str]) -> str:
+    asked: list[str] = [needs.tier]
+    if needs.skill and not any("skill" in note for note in notes):
+        asked.append(f"skill {needs.skill}")
+    if needs.language and not any("speaks" in note for note in notes):
+        asked.append(f"speaks {needs.language}")
+    return ", ".join(asked)
+
+
+def choose(needs: Needs, agents: Sequence[AgentState], rules: AssignmentRules) -> Choice:
+    """The agent for this ticket, or none with the reason nobody could take it."""
+    holder = next((a for a in agents if a.holds(needs.ticket_id)), None)
+    if holder is not None:
+        # A slot claimed before a crash: the same agent again, so a redelivery decides the same.
+        return Choice(holder.agent_id, f"already holds the ticket ({holder.agent_id})")
+    pool, notes = qualified(needs, agents)
+    wanted = _requirements(needs, notes)
+    dropped = f" ({'; '.join(notes)})" if notes else ""
+    channel = needs.channel
+    free = [a for a in pool if a.available and a.load(channel) < a.capacity(channel)]
+    if not free:
+        return Choice(None, _why_nobody(pool, channel, wanted) + dropped)
+    by_id = {a.agent_id: a for a in free}
+    for previous in needs.previous_agents:
+        agent = by_id.get(previous)
+        if agent and agent.utilisation(channel) < rules.returning_customer_max_utilisation:
+            return Choice(
+                agent.agent_id,
+                f"helped this customer before and has room: {_load(agent, channel)}; "
+                f"qualified: {wanted}{dropped}",
+            )
+    position = {a.agent_id: i for i, a in enumerate(pool)}
+    best = min(
+        free,
+        key=lambda a: (a.utilisation(channel), a.open_total, a.last_assigned, position[a.agent_id]),
+    )
+    how = "least loaded" if len(free) > 1 else "the only one free"
+    return Choice(
+        best.agent_id,
+        f"{how} of {len(free)} qualified agents free ({wanted}): {_load(best, channel)}{dropped}",
+    )
+
+
+def _load(agent: AgentState, channel: Channel) -> str:
+    return f"{agent.load(channel)} of {agent.capacity(channel)} {channel} tickets"
+
+
+def _why_nobody(pool: Sequence[AgentState], channel: Channel, wanted: str) -> str:
+    if not pool:
+        return f"no agent in the team qualifies ({wanted})"
+    counts: dict[str, int] = {}
+    for agent in pool:
+        state: str
+        if agent.presence != "online":
+            state = agent.presence
+        elif not agent.on_shift:
+            state = "off shift"
+        else:
+            state = f"at capacity on {channel}"
+        counts[state] = counts.get(state, 0) + 1
+    states = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+    return f"none of {len(pool)} qualified agents free ({wanted}): {states}"
+
+
+@dataclass(frozen=True)
+class Placement:
+    ticket_id: str
+    choice: Choice
+
+
+def drain(
+    waiting: Sequence[Needs],
+    agents: Sequence[AgentState],
+    rules: AssignmentRules,
+    first_sequence: int,
+) -> tuple[list[Placement], list[AgentState]]:
+    """Give queued tickets, in queue order, to agents as far as capacity goes.
+
+    A ticket nobody can take now keeps its place; later ones that other agents can take still
+    go (a billing question does not wait behind a network one for a network engineer).
+    """
+    states = list(agents)
+    placed: list[Placement] = []
+    sequence = first_sequence
+    for needs in waiting:
+        choice = choose(needs, states, rules)
+        if choice.agent_id is None:
+            continue
+        states = [
+            a.with_ticket(needs.channel, needs.ticket_id, sequence)
+            if a.agent_id == choice.agent_id
+            else a
+            for a in states
+        ]
+        sequence += 1
+        placed.append(Placement(needs.ticket_id, choice))
+    return placed, states
