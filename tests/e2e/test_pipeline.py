@@ -39,6 +39,7 @@ RESOLUTION_SECONDS = 12
 PUSH_SECRET = "e2e-secret"
 # One agent per team in config/teams.yaml: intake lets only the ticket's team act on it.
 AGENT_OF_TEAM = {"technical": "ag-maria", "accounts": "ag-olga", "service-desk": "ag-dina"}
+L2_NETWORK = ["ag-nika", "ag-sergei"]
 
 
 class MailCatcher:
@@ -165,16 +166,24 @@ async def test_an_email_becomes_a_routed_ticket_whose_breaches_reach_agent_and_m
 ) -> None:
     topics = run.topics
     notifier = run.pipeline.running["notifier"]
-    ws_url = f"ws://127.0.0.1:{notifier.port}/ws/ag-maria?token={sign_token(PUSH_SECRET, 'ag-maria')}"
     pushes: list[dict[str, Any]] = []
+    # At 90% of the first-response target the router escalates the ticket from L1 (Maria) to
+    # an L2 network engineer, who is then the one told of the breach: both listen.
+    consoles = [
+        await websockets.connect(
+            f"ws://127.0.0.1:{notifier.port}/ws/{agent}?token={sign_token(PUSH_SECRET, agent)}"
+        )
+        for agent in L2_NETWORK
+    ]
 
-    async with websockets.connect(ws_url) as console:
+    async def listen(console: Any, agent: str) -> None:
+        async for frame in console:
+            pushes.append({**json.loads(frame), "console": agent})
 
-        async def listen() -> None:
-            async for frame in console:
-                pushes.append(json.loads(frame))
-
-        listener = asyncio.create_task(listen())
+    listeners = [
+        asyncio.create_task(listen(c, a)) for c, a in zip(consoles, L2_NETWORK, strict=True)
+    ]
+    try:
         producer = AIOKafkaProducer(bootstrap_servers=run.endpoints.bootstrap_servers)
         await producer.start()
         try:
@@ -216,7 +225,7 @@ async def test_an_email_becomes_a_routed_ticket_whose_breaches_reach_agent_and_m
             "technical",
         )
         assigned = await eventually(lambda: event_of(topics.routing, "ticket.assigned"))
-        assert assigned["agent_id"] == "ag-maria"
+        assert assigned["agent_id"] == "ag-maria" and assigned["tier"] == "L1"
 
         letter = await eventually(lambda: next(iter(observed.events(topics.deadletter)), None))
         assert letter["source_topic"] == topics.contacts and letter["reason"]
@@ -237,14 +246,27 @@ async def test_an_email_becomes_a_routed_ticket_whose_breaches_reach_agent_and_m
         assert 0.0 <= observed.received_at(breach["event_id"]) - due_at <= 1.0
         assert breach["late_by_seconds"] < 1.0
 
+        escalated = await eventually(lambda: event_of(topics.routing, "ticket.escalated"))
+        assert escalated["trigger"] == "sla_warning" and escalated["to_tier"] == "L2"
+        moved = await eventually(lambda: event_of(topics.routing, "ticket.transferred"))
+        engineer = moved["to_agent_id"]
+        assert moved["from_agent_id"] == "ag-maria" and engineer in L2_NETWORK
+        engineer_address = f"{engineer.removeprefix('ag-')}@helpdesk.example"
+
         reference = ticket_reference(ticket_id)
         agent_mail = await eventually(
-            lambda: next((m for m in run.mail.messages if "maria@helpdesk.example" in m["to"]), None)
+            lambda: next((m for m in run.mail.messages if engineer_address in m["to"]), None)
         )
         assert reference in agent_mail["subject"]
         push = await eventually(
             lambda: next(
-                (p for p in pushes if p["type"] == "sla.breached" and p["ticket_id"] == ticket_id),
+                (
+                    p
+                    for p in pushes
+                    if p["type"] == "sla.breached"
+                    and p["ticket_id"] == ticket_id
+                    and p["console"] == engineer
+                ),
                 None,
             )
         )
@@ -260,7 +282,11 @@ async def test_an_email_becomes_a_routed_ticket_whose_breaches_reach_agent_and_m
             )
         )
         assert reference in manager_mail["subject"]
-        listener.cancel()
+    finally:
+        for task in listeners:
+            task.cancel()
+        for console in consoles:
+            await console.close()
 
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(run.endpoints.mongo_url)
     try:
@@ -282,7 +308,7 @@ async def test_an_email_becomes_a_routed_ticket_whose_breaches_reach_agent_and_m
         e for e in observed.events(topics.sla, "sla.breached") if e["ticket_id"] == ticket_id
     ]
     assert sorted(b["metric"] for b in breaches) == ["first_response", "resolution"]
-    agent_mails = [m for m in run.mail.messages if "maria@helpdesk.example" in m["to"]]
+    agent_mails = [m for m in run.mail.messages if engineer_address in m["to"]]
     assert len(agent_mails) == 1
 
 
