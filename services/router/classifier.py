@@ -81,7 +81,9 @@ def load_examples(directory: Path, labels: Collection[str] | None = None) -> lis
     for path in paths:
         file = load_yaml(path, _ExampleFile)
         if file.language != path.stem:
-            raise ConfigError(f"{path}: says language {file.language!r}, its name says {path.stem!r}")
+            raise ConfigError(
+                f"{path}: says language {file.language!r}, its name says {path.stem!r}"
+            )
         unknown = sorted({e.label for e in file.examples} - set(labels or ()))
         if labels is not None and unknown:
             raise ConfigError(f"{path}: labels not in categories.yaml: {', '.join(unknown)}")

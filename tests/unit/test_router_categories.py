@@ -107,12 +107,22 @@ def test_the_shipped_tree_has_the_ten_labels_and_known_teams() -> None:
         ("My WIFI keeps dropping and the router blinks red", "en", "network/wifi", "router"),
         ("وای‌فای قطع و وصل میشه، مودم رو ریستارت کردم", "fa", "network/wifi", "router"),
         ("Вайфай пропадает, роутер перезагружал", "ru", "network/wifi", "router"),
-        ("Το ασύρματο δίκτυο αποσυνδέεται συνέχεια, το ρούτερ αναβοσβήνει", "el", "network/wifi", "router"),
+        (
+            "Το ασύρματο δίκτυο αποσυνδέεται συνέχεια, το ρούτερ αναβοσβήνει",
+            "el",
+            "network/wifi",
+            "router",
+        ),
         ("Ξέχασα τον ΚΩΔΙΚΌ πρόσβασης", "el", "account/password", None),
         ("كلمه عبور را فراموش كردم، رمز عبور جديد مي‌خواهم", "fa", "account/password", None),
         ("Приложение вылетает на айфоне", "ru", "software/crash", "mobile-app"),
         ("Χρεώθηκα δύο φορές, θέλω επιστροφή χρημάτων", "el", "billing/refund", None),
-        ("The printer says paper jam and the device won't turn on", "en", "hardware/device", "printer"),
+        (
+            "The printer says paper jam and the device won't turn on",
+            "en",
+            "hardware/device",
+            "printer",
+        ),
     ],
 )
 def test_the_shipped_keywords_route_tickets_in_each_language(
@@ -158,8 +168,14 @@ def test_a_config_error_names_the_unknown_field(tmp_path: Path) -> None:
             lambda d: d["categories"][1]["subcategories"][0]["keywords"].update(ru=["па*"]),
             "a stem needs 3 letters",
         ),
-        (lambda d: d["categories"][1]["subcategories"][0]["keywords"].update(ru=["!!"]), "no letters"),
-        (lambda d: d["categories"][1]["subcategories"][0]["keywords"].update(de=["x"]), "keywords.de"),
+        (
+            lambda d: d["categories"][1]["subcategories"][0]["keywords"].update(ru=["!!"]),
+            "no letters",
+        ),
+        (
+            lambda d: d["categories"][1]["subcategories"][0]["keywords"].update(de=["x"]),
+            "keywords.de",
+        ),
         (lambda d: d["categories"][1].update(name="uncategorised"), "reserved"),
         (lambda d: d["categories"][1].update(name="Account/X"), "categories.1.name"),
         (lambda d: d["classification"].update(threshold=1.5), "threshold"),

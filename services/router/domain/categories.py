@@ -207,8 +207,8 @@ def classify(
     candidates: list[_Candidate] = []
     for leaf in tree.leaves:
         found = leaf.subcategory.evidence(ticket, order)
-        for item in leaf.subcategory.items:
-            for key, shown in item.evidence(ticket, order).items():
+        for affected in leaf.subcategory.items:
+            for key, shown in affected.evidence(ticket, order).items():
                 found.setdefault(key, shown)
         model = model_scores.get(leaf.label)
         p_model = min(1.0, max(0.0, model or 0.0))

@@ -108,7 +108,9 @@ class KeywordRules(BaseModel):
                 try:
                     regex = re.compile(pattern)
                 except re.error as exc:
-                    raise ValueError(f"{language} pattern {pattern!r} is not a regex: {exc}") from exc
+                    raise ValueError(
+                        f"{language} pattern {pattern!r} is not a regex: {exc}"
+                    ) from exc
                 if regex.search("") is not None:
                     raise ValueError(f"{language} pattern {pattern!r} matches empty text")
         return value
@@ -142,10 +144,7 @@ class KeywordRules(BaseModel):
 def _inside_others(where: list[Span], key: object, spans: dict[object, list[Span]]) -> bool:
     """Whether every occurrence lies within a longer occurrence of another keyword."""
     longer = [
-        (start, end)
-        for other, others in spans.items()
-        if other != key
-        for start, end in others
+        (start, end) for other, others in spans.items() if other != key for start, end in others
     ]
     return all(
         any(start <= s and e <= end and end - start > e - s for start, end in longer)

@@ -1,0 +1,369 @@
+"""Thousands of tickets through the router's Desk in bursts, with resolutions and agents coming
+and going between them; every claim, decision and drain is checked against the rules as it
+happens, and the whole store after every burst. Then choose()/drain() edge cases, pinned."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from services.router.desk import DRAIN_BATCH, PREVIOUS_AGENTS_KEPT, Cause, Desk
+from services.router.domain.assignment import AgentState, Needs, choose, drain
+from services.router.domain.rules import AssignmentRules, QueueRules, RoutingRules
+from services.router.domain.tickets import QUEUE_SORT, RoutedTicket
+from services.router.store import RoutingStore
+from shared.business_calendar import Calendars
+from shared.clock import FakeClock
+from shared.directory import Agent, Directory, Team
+from shared.events import Event, QueueOrder, TicketAssigned, TicketQueued
+from shared.events.tickets import Tier
+from shared.mongo import Document
+from tests.router_support import (
+    TEAM_SKILLS,
+    MemoryRoutingStore,
+    shift_calendars,
+    synthetic_directory,
+)
+
+#: A Monday before the office shift opens; forty bursts later it has closed again.
+START = datetime(2026, 1, 5, 5, 0, tzinfo=UTC)
+TICKET_LANGUAGES = {"en": 0.55, "el": 0.14, "ru": 0.12, "fa": 0.14, "pt": 0.05}  # pt: nobody
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the rules allow for a ticket at one moment, worked out apart from `choose`."""
+
+    qualified: frozenset[str]
+    free: frozenset[str]
+    allowed: frozenset[str]
+    rule: str
+
+
+def verdict(
+    ticket: RoutedTicket,
+    team: Team,
+    records: dict[str, Document],
+    previous: Sequence[str],
+    available: dict[str, bool],
+    rules: AssignmentRules,
+) -> Verdict:
+    pool = [a for a in team.agents if a.tier == ticket.tier]
+    pool = [a for a in pool if a.person_id not in ticket.excluded] or pool
+    if ticket.skill and any(ticket.skill in a.skills for a in pool):
+        pool = [a for a in pool if ticket.skill in a.skills]
+    if ticket.language and any(ticket.language in a.languages for a in pool):
+        pool = [a for a in pool if ticket.language in a.languages]
+    held = {a.person_id: records.get(a.person_id, {}).get("open", {}) for a in pool}
+
+    def share(agent: Agent) -> float:
+        return len(held[agent.person_id].get(ticket.channel, [])) / agent.capacity_for(
+            ticket.channel
+        )
+
+    free = [
+        a
+        for a in pool
+        if available[a.person_id]
+        and len(held[a.person_id].get(ticket.channel, [])) < a.capacity_for(ticket.channel)
+    ]
+    qualified = frozenset(a.person_id for a in pool)
+    ids = frozenset(a.person_id for a in free)
+    for agent_id in previous:
+        agent = next((a for a in free if a.person_id == agent_id), None)
+        if agent and share(agent) < rules.returning_customer_max_utilisation:
+            return Verdict(qualified, ids, frozenset({agent_id}), "returning customer")
+
+    def key(agent: Agent) -> tuple[float, int, int]:
+        record = records.get(agent.person_id, {})
+        total = sum(len(v) for v in held[agent.person_id].values())
+        return share(agent), total, int(record.get("last_assigned", 0))
+
+    best = min((key(a) for a in free), default=None)
+    return Verdict(qualified, ids, frozenset(a.person_id for a in free if key(a) == best), "least")
+
+
+@dataclass
+class Simulation:
+    desk: Desk
+    order: QueueOrder
+    rng: random.Random
+    clock: FakeClock
+    events: list[Event] = field(default_factory=list)
+    assigned: dict[str, list[TicketAssigned]] = field(default_factory=lambda: defaultdict(list))
+    queued: dict[str, list[TicketQueued]] = field(default_factory=lambda: defaultdict(list))
+    counts: Counter[str] = field(default_factory=Counter)
+    ticket_ids: list[str] = field(default_factory=list)
+    states: Counter[str] = field(default_factory=Counter)
+
+    @classmethod
+    def build(cls, store: RoutingStore, order: QueueOrder, *, agents: int, seed: int) -> Simulation:
+        directory = synthetic_directory(agents, seed=seed, office_share=0.3)
+        rules = RoutingRules(queues=QueueRules(default_order=order))
+        clock = FakeClock(START)
+        calendars = shift_calendars()
+        desk = Desk(rules, directory, calendars, store, cls._unset, clock)
+        simulation = cls(desk, order, random.Random(seed), clock)
+        desk.publish = simulation.published
+        claim = store.claim
+
+        async def audited_claim(
+            agent_id: str, channel: Any, ticket_id: str, capacity: int, sequence: int
+        ) -> bool:
+            await simulation.check_claim(agent_id, ticket_id, capacity)
+            return await claim(agent_id, channel, ticket_id, capacity, sequence)
+
+        setattr(store, "claim", audited_claim)  # noqa: B010 - every claim is checked first
+        return simulation
+
+    @staticmethod
+    async def _unset(event: Event) -> None:
+        raise AssertionError("publish is replaced in build()")
+
+    # -- what the world does -----------------------------------------------------------------
+
+    @property
+    def store(self) -> RoutingStore:
+        return self.desk.store
+
+    @property
+    def directory(self) -> Directory:
+        return self.desk.directory
+
+    @property
+    def calendars(self) -> Calendars:
+        return self.desk.calendars
+
+    def tickets(self, count: int) -> list[RoutedTicket]:
+        """Seeded tickets; a quarter as many customers, each mostly in one team and tier."""
+        rng, teams = self.rng, [t.name for t in self.directory.teams]
+        langs = list(TICKET_LANGUAGES)
+        customers = [
+            (rng.choice(teams), rng.choices(langs, list(TICKET_LANGUAGES.values()))[0])
+            for _ in range(max(1, count // 4))
+        ]
+        made = []
+        for n in range(count):
+            customer = rng.randrange(len(customers))
+            team, language = customers[customer]
+            skills = [*TEAM_SKILLS.get(team, ()), None, "legal"]  # legal: nobody has it
+            made.append(
+                RoutedTicket(
+                    ticket_id=f"t-{n:05d}",
+                    customer_id=f"cu-{customer}",
+                    channel=rng.choices(["email", "chat", "phone"], [0.5, 0.3, 0.2])[0],
+                    language=language,
+                    category="general",
+                    skill=rng.choice(skills),
+                    difficulty=rng.choice(["easy", "medium", "hard"]),
+                    priority=rng.choice(["P1", "P2", "P3", "P4"]),
+                    tier=rng.choices(["L1", "L2", "L3"], [0.6, 0.3, 0.1])[0],
+                    team=team,
+                )
+            )
+        return made
+
+    async def run(self, *, tickets: int, bursts: int) -> None:
+        stream = self.tickets(tickets)
+        self.ticket_ids = [t.ticket_id for t in stream]
+        size = len(stream) // bursts
+        for burst in range(bursts):
+            await self.shuffle_presence(burst)
+            for ticket in stream[burst * size : (burst + 1) * size]:
+                self.clock.advance(timedelta(milliseconds=self.rng.randint(1, 400)))
+                await self.arrive(ticket)
+            await self.check_all()
+            self.clock.advance(timedelta(minutes=35))
+            await self.resolve_some()
+            await self.check_all()
+
+    async def arrive(self, ticket: RoutedTicket) -> None:
+        ticket, revision = await self.store.create_ticket(ticket)
+        await self.desk.place(ticket, revision, Cause(f"opened:{ticket.ticket_id}"))
+        await self.check_capacity()
+
+    async def resolve_some(self) -> None:
+        """As flows.status_changed: free the agent, close the ticket, refill the team."""
+        for ticket_id in self.ticket_ids:
+            stored = await self.store.ticket(ticket_id)
+            if stored is None or stored[0].state == "closed":
+                continue
+            ticket, revision = stored
+            if self.rng.random() > (0.45 if ticket.state == "assigned" else 0.03):
+                continue
+            self.clock.advance(timedelta(milliseconds=self.rng.randint(1, 50)))
+            closed = ticket.model_copy(update={"state": "closed", "ack_due_at": None})
+            if ticket.agent_id:
+                await self.store.release(ticket.agent_id, ticket_id)
+                # The agent helped this customer: their next ticket may come back to them.
+                record = await self.store.customer(ticket.customer_id) or {}
+                agents = [a for a in record.get("agents", []) if a != ticket.agent_id]
+                agents = [ticket.agent_id, *agents][:PREVIOUS_AGENTS_KEPT]
+                await self.store.save_customer(ticket.customer_id, {**record, "agents": agents})
+            assert await self.store.save_ticket(closed, revision)
+            self.counts["closed"] += 1
+            await self.drain(ticket.team, Cause(f"resolved:{ticket_id}"))
+            await self.check_capacity()
+
+    async def shuffle_presence(self, burst: int) -> None:
+        now = self.clock.now()
+        everyone = [a.person_id for t in self.directory.teams for a in t.agents]
+        records = await self.store.agent_records(everyone)
+        away = [a for a in everyone if records.get(a, {}).get("presence", "online") != "online"]
+        for agent_id in self.rng.sample(everyone, 3):
+            await self.store.set_presence(agent_id, self.rng.choice(["away", "offline"]), now)
+        for agent_id in away[:3]:
+            team = self.directory.team_of(agent_id)
+            assert team is not None
+            if await self.store.set_presence(agent_id, "online", now):
+                self.counts["back online"] += 1
+                await self.drain(team.name, Cause(f"presence:{agent_id}:{burst}"))
+            # A report older than the one stored changes nothing.
+            assert not await self.store.set_presence(agent_id, "offline", now - timedelta(hours=1))
+            await self.check_capacity()
+
+    async def drain(self, team_name: str, cause: Cause) -> None:
+        """Drain as the Desk does, checking it took the queue in order and left nothing takeable."""
+        team = self.directory.team(team_name)
+        assert team is not None
+        before = await self.store.queued(team_name, self.order, DRAIN_BATCH)
+        mark = len(self.events)
+        placed = await self.desk.drain(team_name, cause)
+        taken = [e for e in self.events[mark:] if isinstance(e, TicketAssigned)]
+        assert len(taken) == placed
+        self.counts["drained"] += placed
+        place = {t.ticket_id: n for n, t in enumerate(before)}
+        positions = [place[e.ticket_id] for e in taken]
+        assert positions == sorted(positions), "drain assigned out of queue order"
+        records, available = await self.team_view(team)
+        for n, ticket in enumerate(before):
+            stored = await self.store.ticket(ticket.ticket_id)
+            if stored is None or stored[0].state != "queued":
+                continue
+            seen = verdict(ticket, team, records, (), available, self.desk.rules.assignment)
+            assert not seen.free, f"{ticket.ticket_id} left queued while {seen.free} had room"
+            skipped_for = [
+                e.agent_id
+                for e, at in zip(taken, positions, strict=True)
+                if at > n and before[at].channel == ticket.channel and e.agent_id in seen.qualified
+            ]
+            assert not skipped_for, f"{ticket.ticket_id} passed over for a later ticket"
+
+    # -- what is checked ---------------------------------------------------------------------
+
+    async def team_view(self, team: Team) -> tuple[dict[str, Document], dict[str, bool]]:
+        records = await self.store.agent_records([a.person_id for a in team.agents])
+        now, initial = self.clock.now(), self.desk.rules.assignment.initial_presence
+        available = {}
+        for agent in team.agents:
+            shift = agent.shift or team.shift_calendar
+            online = (records.get(agent.person_id, {}).get("presence") or initial) == "online"
+            on_shift = shift is None or self.calendars.get(shift).is_open(now)
+            available[agent.person_id] = online and on_shift
+        return records, available
+
+    async def check_claim(self, agent_id: str, ticket_id: str, capacity: int) -> None:
+        stored = await self.store.ticket(ticket_id)
+        assert stored is not None
+        ticket = stored[0]
+        team = self.directory.team(ticket.team)
+        agent = self.directory.agent(agent_id)
+        assert team is not None and agent is not None and agent in team.agents
+        assert capacity == agent.capacity_for(ticket.channel)
+        records, available = await self.team_view(team)
+        if any(ticket_id in held for r in records.values() for held in r.get("open", {}).values()):
+            return  # a repeated claim of a held slot decides nothing
+        customer = await self.store.customer(ticket.customer_id) or {}
+        seen = verdict(
+            ticket, team, records, customer.get("agents", []), available, self.desk.rules.assignment
+        )
+        assert agent_id in seen.allowed, f"{ticket_id} to {agent_id}, rules allow {seen.allowed}"
+        self.counts[seen.rule] += 1
+
+    async def published(self, event: Event) -> None:
+        self.events.append(event)
+        if isinstance(event, TicketQueued):
+            self.queued[event.ticket_id].append(event)
+        if not isinstance(event, TicketAssigned):
+            return
+        self.assigned[event.ticket_id].append(event)
+        self.counts["assigned"] += 1
+        stored = await self.store.ticket(event.ticket_id)
+        team = self.directory.team_of(event.agent_id)
+        agent = self.directory.agent(event.agent_id)
+        assert stored is not None and team is not None and agent is not None
+        ticket = stored[0]
+        assert (team.name, event.team, agent.tier) == (ticket.team, ticket.team, ticket.tier)
+        tier_pool = [a for a in team.agents if a.tier == ticket.tier]
+        if ticket.skill and ticket.skill not in agent.skills:
+            assert f"nobody at {ticket.tier} has skill {ticket.skill}" in event.reason
+            assert not any(ticket.skill in a.skills for a in tier_pool)
+            self.counts["skill dropped"] += 1
+        if ticket.language and ticket.language not in agent.languages:
+            assert f"nobody qualified speaks {ticket.language}" in event.reason
+            skilled = [a for a in tier_pool if not ticket.skill or ticket.skill in a.skills]
+            assert not any(ticket.language in a.languages for a in skilled or tier_pool)
+            self.counts["language dropped"] += 1
+        records, available = await self.team_view(team)
+        assert available[agent.person_id], f"{agent.person_id} is away or off shift"
+        assert ticket.ticket_id in records[agent.person_id]["open"][ticket.channel]
+
+    async def check_capacity(self) -> dict[str, list[str]]:
+        """No agent holds more than their capacity on a channel; who holds each ticket."""
+        agents = {a.person_id: a for t in self.directory.teams for a in t.agents}
+        holders: dict[str, list[str]] = defaultdict(list)
+        for agent_id, record in (await self.store.agent_records(list(agents))).items():
+            for channel, held in record.get("open", {}).items():
+                assert len(held) <= agents[agent_id].capacity_for(channel), (agent_id, channel)
+                for ticket_id in held:
+                    holders[ticket_id].append(agent_id)
+        return holders
+
+    async def check_all(self) -> None:
+        """Every ticket assigned to one holder, queued, or closed; none lost, none held twice."""
+        holders = await self.check_capacity()
+        states: Counter[str] = Counter()
+        held_as_assigned: set[str] = set()
+        for ticket_id in self.ticket_ids:
+            stored = await self.store.ticket(ticket_id)
+            if stored is None:
+                continue  # not arrived yet
+            ticket = stored[0]
+            states[ticket.state] += 1
+            assigned, queued = self.assigned.get(ticket_id, []), self.queued.get(ticket_id, [])
+            assert len(assigned) <= 1 and len(queued) <= 1, ticket_id
+            if ticket.state == "assigned":
+                assert holders.get(ticket_id) == [ticket.agent_id], ticket_id
+                assert [e.agent_id for e in assigned] == [ticket.agent_id], ticket_id
+                held_as_assigned.add(ticket_id)
+            elif ticket.state == "queued":
+                assert ticket_id not in holders and queued and not assigned, ticket_id
+            else:
+                assert ticket_id not in holders, ticket_id
+        assert set(holders) == held_as_assigned, "an agent holds a ticket not assigned to them"
+        assert len({e.event_id for e in self.events}) == len(self.events), "an event id repeats"
+        self.states = states
+
+
+@pytest.mark.parametrize("order", list(QUEUE_SORT))
+async def test_five_thousand_tickets_in_bursts_keep_every_routing_invariant(order: Any) -> None:
+    started = time.perf_counter()
+    simulation = Simulation.build(MemoryRoutingStore(), order, agents=50, seed=42)
+    await simulation.run(tickets=5000, bursts=20)
+    counts, elapsed = simulation.counts, time.perf_counter() - started
+    total = len(simulation.ticket_ids)
+    assert total == 5000 and len(simulation.desk.store.tickets) == total  # type: ignore[attr-defined]
+    assert counts["assigned"] == counts["returning customer"] + counts["least"]
+    # Every rule was exercised, not just allowed to be.
+    for seen in ("returning customer", "drained", "skill dropped", "language dropped", "closed"):
+        assert counts[seen] > 20, (seen, counts)
+    assert counts["back online"] > 0
+    print(f"simulation {order}: {elapsed:.1f} s, {dict(counts)}")
+    assert elapsed < 60
