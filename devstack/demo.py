@@ -113,6 +113,12 @@ def describe(value: dict[str, Any]) -> str:
             f"{v['category']}/{v.get('subcategory')} {v['priority']} {v['tier']} team={v['team']}"
         ),
         "ticket.assigned": lambda v: f"agent={v['agent_id']} ({v['reason']})",
+        "ticket.queued": lambda v: f"waits in {v['team']} ({v['reason']})",
+        "ticket.escalated": lambda v: f"{v['from_tier']} -> {v['to_tier']} ({v['reason']})",
+        "ticket.transferred": lambda v: (
+            f"#{v['transfer_count']} {v.get('from_agent_id')} -> {v.get('to_agent_id')} "
+            f"team={v['to_team']}"
+        ),
         "kb.suggested": lambda v: "articles=" + ", ".join(a["article_id"] for a in v["articles"]),
         "sla.started": lambda v: f"{v['metric']} due {v['due_at']}",
         "sla.breached": lambda v: (

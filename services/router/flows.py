@@ -21,6 +21,7 @@ from shared.events import (
     TicketEscalationRequested,
     TicketNoteAdded,
     TicketOpened,
+    TicketPriorityChanged,
     TicketRouted,
     TicketStatusChanged,
     TicketTransferRequested,
@@ -94,6 +95,24 @@ class Flows:
             await self.desk.place(reopened, revision, Cause.of(event))
         elif self._touched(ticket, event.agent_id):
             await self._acknowledge(ticket, revision)
+
+    async def priority_changed(self, event: TicketPriorityChanged) -> None:
+        """An agent's new priority reorders the queue the ticket may wait in."""
+        stored = await self.store.ticket(event.ticket_id)
+        if stored is None or stored[0].priority == event.priority:
+            return
+        ticket, revision = stored
+        changed = ticket.model_copy(
+            update={
+                "priority": event.priority,
+                "history": ticket.noted(
+                    f"priority {ticket.priority} to {event.priority} by {event.agent_id}"
+                ),
+            }
+        )
+        if self._touched(ticket, event.agent_id):
+            changed = changed.model_copy(update={"acknowledged": True, "ack_due_at": None})
+        await self.store.save_ticket(changed, revision)
 
     async def touched(self, event: TicketAgentReplied | TicketNoteAdded) -> None:
         """An assignee acting on their ticket acknowledges it; a reply also remembers who helped."""

@@ -23,6 +23,7 @@ from shared.events import (
     TicketEvent,
     TicketNoteAdded,
     TicketOpened,
+    TicketPriorityChanged,
     TicketStatusChanged,
     TicketTransferRequested,
 )
@@ -55,6 +56,8 @@ async def on_ticket_event(state: RouterState, event: TicketEvent) -> None:
         await flows.status_changed(event)
     elif isinstance(event, TicketAgentReplied | TicketNoteAdded):
         await flows.touched(event)
+    elif isinstance(event, TicketPriorityChanged):
+        await flows.priority_changed(event)
     elif isinstance(event, TicketEscalationRequested):
         await flows.escalation_requested(event)
     elif isinstance(event, TicketTransferRequested):

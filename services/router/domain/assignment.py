@@ -145,11 +145,12 @@ def choose(needs: Needs, agents: Sequence[AgentState], rules: AssignmentRules) -
         free,
         key=lambda a: (a.utilisation(channel), a.open_total, a.last_assigned, position[a.agent_id]),
     )
-    how = "least loaded" if len(free) > 1 else "the only one free"
-    return Choice(
-        best.agent_id,
-        f"{how} of {len(free)} qualified agents free ({wanted}): {_load(best, channel)}{dropped}",
+    how = (
+        f"least loaded of {len(free)} qualified agents free"
+        if len(free) > 1
+        else "the only qualified agent free"
     )
+    return Choice(best.agent_id, f"{how} ({wanted}): {_load(best, channel)}{dropped}")
 
 
 def _load(agent: AgentState, channel: Channel) -> str:
