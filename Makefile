@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test stack docs bench bench-sla bench-intake train-router lint clean
+.PHONY: install run test stack docs bench bench-sla bench-intake bench-router train-router lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ bench-sla: install
 ## Email normalisation (charsets, HTML, quotes, attachments) beside the bare stdlib parse.
 bench-intake: install
 	$(PY) -m bench.intake $(ARGS)
+
+## Router assignment choice over 10,000 agents (tiers, skills, languages) beside plain least loaded.
+bench-router: install
+	$(PY) -m bench.router $(ARGS)
 
 ## Train the router's classifier: accuracy per language on a held-out split, then save the model.
 train-router: install

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from services.router.domain.tickets import RoutedTicket, queue_key
-from shared.business_calendar import CalendarSpec, Calendars
+from shared.business_calendar import Calendars, CalendarSpec
 from shared.directory import CHANNELS, Agent, Directory, Person, Team
 from shared.events import Presence, QueueOrder
 from shared.events.tickets import Channel, Tier
@@ -41,18 +41,29 @@ class MemoryRoutingStore:
         self.tickets: dict[str, tuple[RoutedTicket, int]] = {}
         self.agents: dict[str, Document] = {}
         self.customers: dict[str, Document] = {}
+        #: Queued tickets by team, kept beside the records as MongoDB keeps an index.
+        self._waiting: dict[str, dict[str, RoutedTicket]] = {}
+
+    def _put(self, ticket: RoutedTicket, revision: int) -> tuple[RoutedTicket, int]:
+        before = self.tickets.get(ticket.ticket_id)
+        if before is not None:
+            self._waiting.get(before[0].team, {}).pop(ticket.ticket_id, None)
+        if ticket.state == "queued":
+            self._waiting.setdefault(ticket.team, {})[ticket.ticket_id] = ticket
+        self.tickets[ticket.ticket_id] = (ticket, revision)
+        return ticket, revision
 
     async def ticket(self, ticket_id: str) -> tuple[RoutedTicket, int] | None:
         return self.tickets.get(ticket_id)
 
     async def create_ticket(self, ticket: RoutedTicket) -> tuple[RoutedTicket, int]:
-        return self.tickets.setdefault(ticket.ticket_id, (ticket, 0))
+        return self.tickets.get(ticket.ticket_id) or self._put(ticket, 0)
 
     async def save_ticket(self, ticket: RoutedTicket, revision: int) -> bool:
         stored = self.tickets.get(ticket.ticket_id)
         if stored is None or stored[1] != revision:
             return False
-        self.tickets[ticket.ticket_id] = (ticket, revision + 1)
+        self._put(ticket, revision + 1)
         return True
 
     def _where(self, **equal: Any) -> list[RoutedTicket]:
@@ -64,11 +75,11 @@ class MemoryRoutingStore:
 
     async def queued(self, team: str, order: QueueOrder, limit: int) -> list[RoutedTicket]:
         # queue_key reads a missing rank as 0, as MongoDB sorts a null before any number.
-        waiting = sorted(self._where(team=team, state="queued"), key=lambda t: queue_key(t, order))
-        return waiting[:limit]
+        waiting = self._waiting.get(team, {}).values()
+        return sorted(waiting, key=lambda t: queue_key(t, order))[:limit]
 
     async def queue_teams(self) -> list[str]:
-        return sorted({t.team for t in self._where(state="queued")})
+        return sorted(team for team, waiting in self._waiting.items() if waiting)
 
     async def due_acknowledgements(self, now: datetime, limit: int) -> list[RoutedTicket]:
         due = [
@@ -87,7 +98,7 @@ class MemoryRoutingStore:
         return sorted(moved, key=lambda t: -t.transfer_count)[:limit]
 
     async def agent_records(self, agent_ids: Sequence[str]) -> dict[str, Document]:
-        return {i: _copy(self.agents[i]) for i in agent_ids if i in self.agents}
+        return {i: _agent_copy(self.agents[i]) for i in agent_ids if i in self.agents}
 
     async def claim(
         self, agent_id: str, channel: Channel, ticket_id: str, capacity: int, sequence: int
@@ -130,12 +141,23 @@ class MemoryRoutingStore:
         self.customers[customer_id] = {**_copy(record), "_id": customer_id}
 
 
+def _agent_copy(doc: Document) -> Document:
+    """An agent's record with its own lists, read often enough to skip the general copy."""
+    held = doc.get("open")
+    if held is None:
+        return dict(doc)
+    return {**doc, "open": {channel: list(ids) for channel, ids in held.items()}}
+
+
 def _copy(doc: Mapping[str, Any]) -> Document:
     """A copy deep enough that a caller cannot change the stored lists and maps."""
-    return {
-        k: _copy(v) if isinstance(v, Mapping) else list(v) if isinstance(v, list) else v
-        for k, v in doc.items()
-    }
+    copied = dict(doc)
+    for k, v in doc.items():
+        if isinstance(v, Mapping):
+            copied[k] = _copy(v)
+        elif isinstance(v, list):
+            copied[k] = list(v)
+    return copied
 
 
 def shift_calendars() -> Calendars:
@@ -189,7 +211,9 @@ def synthetic_directory(
             Team(
                 name=name,
                 manager=Person(
-                    person_id=f"mgr-{name}", name=f"Manager {name}", email=f"{name}@helpdesk.example"
+                    person_id=f"mgr-{name}",
+                    name=f"Manager {name}",
+                    email=f"{name}@helpdesk.example",
                 ),
                 agents=members[name],
             )

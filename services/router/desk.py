@@ -257,7 +257,7 @@ class Desk:
                     ticket.channel,
                     ticket.ticket_id,
                     agent.capacity_for(ticket.channel),
-                    self._sequence(),
+                    placement.sequence,
                 )
                 if not claimed:
                     break  # another replica changed the team meanwhile; its drain goes on

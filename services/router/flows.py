@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from services.router.desk import Cause, Desk
+from services.router.desk import Cause, Desk, TicketChanged
 from services.router.domain.categories import CategoryTree
 from services.router.domain.tiers import next_tier
 from services.router.domain.triage import TriageRules
@@ -88,7 +88,8 @@ class Flows:
             )
             if ticket.agent_id:
                 await self.store.release(ticket.agent_id, ticket.ticket_id)
-            await self.store.save_ticket(closed, revision)
+            if not await self.store.save_ticket(closed, revision):
+                raise TicketChanged(ticket.ticket_id)  # retried; releasing twice is harmless
             await self.desk.drain(ticket.team, Cause.of(event))
         elif event.status == "reopened" and ticket.state == "closed":
             reopened = ticket.model_copy(update={"state": "queued", "queued_seq": None})
@@ -146,7 +147,8 @@ class Flows:
                 "history": ticket.noted(f"acknowledged by {ticket.agent_id}"),
             }
         )
-        await self.store.save_ticket(done, revision)
+        if not await self.store.save_ticket(done, revision):
+            raise TicketChanged(ticket.ticket_id)
 
     async def escalation_requested(self, event: TicketEscalationRequested) -> None:
         await self.escalate(

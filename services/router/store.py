@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
@@ -145,18 +145,22 @@ class MongoRoutingStore:
         the list matches too, so a repeated claim succeeds without taking a second slot.
         """
         held = f"open.{channel}"
-        room: list[dict[str, Any]] = [{held: ticket_id}]
-        if capacity > 0:
-            room.append({f"{held}.{capacity - 1}": {"$exists": False}})
+        if capacity <= 0:
+            found = await self._agents.find_one({"_id": agent_id, held: ticket_id}, {"_id": 1})
+            return found is not None
+        room = [{held: ticket_id}, {f"{held}.{capacity - 1}": {"$exists": False}}]
         update = {"$addToSet": {held: ticket_id}, "$max": {"last_assigned": sequence}}
-        try:
-            result = await self._agents.update_one(
-                {"_id": agent_id, "$or": room}, update, upsert=True
-            )
-        except DuplicateKeyError:
-            # The agent exists and is full: the upsert tried to insert a second document.
-            return False
-        return result.matched_count == 1 or result.upserted_id is not None
+        for _ in range(2):
+            try:
+                result = await self._agents.update_one(
+                    {"_id": agent_id, "$or": room}, update, upsert=True
+                )
+            except DuplicateKeyError:
+                # The upsert tried to insert a second document: the agent's record exists,
+                # full, or created by a racing first claim; the second try tells which.
+                continue
+            return result.matched_count == 1 or result.upserted_id is not None
+        return False
 
     async def release(self, agent_id: str, ticket_id: str) -> None:
         await self._agents.update_one(

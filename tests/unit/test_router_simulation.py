@@ -21,7 +21,7 @@ from services.router.domain.tickets import QUEUE_SORT, RoutedTicket
 from services.router.store import RoutingStore
 from shared.business_calendar import Calendars
 from shared.clock import FakeClock
-from shared.directory import Agent, Directory, Team
+from shared.directory import CHANNELS, Agent, Directory, Team
 from shared.events import Event, QueueOrder, TicketAssigned, TicketQueued
 from shared.events.tickets import Tier
 from shared.mongo import Document
@@ -243,7 +243,16 @@ class Simulation:
         positions = [place[e.ticket_id] for e in taken]
         assert positions == sorted(positions), "drain assigned out of queue order"
         records, available = await self.team_view(team)
+        # Only a channel with room left now, or taken later in the queue, can show a mistake.
+        last_taken = {before[at].channel: at for at in positions}
+        room: set[str] = set()
+        for agent in team.agents:
+            held = records.get(agent.person_id, {}).get("open", {})
+            if available[agent.person_id]:
+                room |= {c for c in CHANNELS if len(held.get(c, [])) < agent.capacity_for(c)}
         for n, ticket in enumerate(before):
+            if ticket.channel not in room and last_taken.get(ticket.channel, -1) < n:
+                continue
             stored = await self.store.ticket(ticket.ticket_id)
             if stored is None or stored[0].state != "queued":
                 continue
@@ -367,3 +376,84 @@ async def test_five_thousand_tickets_in_bursts_keep_every_routing_invariant(orde
     assert counts["back online"] > 0
     print(f"simulation {order}: {elapsed:.1f} s, {dict(counts)}")
     assert elapsed < 60
+
+
+# -- choose() and drain() at their edges ------------------------------------------------------
+
+RULES = AssignmentRules()
+
+
+def _agent(n: int, tier: Tier = "L1", **fields: Any) -> Agent:
+    return Agent(
+        person_id=f"ag-{n}", name=f"Agent {n}", email=f"a{n}@helpdesk.example", tier=tier, **fields
+    )
+
+
+def _state(agent: Agent, **fields: Any) -> AgentState:
+    return AgentState(agent=agent, team="technical", **fields)
+
+
+def test_equally_loaded_agents_take_turns_longest_idle_first() -> None:
+    states = [_state(_agent(n), last_assigned=at) for n, at in enumerate([30, 10, 20])]
+    needs = [Needs(f"t-{n}", "email", "L1") for n in range(6)]
+    placed, after = drain(needs, states, RULES, first_sequence=100)
+    turns = [p.choice.agent_id for p in placed]
+    assert turns == ["ag-1", "ag-2", "ag-0", "ag-1", "ag-2", "ag-0"]
+    assert [s.load("email") for s in after] == [2, 2, 2]
+
+
+def test_excluded_agents_are_passed_over_unless_everyone_at_the_tier_is() -> None:
+    states = [_state(_agent(0)), _state(_agent(1))]
+    one = choose(Needs("t", "email", "L1", excluded=frozenset({"ag-0"})), states, RULES)
+    assert one.agent_id == "ag-1"
+    everyone = frozenset({"ag-0", "ag-1"})
+    both = choose(Needs("t", "email", "L1", excluded=everyone), states, RULES)
+    assert both.agent_id == "ag-0" and "every agent at the tier passed it on before" in both.reason
+
+
+def test_a_requirement_nobody_at_the_tier_meets_is_dropped_and_said() -> None:
+    network = _state(_agent(0, skills=["network"], languages=["en"]))
+    billing = _state(_agent(1, skills=["billing"], languages=["en", "ru"]), open={"email": ("x",)})
+    states = [network, billing]
+    legal = choose(Needs("t", "email", "L1", skill="legal", language="ru"), states, RULES)
+    assert legal.agent_id == "ag-1" and "nobody at L1 has skill legal" in legal.reason
+    pt = choose(Needs("t", "email", "L1", skill="network", language="pt"), states, RULES)
+    assert pt.agent_id == "ag-0" and "nobody qualified speaks pt" in pt.reason
+    # A skill someone has stays required while they are busy: the ticket waits for them.
+    full = _state(billing.agent, open={"email": tuple(f"x{n}" for n in range(10))})
+    waits = choose(Needs("t", "email", "L1", skill="billing"), [network, full], RULES)
+    assert waits.agent_id is None and "skill billing" in waits.reason
+
+
+def test_a_channel_of_capacity_zero_never_gets_a_ticket() -> None:
+    states = [_state(_agent(0, capacity={"email": 5}))]
+    assert states[0].utilisation("phone") == 1.0
+    phone = choose(Needs("t", "phone", "L1"), states, RULES)
+    assert phone.agent_id is None and phone.reason.startswith("none of 1 qualified agents free")
+    waiting = [Needs("t-1", "phone", "L1"), Needs("t-2", "email", "L1")]
+    placed, _ = drain(waiting, states, RULES, first_sequence=1)
+    assert [(p.ticket_id, p.choice.agent_id) for p in placed] == [("t-2", "ag-0")]
+
+
+def test_the_returning_customers_agent_wins_only_below_the_utilisation_cap() -> None:
+    def holding(n: int) -> AgentState:
+        return _state(_agent(0), open={"email": tuple(f"x{i}" for i in range(n))})
+
+    idle = _state(_agent(1))
+    needs = Needs("t", "email", "L1", previous_agents=("ag-9", "ag-0"))
+    back = choose(needs, [holding(7), idle], RULES)
+    assert back.agent_id == "ag-0" and back.reason.startswith("helped this customer before")
+    assert choose(needs, [holding(8), idle], RULES).agent_id == "ag-1"  # 0.8 is the cap
+
+
+def test_a_ticket_nobody_can_take_keeps_its_place_and_later_ones_still_go() -> None:
+    states = [_state(_agent(0, tier="L1")), _state(_agent(1, tier="L2"), presence="away")]
+    waiting = [Needs("t-1", "email", "L2"), Needs("t-2", "email", "L1")]
+    placed, _ = drain(waiting, states, RULES, first_sequence=1)
+    assert [p.ticket_id for p in placed] == ["t-2"]
+
+
+def test_a_held_ticket_stays_with_its_holder_whatever_their_state() -> None:
+    holder = _state(_agent(0), presence="away", open={"email": ("t-1",)})
+    again = choose(Needs("t-1", "email", "L1"), [_state(_agent(1)), holder], RULES)
+    assert again.agent_id == "ag-0" and again.reason.startswith("already holds the ticket")

@@ -167,6 +167,8 @@ def _why_nobody(pool: Sequence[AgentState], channel: Channel, wanted: str) -> st
             state = agent.presence
         elif not agent.on_shift:
             state = "off shift"
+        elif agent.capacity(channel) == 0:
+            state = f"taking no {channel}"
         else:
             state = f"at capacity on {channel}"
         counts[state] = counts.get(state, 0) + 1
@@ -178,6 +180,8 @@ def _why_nobody(pool: Sequence[AgentState], channel: Channel, wanted: str) -> st
 class Placement:
     ticket_id: str
     choice: Choice
+    #: Round-robin stamp of this assignment, one apart from the next, so ties rotate.
+    sequence: int
 
 
 def drain(
@@ -204,6 +208,6 @@ def drain(
             else a
             for a in states
         ]
+        placed.append(Placement(needs.ticket_id, choice, sequence))
         sequence += 1
-        placed.append(Placement(needs.ticket_id, choice))
     return placed, states
