@@ -88,12 +88,13 @@ def qualified(needs: Needs, agents: Sequence[AgentState]) -> tuple[list[AgentSta
     """
     notes: list[str] = []
     pool = [a for a in agents if a.agent.tier == needs.tier]
-    others = [a for a in pool if a.agent_id not in needs.excluded]
-    if others or not pool:
-        pool = others
-    else:
-        # Everyone at the tier already let it go: one of them must still take it.
-        notes.append("every agent at the tier passed it on before")
+    if needs.excluded:
+        others = [a for a in pool if a.agent.person_id not in needs.excluded]
+        if others or not pool:
+            pool = others
+        else:
+            # Everyone at the tier already let it go: one of them must still take it.
+            notes.append("every agent at the tier passed it on before")
     if needs.skill is not None:
         skilled = [a for a in pool if needs.skill in a.agent.skills]
         if skilled:
@@ -120,14 +121,15 @@ def _requirements(needs: Needs, notes: list[str]) -> str:
 
 def choose(needs: Needs, agents: Sequence[AgentState], rules: AssignmentRules) -> Choice:
     """The agent for this ticket, or none with the reason nobody could take it."""
-    holder = next((a for a in agents if a.holds(needs.ticket_id)), None)
-    if holder is not None:
-        # A slot claimed before a crash: the same agent again, so a redelivery decides the same.
-        return Choice(holder.agent_id, f"already holds the ticket ({holder.agent_id})")
+    ticket_id, channel = needs.ticket_id, needs.channel
+    # A slot claimed before a crash: the same agent again, so a redelivery decides the same.
+    # Slots are claimed on the ticket's channel only, so only that channel is looked at.
+    for agent in agents:
+        if ticket_id in agent.open.get(channel, ()):
+            return Choice(agent.agent_id, f"already holds the ticket ({agent.agent_id})")
     pool, notes = qualified(needs, agents)
     wanted = _requirements(needs, notes)
     dropped = f" ({'; '.join(notes)})" if notes else ""
-    channel = needs.channel
     free = [a for a in pool if a.available and a.load(channel) < a.capacity(channel)]
     if not free:
         return Choice(None, _why_nobody(pool, channel, wanted) + dropped)
