@@ -198,18 +198,15 @@ def drain(
     go (a billing question does not wait behind a network one for a network engineer).
     """
     states = list(agents)
+    position = {a.agent_id: i for i, a in enumerate(states)}
     placed: list[Placement] = []
     sequence = first_sequence
     for needs in waiting:
         choice = choose(needs, states, rules)
         if choice.agent_id is None:
             continue
-        states = [
-            a.with_ticket(needs.channel, needs.ticket_id, sequence)
-            if a.agent_id == choice.agent_id
-            else a
-            for a in states
-        ]
+        at = position[choice.agent_id]
+        states[at] = states[at].with_ticket(needs.channel, needs.ticket_id, sequence)
         placed.append(Placement(needs.ticket_id, choice, sequence))
         sequence += 1
     return placed, states
