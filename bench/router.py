@@ -4,8 +4,9 @@ Both place the same ticket needs (seeded: team, channel, tier, skill, language, 
 come back) on the same synthetic agents, in the same run. The router is `choose()` (qualified by
 tier, skill and language; the returning customer's agent; least loaded; round robin), each
 assignment applied to the agent states as `drain()` does. The baseline takes the agent with
-room on the channel holding the fewest open tickets, ignoring qualification. Then `drain()` itself (the queue being emptied) runs on one
-team's first tickets, beside the same choices applied by the loop above. No broker, no database.
+room on the channel holding the fewest open tickets, ignoring qualification. Then `drain()`
+itself (a queue being emptied) runs on one team's first tickets, beside the same choices
+applied by the loop above. No broker, no database.
 """
 
 from __future__ import annotations
