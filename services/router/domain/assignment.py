@@ -124,9 +124,9 @@ def choose(needs: Needs, agents: Sequence[AgentState], rules: AssignmentRules) -
     ticket_id, channel = needs.ticket_id, needs.channel
     # A slot claimed before a crash: the same agent again, so a redelivery decides the same.
     # Slots are claimed on the ticket's channel only, so only that channel is looked at.
-    for agent in agents:
-        if ticket_id in agent.open.get(channel, ()):
-            return Choice(agent.agent_id, f"already holds the ticket ({agent.agent_id})")
+    for state in agents:
+        if ticket_id in state.open.get(channel, ()):
+            return Choice(state.agent_id, f"already holds the ticket ({state.agent_id})")
     pool, notes = qualified(needs, agents)
     wanted = _requirements(needs, notes)
     dropped = f" ({'; '.join(notes)})" if notes else ""
