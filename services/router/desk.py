@@ -37,8 +37,6 @@ log = get_logger(__name__)
 Publish = Callable[[Event], Awaitable[None]]
 #: Queued tickets one drain looks at, at most; the next trigger takes the rest.
 DRAIN_BATCH = 500
-#: Agents the customer's history remembers, most recent first.
-PREVIOUS_AGENTS_KEPT = 5
 
 
 class TicketChanged(RuntimeError):

@@ -11,6 +11,7 @@ from services.router.domain.categories import CategoryTree
 from services.router.domain.tiers import next_tier
 from services.router.domain.triage import TriageRules
 from services.router.domain.vocabulary import TIERS, Tier
+from services.router.store import RoutingStore
 from services.router.triaging import Scores, customer_after, routed_event, triage
 from shared.events import (
     AgentPresenceChanged,
@@ -41,7 +42,7 @@ class Flows:
     triage_rules: TriageRules
 
     @property
-    def store(self) -> Any:
+    def store(self) -> RoutingStore:
         return self.desk.store
 
     async def opened(self, event: TicketOpened) -> None:
@@ -230,11 +231,9 @@ class Flows:
             reason=f"escalated {reason}",
         )
         customer = await self.store.customer(ticket.customer_id)
-        if customer is not None:
-            history = dict(customer.get("history") or {})
-            if TIERS.index(target) > TIERS.index(history.get("highest_tier") or "L1"):
-                history["highest_tier"] = target
-                await self.store.save_customer(ticket.customer_id, {**customer, "history": history})
+        await self.store.save_customer(
+            ticket.customer_id, customer_after(customer, ticket, 0.0, reached_tier=target)
+        )
 
     async def transfer_requested(self, event: TicketTransferRequested) -> None:
         stored = await self.store.ticket(event.ticket_id)

@@ -12,17 +12,21 @@ from services.router.domain.rules import RoutingRules
 from services.router.domain.tickets import RoutedTicket
 from services.router.domain.tiers import (
     CustomerHistory,
+    reached,
     remember,
     starting_tier,
     technical_level,
     wording_score,
 )
 from services.router.domain.triage import TriageRules
+from services.router.domain.vocabulary import Tier
 from shared.directory import Directory
 from shared.events import TicketOpened, TicketRouted
 from shared.mongo import Document
 
 Scores = Callable[[str], Mapping[str, float]]
+#: Agents the customer's record remembers, most recent first.
+PREVIOUS_AGENTS_KEPT = 5
 
 
 def history_of(record: Document | None) -> CustomerHistory:
@@ -119,18 +123,26 @@ def routed_event(event: TicketOpened, decided: Triage) -> TicketRouted:
 
 
 def customer_after(
-    record: Document | None, ticket: RoutedTicket, wording: float, *, helped_by: str | None = None
+    record: Document | None,
+    ticket: RoutedTicket,
+    wording: float,
+    *,
+    helped_by: str | None = None,
+    reached_tier: Tier | None = None,
 ) -> Document:
-    """The customer's record once this ticket is counted (once) and its helper remembered."""
+    """The customer's record once this ticket is counted (once), its helper remembered and the
+    tier it reached kept."""
     record = dict(record or {})
     tickets = list(record.get("tickets", ()))
     history = history_of(record)
     if ticket.ticket_id not in tickets:
         tickets.append(ticket.ticket_id)
         history = remember(history, wording, ticket.tier)
+    if reached_tier is not None:
+        history = reached(history, reached_tier)
     agents = list(record.get("agents", ()))
     if helped_by is not None:
-        agents = [helped_by, *[a for a in agents if a != helped_by]][:5]
+        agents = [helped_by, *[a for a in agents if a != helped_by]][:PREVIOUS_AGENTS_KEPT]
     return {
         "tickets": tickets[-200:],
         "history": {
