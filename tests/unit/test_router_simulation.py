@@ -14,11 +14,12 @@ from typing import Any
 
 import pytest
 
-from services.router.desk import DRAIN_BATCH, PREVIOUS_AGENTS_KEPT, Cause, Desk
+from services.router.desk import DRAIN_BATCH, Cause, Desk
 from services.router.domain.assignment import AgentState, Needs, choose, drain
 from services.router.domain.rules import AssignmentRules, QueueRules, RoutingRules
 from services.router.domain.tickets import QUEUE_SORT, RoutedTicket
 from services.router.store import RoutingStore
+from services.router.triaging import PREVIOUS_AGENTS_KEPT
 from shared.business_calendar import Calendars
 from shared.clock import FakeClock
 from shared.directory import CHANNELS, Agent, Directory, Team
