@@ -40,7 +40,7 @@ class MemoryRoutingStore:
     def __init__(self) -> None:
         self.tickets: dict[str, tuple[RoutedTicket, int]] = {}
         self.agents: dict[str, Document] = {}
-        self.customers: dict[str, Document] = {}
+        self.customer_records: dict[str, Document] = {}
         #: Queued tickets by team, kept beside the records as MongoDB keeps an index.
         self._waiting: dict[str, dict[str, RoutedTicket]] = {}
 
@@ -134,11 +134,18 @@ class MemoryRoutingStore:
         return before != presence
 
     async def customer(self, customer_id: str) -> Document | None:
-        record = self.customers.get(customer_id)
+        record = self.customer_records.get(customer_id)
         return _copy(record) if record is not None else None
 
+    async def customers(self, customer_ids: Sequence[str]) -> dict[str, Document]:
+        return {
+            cid: _copy(self.customer_records[cid])
+            for cid in set(customer_ids)
+            if cid in self.customer_records
+        }
+
     async def save_customer(self, customer_id: str, record: Document) -> None:
-        self.customers[customer_id] = {**_copy(record), "_id": customer_id}
+        self.customer_records[customer_id] = {**_copy(record), "_id": customer_id}
 
 
 def _agent_copy(doc: Document) -> Document:

@@ -242,7 +242,10 @@ class Desk:
             waiting = await self.store.queued(team, order, DRAIN_BATCH)
             if not waiting:
                 return 0
-            needs = [t.needs(await self.previous_agents(t.customer_id)) for t in waiting]
+            records = await self.store.customers([t.customer_id for t in waiting])
+            needs = [
+                t.needs(tuple(records.get(t.customer_id, {}).get("agents", ()))) for t in waiting
+            ]
             placements, _ = drain(needs, states, self.rules.assignment, self._sequence())
             by_id = {t.ticket_id: t for t in waiting}
             placed = 0

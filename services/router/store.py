@@ -61,6 +61,7 @@ class RoutingStore(Protocol):
     async def release(self, agent_id: str, ticket_id: str) -> None: ...
     async def set_presence(self, agent_id: str, presence: Presence, at: datetime) -> bool: ...
     async def customer(self, customer_id: str) -> Document | None: ...
+    async def customers(self, customer_ids: Sequence[str]) -> dict[str, Document]: ...
     async def save_customer(self, customer_id: str, record: Document) -> None: ...
 
 
@@ -185,6 +186,11 @@ class MongoRoutingStore:
 
     async def customer(self, customer_id: str) -> Document | None:
         return await self._customers.find_one({"_id": customer_id})
+
+    async def customers(self, customer_ids: Sequence[str]) -> dict[str, Document]:
+        """Many customers in one read, for a queue being drained."""
+        query = {"_id": {"$in": list(set(customer_ids))}}
+        return {doc["_id"]: doc async for doc in self._customers.find(query)}
 
     async def save_customer(self, customer_id: str, record: Document) -> None:
         await self._customers.replace_one({"_id": customer_id}, record, upsert=True)
