@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import re
+import unicodedata
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate
@@ -25,6 +27,19 @@ class OutgoingEmail:
     #: The delivery it belongs to; gives the mail a stable Message-ID, so a resent copy of the
     #: same delivery is recognisable as a duplicate by mail clients.
     delivery_key: str
+    #: The HTML alternative of `text`, if any.
+    html: str | None = None
+    #: The language it is written in, for the Content-Language header.
+    language: str = "en"
+
+
+#: RFC 5646 language tags, loosely: `fa`, `el`, `pt-BR`.
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*")
+
+
+def _one_line(text: str) -> str:
+    """A header value never carries line breaks or control characters (header injection)."""
+    return " ".join("".join(" " if unicodedata.category(c) == "Cc" else c for c in text).split())
 
 
 class DeliveryFailed(Exception):
@@ -43,16 +58,22 @@ class EmailSender(Protocol):
 
 
 def build_message(mail: OutgoingEmail, sender: str) -> EmailMessage:
-    """A UTF-8 plain-text message; non-ASCII names (Persian, Greek, Russian) are encoded."""
+    """A UTF-8 message, plain text or text + HTML alternatives; non-ASCII headers are encoded."""
     message = EmailMessage()
     message["From"] = formataddr(("Help desk", sender))
-    message["To"] = formataddr((mail.to_name, mail.to_address))
-    message["Subject"] = mail.subject
+    message["To"] = formataddr((_one_line(mail.to_name), mail.to_address))
+    message["Subject"] = _one_line(mail.subject)
     message["Date"] = formatdate(localtime=False, usegmt=True)
     domain = sender.rpartition("@")[2] or "helpdesk.invalid"
     message["Message-ID"] = f"<{derived_id('email', mail.delivery_key)}@{domain}>"
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(mail.text, charset="utf-8")
+    if mail.html is not None:
+        # Turns the message into multipart/alternative; clients show the last part they can.
+        message.add_alternative(mail.html, subtype="html", charset="utf-8")
+    # After the content: setting content drops the Content-* headers set before it.
+    if _LANGUAGE_TAG.fullmatch(mail.language):
+        message["Content-Language"] = mail.language
     return message
 
 

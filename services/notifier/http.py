@@ -1,21 +1,117 @@
-"""The notifier's HTTP API: the live-push WebSocket and the delivery log."""
+"""The notifier's HTTP API: the console's board, live push (WebSocket and Server-Sent Events),
+acknowledging escalations, chat-tool webhooks, and the delivery log."""
 
 from __future__ import annotations
 
 import json
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
 
-from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
-from pydantic import SecretStr
+from fastapi import (
+    APIRouter,
+    Depends,
+    HTTPException,
+    Query,
+    WebSocket,
+    WebSocketDisconnect,
+    status,
+)
+from pydantic import AnyHttpUrl, BaseModel, Field, SecretStr
+from sse_starlette import EventSourceResponse
 
-from services.notifier.auth import verify_token
-from services.notifier.push import PushHub
-from services.notifier.store import Delivery, DeliveryStore
+from services.notifier.board import Viewer, view, viewer_of
+from services.notifier.board_store import BoardStore
+from services.notifier.escalations import Escalations
+from services.notifier.flows import Flows
+from services.notifier.notices import NoticeKind
+from services.notifier.outbox import Job, Outbox
+from services.notifier.push import PushHub, Stream
+from services.notifier.webhook_store import WebhookStore
+from services.notifier.webhooks import WebhookTarget
+from shared.agent_tokens import AgentTokens, BadToken, agent_dependency, unauthorized
+from shared.clock import Clock
 from shared.logging import get_logger
 
 log = get_logger(__name__)
 
-#: Close code for a refused token: 4000-4999 are the application's; 4401 reads as HTTP 401.
+#: Close codes: 4000-4999 are the application's; 4401 reads as HTTP 401.
 CLOSE_UNAUTHORISED = 4401
+CLOSE_UNAVAILABLE = 1013
+
+
+@dataclass
+class Api:
+    tokens: AgentTokens | None
+    clock: Clock
+    hub: PushHub
+    board: BoardStore
+    escalations: Escalations
+    outbox: Outbox
+    webhooks: WebhookStore
+    flows: Flows
+
+
+class WebhookIn(BaseModel):
+    name: str = Field(pattern=r"^[a-z0-9_-]{1,64}$", description="Unique name of the endpoint.")
+    url: AnyHttpUrl = Field(description="Where to POST (a Slack-compatible incoming webhook).")
+    teams: list[str] = Field(min_length=1, description="Teams whose notices it receives.")
+    kinds: list[NoticeKind] = Field(default_factory=list, description="Empty: every kind.")
+    secret: str | None = Field(
+        default=None, min_length=16, description="HMAC key; generated and returned if absent."
+    )
+
+
+class WebhookOut(BaseModel):
+    name: str
+    host: str = Field(description="The endpoint's host; the URL itself is a secret of Slack's.")
+    teams: list[str]
+    kinds: list[str]
+    active: bool
+    secret: str | None = Field(default=None, description="Only in the answer that created it.")
+
+
+def _out(target: WebhookTarget, *, secret: str | None = None) -> WebhookOut:
+    return WebhookOut(
+        name=target.name,
+        host=target.url.host or "",
+        teams=target.teams,
+        kinds=list(target.kinds),
+        active=target.active,
+        secret=secret,
+    )
+
+
+def _caller(api: Api) -> Callable[..., Awaitable[Viewer]]:
+    """A dependency giving the calling person (agent, lead or manager) from their token."""
+    person = agent_dependency(api.tokens, api.clock) if api.tokens else None
+
+    async def unavailable() -> str:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "agent tokens not configured")
+
+    identified = Depends(person or unavailable)
+
+    async def caller(person_id: str = identified) -> Viewer:
+        found = viewer_of(person_id, api.flows.directory)
+        if found is None:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"{person_id} is not in the directory")
+        return found
+
+    return caller
+
+
+def _token_viewer(api: Api, token: str | None) -> Viewer:
+    if api.tokens is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "agent tokens not configured")
+    try:
+        person_id = api.tokens.verify(token or "", api.clock.now())
+    except BadToken as exc:
+        raise unauthorized(f"token refused: {exc}", bearer=False) from exc
+    found = viewer_of(person_id, api.flows.directory)
+    if found is None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"{person_id} is not in the directory")
+    return found
 
 
 def _is_ping(text: str) -> bool:
@@ -28,39 +124,134 @@ def _is_ping(text: str) -> bool:
     return isinstance(message, dict) and message.get("type") == "ping"
 
 
-def routes(hub: PushHub, deliveries: DeliveryStore, secret: SecretStr) -> APIRouter:
+def routes(api: Api) -> APIRouter:
     router = APIRouter()
+    signed_in = Depends(_caller(api))
 
-    @router.websocket("/ws/{person_id}")
-    async def live_push(websocket: WebSocket, person_id: str, token: str | None = None) -> None:
-        """Live updates for one agent or manager; `token` is `sign_token(secret, person_id)`."""
+    @router.get("/me", tags=["console"], summary="Who the token names: role and teams.")
+    async def me(viewer: Viewer = signed_in) -> dict[str, Any]:
+        return viewer.as_json()
+
+    @router.get("/board", tags=["console"], summary="The caller's tickets and escalations.")
+    async def board(viewer: Viewer = signed_in) -> dict[str, Any]:
+        rows = [view(r) for r in await api.board.for_viewer(viewer)]
+        heads = list(viewer.teams) if viewer.role != "agent" else []
+        escalations = await api.escalations.open_for(viewer.person_id, heads)
+        return {
+            "person": viewer.as_json(),
+            "tickets": [r for r in rows if viewer.sees(r)],
+            "escalations": [e.view() for e in escalations],
+        }
+
+    @router.get(
+        "/events",
+        tags=["console"],
+        summary="Server-Sent Events: `ticket`, `escalation` and `notice` as they happen.",
+    )
+    async def events(
+        token: str | None = Query(default=None, description="The person's token."),
+    ) -> EventSourceResponse:
+        viewer = _token_viewer(api, token)
+        stream = Stream()
+        api.hub.add(viewer.person_id, stream)
+
+        async def messages() -> AsyncIterator[dict[str, str]]:
+            try:
+                yield {"event": "hello", "data": json.dumps(viewer.as_json())}
+                while True:
+                    envelope = json.loads(await stream.queue.get())
+                    data = json.dumps(envelope["data"], ensure_ascii=False)
+                    yield {"event": envelope["type"], "data": data}
+            finally:
+                api.hub.remove(viewer.person_id, stream)
+
+        return EventSourceResponse(messages(), ping=15)
+
+    @router.websocket("/ws")
+    async def live_push(websocket: WebSocket, token: str | None = None) -> None:
+        """Live updates for one person, as JSON `{"type", "data"}`; `token` is theirs."""
         # Accept first: a close before the handshake reaches the browser as a bare HTTP 403,
         # without the code and reason the console needs to tell "log in again" from an outage.
         await websocket.accept()
-        if not verify_token(secret, person_id, token):
-            log.info("push.refused", person_id=person_id)
-            await websocket.close(code=CLOSE_UNAUTHORISED, reason="invalid or missing token")
+        try:
+            viewer = _token_viewer(api, token)
+        except HTTPException as exc:
+            code = CLOSE_UNAVAILABLE if exc.status_code == 503 else CLOSE_UNAUTHORISED
+            log.info("push.refused", reason=exc.detail)
+            await websocket.close(code=code, reason=str(exc.detail)[:120])
             return
-        hub.add(person_id, websocket)
+        api.hub.add(viewer.person_id, websocket)
         try:
             while True:
-                text = await websocket.receive_text()
-                if _is_ping(text):
+                if _is_ping(await websocket.receive_text()):
                     await websocket.send_text(json.dumps({"type": "pong"}))
         except WebSocketDisconnect:
             pass
         finally:
-            hub.remove(person_id, websocket)
+            api.hub.remove(viewer.person_id, websocket)
 
-    @router.get(
-        "/deliveries",
-        tags=["deliveries"],
-        summary="The delivery log, newest first; optionally for one ticket.",
+    @router.post(
+        "/escalations/{escalation_id}/acknowledge",
+        tags=["escalations"],
+        summary="Acknowledge an escalation: its ladder stops; idempotent.",
+        responses={403: {"description": "Never told of it"}, 404: {"description": "Unknown"}},
     )
-    async def list_deliveries(
+    async def acknowledge(escalation_id: str, viewer: Viewer = signed_in) -> dict[str, Any]:
+        found = await api.escalations.get(escalation_id)
+        if found is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no escalation {escalation_id}")
+        heads_it = viewer.role != "agent" and found.team in viewer.teams
+        if viewer.person_id not in found.told and not heads_it:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"{viewer.person_id} was not told of this escalation and does not lead its team",
+            )
+        done = await api.flows.finish(
+            escalation_id, "acknowledged", by=viewer.person_id, reason=f"{viewer.name} is on it"
+        )
+        current = done or await api.escalations.get(escalation_id)
+        assert current is not None
+        return current.view()
+
+    @router.get("/deliveries", tags=["deliveries"], summary="The delivery log, newest first.")
+    async def deliveries(
         ticket_id: str | None = Query(default=None, description="Only this ticket's."),
         limit: int = Query(default=100, ge=1, le=1000),
-    ) -> list[Delivery]:
-        return await deliveries.list(ticket_id=ticket_id, limit=limit)
+    ) -> list[Job]:
+        return await api.outbox.list(ticket_id=ticket_id, limit=limit)
+
+    def _heads(viewer: Viewer, teams: list[str]) -> None:
+        outside = sorted(set(teams) - set(viewer.teams))
+        if viewer.role == "agent" or outside:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"only a lead or manager of the teams may change their webhooks ({outside})",
+            )
+
+    @router.post("/webhooks", tags=["webhooks"], status_code=201, summary="Add or replace.")
+    async def put_webhook(body: WebhookIn, viewer: Viewer = signed_in) -> WebhookOut:
+        _heads(viewer, body.teams)
+        secret = body.secret or secrets.token_urlsafe(32)
+        target = WebhookTarget(
+            name=body.name,
+            url=body.url,
+            secret=SecretStr(secret),
+            teams=body.teams,
+            kinds=body.kinds,
+        )
+        await api.webhooks.put(target)
+        return _out(target, secret=None if body.secret else secret)
+
+    @router.get("/webhooks", tags=["webhooks"], summary="Endpoints of the caller's teams.")
+    async def list_webhooks(viewer: Viewer = signed_in) -> list[WebhookOut]:
+        return [_out(t) for t in await api.webhooks.all() if set(t.teams) & set(viewer.teams)]
+
+    @router.delete("/webhooks/{name}", tags=["webhooks"], status_code=204, summary="Remove.")
+    async def delete_webhook(name: str, viewer: Viewer = signed_in) -> None:
+        target = await api.webhooks.get(name)
+        if target is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no webhook {name}")
+        _heads(viewer, target.teams)
+        await api.webhooks.delete(name)
 
     return router

@@ -1,9 +1,10 @@
-"""The live-push hub: the WebSocket connections this replica holds, by person id."""
+"""The live-push hub: the WebSocket and Server-Sent Events connections this replica holds."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from datetime import datetime
 from collections import defaultdict
 from typing import Any, Protocol
 
@@ -13,12 +14,34 @@ log = get_logger(__name__)
 
 #: A console that does not take a message within this time is treated as gone.
 SEND_TIMEOUT_SECONDS = 5.0
+#: Messages an SSE stream may hold unread before it is treated as gone.
+STREAM_BACKLOG = 1000
 
 
 class Connection(Protocol):
-    """What the hub needs of a WebSocket (Starlette's `WebSocket` fits)."""
+    """What the hub needs of a connection (Starlette's `WebSocket` fits)."""
 
     async def send_text(self, data: str) -> None: ...
+
+
+class Stream:
+    """A Server-Sent Events connection: messages wait in a bounded queue for the response."""
+
+    def __init__(self, backlog: int = STREAM_BACKLOG) -> None:
+        self.queue: asyncio.Queue[str] = asyncio.Queue(backlog)
+
+    async def send_text(self, data: str) -> None:
+        # A full queue means the client stopped reading: fail, so the hub drops it.
+        self.queue.put_nowait(data)
+
+
+def _plain(value: Any) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def message(kind: str, data: Any) -> str:
+    """The JSON every connection receives: `{"type": ..., "data": ...}`; times in ISO 8601."""
+    return json.dumps({"type": kind, "data": data}, ensure_ascii=False, default=_plain)
 
 
 class PushHub:
@@ -45,14 +68,16 @@ class PushHub:
         return len(self._connections.get(person_id, ()))
 
     def is_connected(self, person_id: str) -> bool:
-        return self.count(person_id) > 0
+        return person_id in self._connections
 
-    async def send(self, person_id: str, message: dict[str, Any]) -> int:
+    def connected(self, people: set[str] | list[str]) -> list[str]:
+        return [p for p in people if p in self._connections]
+
+    async def send(self, person_id: str, data: str) -> int:
         """Send to every connection of the person; returns how many took it, drops the dead."""
         held = list(self._connections.get(person_id, ()))
         if not held:
             return 0
-        data = json.dumps(message, ensure_ascii=False)
         results = await asyncio.gather(
             *(asyncio.wait_for(c.send_text(data), self._send_timeout) for c in held),
             return_exceptions=True,
@@ -65,3 +90,9 @@ class PushHub:
             else:
                 delivered += 1
         return delivered
+
+    async def broadcast(self, people: list[str], data: str) -> dict[str, int]:
+        """Send one message to many people at once; returns the connections each reached."""
+        targets = self.connected(people)
+        counts = await asyncio.gather(*(self.send(p, data) for p in targets))
+        return dict(zip(targets, counts, strict=True))

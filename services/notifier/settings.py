@@ -18,17 +18,43 @@ class NotifierSettings(ServiceSettings):
         default="helpdesk@helpdesk.example", description="Sender address of every email."
     )
     smtp_timeout: float = Field(default=10, gt=0, description="Seconds per SMTP conversation.")
-    smtp_attempts: int = Field(default=3, ge=1, description="Tries per email before it fails.")
-    smtp_backoff_seconds: float = Field(
-        default=0.5, ge=0, description="Wait before the second try; doubled for each further try."
+    agent_token_secret: SecretStr | None = Field(
+        default=None,
+        description="Key (32+ bytes) people's tokens are signed with, the same as intake's and "
+        "the router's; it opens the live push, the console and acknowledgements. Without it "
+        "those answer 503 (WebSocket: close 1013).",
     )
-    push_secret: SecretStr = Field(
-        default=SecretStr("change-me"),
-        description=(
-            "Key that signs WebSocket tokens (HMAC-SHA256 of the person id). The default is "
-            "for local runs only: set `HELPDESK_PUSH_SECRET` in every deployment, the same "
-            "value on every replica and in whatever issues tokens to agents' consoles."
-        ),
+    public_url: str | None = Field(
+        default=None,
+        description="Where people reach this service (e.g. https://helpdesk.example/notifier); "
+        "emails and chat messages link to its agent console. None: no link.",
+    )
+    email_attempts: int = Field(default=6, ge=1, description="Tries per email before it fails.")
+    webhook_attempts: int = Field(default=8, ge=1, description="Tries per webhook call.")
+    retry_base_seconds: float = Field(
+        default=2.0, gt=0, description="Backoff before the second try; doubles per try, jittered."
+    )
+    retry_cap_seconds: float = Field(
+        default=600.0, gt=0, description="Longest wait between two tries."
+    )
+    webhook_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds a chat tool has to answer one webhook call."
+    )
+    lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long a replica holds a delivery it is making; a replica that dies "
+        "mid-delivery leaves it to be taken again after this time.",
+    )
+    email_workers: int = Field(default=4, ge=1, description="Emails sent at once per replica.")
+    webhook_workers: int = Field(
+        default=32, ge=1, description="Webhook calls in flight at once per replica."
+    )
+    poll_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="Longest wait before a replica looks for deliveries and escalations that "
+        "other replicas scheduled or left behind; its own wake it at once.",
     )
     replica_id: str = Field(
         default_factory=lambda: secrets.token_hex(6),

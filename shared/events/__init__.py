@@ -15,9 +15,11 @@ from shared.events.deadletter import DeadLettered
 from shared.events.envelope import Event
 from shared.events.kb import ArticleMatch, KbEvent, KbFeedback, KbSearched, KbSuggested
 from shared.events.notifications import (
+    EscalationAcknowledged,
     NotificationDelivered,
     NotificationEvent,
     NotificationFailed,
+    NotificationPushed,
 )
 from shared.events.routing import (
     QueueOrder,
@@ -72,6 +74,7 @@ __all__ = [
     "ContactReceived",
     "DeadLettered",
     "EmailMessage",
+    "EscalationAcknowledged",
     "Event",
     "KbEvent",
     "KbFeedback",
@@ -80,6 +83,7 @@ __all__ = [
     "NotificationDelivered",
     "NotificationEvent",
     "NotificationFailed",
+    "NotificationPushed",
     "Presence",
     "QueueOrder",
     "RoutingEvent",

@@ -30,6 +30,10 @@ class TicketOpened(Event):
     contact_id: str = Field(description="The contact that opened the ticket.")
     customer_id: str = Field(description="The recognised customer.")
     customer_plan: str = Field(default="standard", description="The customer's plan.")
+    customer_name: str | None = Field(
+        default=None,
+        description="How the customer is shown: their name, else their address or number.",
+    )
     channel: Channel = Field(description="Channel of the opening contact.")
     subject: str = Field(default="", description="Subject or first line.")
     body: str = Field(default="", description="Text of the opening contact.")

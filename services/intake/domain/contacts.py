@@ -91,6 +91,16 @@ def _files(contact: ContactReceived) -> list[Any]:
     return list(m.attachments) if isinstance(m, EmailMessage) else []
 
 
+def customer_name(contact: ContactReceived) -> str | None:
+    """How the contact's sender is shown to agents: the name they gave, else how they wrote."""
+    m = contact.message
+    if isinstance(m, EmailMessage):
+        return m.from_name or str(m.from_address)
+    if isinstance(m, CallRecord):
+        return m.caller_number
+    return m.display_name or m.chat_user_id
+
+
 def open_ticket(contact: ContactReceived, facts: Facts) -> Decision:
     """A new ticket; its id derives from the contact's id, so a redelivery opens it once."""
     subject, body = contact_text(contact)
@@ -105,6 +115,7 @@ def open_ticket(contact: ContactReceived, facts: Facts) -> Decision:
         contact_id=contact.contact_id,
         customer_id=facts.customer_id,
         customer_plan=facts.plan,
+        customer_name=customer_name(contact),
         channel=message.channel,
         subject=subject,
         body=body,

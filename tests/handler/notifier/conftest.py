@@ -25,9 +25,7 @@ async def live_notifier(
     make_settings: Any, smtp_server: tuple[Mailbox, int]
 ) -> AsyncIterator[tuple[Service, NotifierSettings, int]]:
     """A notifier whose WebSocket endpoint is live on a free port."""
-    service, settings = await start_notifier(
-        make_settings, push_secret="test-secret", smtp_port=smtp_server[1]
-    )
+    service, settings = await start_notifier(make_settings, smtp_port=smtp_server[1])
     try:
         async with served(service) as port:
             yield service, settings, port

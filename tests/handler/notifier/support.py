@@ -19,6 +19,7 @@ from shared.events import (
     SlaBreached,
     notification_events,
 )
+from shared.agent_tokens import AgentTokens
 from shared.runtime import Service
 from tests.conftest import eventually
 
@@ -58,8 +59,21 @@ def make_breach(metric: str = "first_response", **kw: Any) -> SlaBreached:
     return SlaBreached(**values)
 
 
+TOKEN_SECRET = "notifier-test-secret-of-at-least-32-bytes"
+
+
+def token_for(person_id: str) -> str:
+    return AgentTokens(TOKEN_SECRET).issue(person_id, ttl=timedelta(hours=1), now=datetime.now(UTC))
+
+
 async def start_notifier(make_settings: Any, **overrides: Any) -> tuple[Service, NotifierSettings]:
-    settings = make_settings(NotifierSettings, smtp_backoff_seconds=0.01, **overrides)
+    overrides = {
+        "agent_token_secret": TOKEN_SECRET,
+        "retry_base_seconds": 0.01,
+        "poll_seconds": 0.2,
+        **overrides,
+    }
+    settings = make_settings(NotifierSettings, **overrides)
     service = build_app(settings)
     for hook in service.on_start:
         await hook()

@@ -1,0 +1,51 @@
+"""The ladders' clock: tells the next rung of each escalation nobody acknowledged in time.
+
+It wakes at the deadline of a ladder this replica armed; those other replicas armed are found
+within the poll interval. Climbing is conditional, so replicas never climb one rung twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from services.notifier.flows import Flows
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+
+class LadderClock:
+    def __init__(self, flows: Flows, *, poll_seconds: float) -> None:
+        self._flows = flows
+        self._poll = poll_seconds
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="notifier.ladders")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        flows, clock = self._flows, self._flows.clock
+        while True:
+            wait = self._poll
+            self._wake.clear()
+            try:
+                await flows.climb_due()
+                upcoming = await flows.escalations.next_due()
+                if upcoming is not None:
+                    wait = min(max((upcoming - clock.now()).total_seconds(), 0.01), wait)
+            except Exception:
+                log.exception("ladders.failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), wait)
