@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test stack docs bench bench-sla bench-intake bench-router train-router lint clean
+.PHONY: install browser run test stack docs bench bench-sla bench-intake bench-router train-router lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,16 @@ run: install
 	$(PY) -m devstack.demo $(ARGS)
 
 ## The whole suite: unit, handler, integration and end-to-end tests on the local stack.
-test: install
+test: install browser
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+## Chromium for the agent console's browser test (Debian's package; Playwright drives it).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the console's browser test"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 ## Only the local broker and database (prints how to reach them).
 stack: install

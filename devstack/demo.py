@@ -15,6 +15,7 @@ import signal
 import smtplib
 import tempfile
 import uuid
+from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
@@ -203,9 +204,12 @@ async def main_async(args: argparse.Namespace) -> None:
         try:
             for name, svc in pipeline.running.items():
                 print(f"{name:<9} {svc.url}/docs   (log: {svc.log_path})", flush=True)
+            notifier = pipeline.running["notifier"]
             print(
                 "agent token: HELPDESK_AGENT_TOKEN_SECRET="
                 f"{keys.agent_token_secret} python -m services.intake.tokens ag-nika",
+                f"agent console (Maria's queue): {notifier.url}/console"
+                f"#token={keys.agent_token('ag-maria', timedelta(hours=12))}",
                 f"mail to {SUPPORT_ADDRESS} via 127.0.0.1:{mail_port}",
                 "feeding sample contacts and a mail in English, Persian, Russian and Greek;"
                 " Ctrl-C stops\n",

@@ -1,6 +1,7 @@
 """`python -m services.intake.tokens <agent_id> [--days N]`: print a bearer token for an agent.
 
-The token is signed with `HELPDESK_AGENT_TOKEN_SECRET`; only agents in `config/teams.yaml` get one.
+The token is signed with `HELPDESK_AGENT_TOKEN_SECRET`; only agents, leads and managers in
+`config/teams.yaml` get one.
 """
 
 from __future__ import annotations
@@ -45,8 +46,10 @@ def issue_agent_token(
 ) -> str:
     """A token for `agent_id`, valid `days` (default from settings) from `now`."""
     directory = directory or load_directory(settings.config_dir)
-    if directory.agent(agent_id) is None:
-        raise UnknownAgent(f"no agent {agent_id!r} in {settings.config_dir / 'teams.yaml'}")
+    heads = {p.person_id for t in directory.teams for p in (t.manager, t.lead) if p is not None}
+    # Leads and managers get one too: they sign in to the notifier's console with it.
+    if directory.agent(agent_id) is None and agent_id not in heads:
+        raise UnknownAgent(f"no one called {agent_id!r} in {settings.config_dir / 'teams.yaml'}")
     valid_days = settings.agent_token_days if days is None else days
     if valid_days < 1:
         raise ValueError("a token must be valid for at least one day")

@@ -159,7 +159,7 @@ class Deliveries:
             subject=rendered.subject,
             text=rendered.text,
             html=rendered.html,
-            language=job.person.language,
+            language=rendered.language,
             delivery_key=job.key,
         )
         try:

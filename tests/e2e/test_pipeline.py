@@ -26,9 +26,8 @@ from pymongo import AsyncMongoClient
 from devstack.pipeline import ROOT, Pipeline, RunSecrets, topic_env
 from devstack.sla_config import write_fast_sla
 from devstack.stack import StackEndpoints, free_port
-from services.notifier.auth import sign_token
 from shared.events import ContactReceived
-from shared.ids import ticket_id_for_contact, ticket_reference
+from shared.ids import derived_id, ticket_id_for_contact, ticket_reference
 from shared.settings import TopicSettings
 from tests.conftest import eventually
 
@@ -36,7 +35,6 @@ pytestmark = pytest.mark.e2e
 
 FIRST_RESPONSE_SECONDS = 8
 RESOLUTION_SECONDS = 12
-PUSH_SECRET = "e2e-secret"
 # One agent per team in config/teams.yaml: intake lets only the ticket's team act on it.
 AGENT_OF_TEAM = {"technical": "ag-maria", "accounts": "ag-olga", "service-desk": "ag-dina"}
 L2_NETWORK = ["ag-nika", "ag-sergei"]
@@ -50,7 +48,13 @@ class MailCatcher:
         from email import message_from_bytes, policy
 
         msg = message_from_bytes(envelope.content, policy=policy.default)
-        self.messages.append({"to": envelope.rcpt_tos, "subject": str(msg["subject"])})
+        self.messages.append(
+            {
+                "to": envelope.rcpt_tos,
+                "subject": str(msg["subject"]),
+                "message_id": str(msg["message-id"]),
+            }
+        )
         return "250 OK"
 
 
@@ -110,7 +114,6 @@ def run(stack: StackEndpoints, tmp_path_factory: pytest.TempPathFactory) -> Iter
         "HELPDESK_KAFKA__HEARTBEAT_INTERVAL_MS": "500",
         "HELPDESK_SMTP_HOST": "127.0.0.1",
         "HELPDESK_SMTP_PORT": str(smtp_port),
-        "HELPDESK_PUSH_SECRET": PUSH_SECRET,
         "HELPDESK_LOGGING__FORMAT": "json",
     }
     topics = TopicSettings(**{k.split("__")[1].lower(): v for k, v in topic_env(suffix).items()})
@@ -171,7 +174,7 @@ async def test_an_email_becomes_a_routed_ticket_whose_breaches_reach_agent_and_m
     # an L2 network engineer, who is then the one told of the breach: both listen.
     consoles = [
         await websockets.connect(
-            f"ws://127.0.0.1:{notifier.port}/ws/{agent}?token={sign_token(PUSH_SECRET, agent)}"
+            f"ws://127.0.0.1:{notifier.port}/ws?token={run.keys.agent_token(agent)}"
         )
         for agent in L2_NETWORK
     ]
@@ -254,23 +257,28 @@ async def test_an_email_becomes_a_routed_ticket_whose_breaches_reach_agent_and_m
         engineer_address = f"{engineer.removeprefix('ag-')}@helpdesk.example"
 
         reference = ticket_reference(ticket_id)
+        # The breach's email to the engineer carries a Message-ID made from its delivery key.
+        breach_mail_id = derived_id("email", f"{breach['event_id']}:{engineer}:email")
         agent_mail = await eventually(
-            lambda: next((m for m in run.mail.messages if engineer_address in m["to"]), None)
+            lambda: next(
+                (m for m in run.mail.messages if str(breach_mail_id) in m["message_id"]), None
+            )
         )
-        assert reference in agent_mail["subject"]
+        assert agent_mail["to"] == [engineer_address]
+        assert agent_mail["subject"].startswith(f"[{reference}]")
         push = await eventually(
             lambda: next(
                 (
                     p
                     for p in pushes
-                    if p["type"] == "sla.breached"
-                    and p["ticket_id"] == ticket_id
+                    if p["type"] == "escalation"
+                    and p["data"]["ticket_id"] == ticket_id
                     and p["console"] == engineer
                 ),
                 None,
             )
         )
-        assert push["event"]["metric"] == "first_response"
+        assert (push["data"]["metric"], push["data"]["rung"]) == ("first_response", 0)
 
         await eventually(
             lambda: event_of(topics.sla, "sla.breached", metric="resolution"),
@@ -308,8 +316,9 @@ async def test_an_email_becomes_a_routed_ticket_whose_breaches_reach_agent_and_m
         e for e in observed.events(topics.sla, "sla.breached") if e["ticket_id"] == ticket_id
     ]
     assert sorted(b["metric"] for b in breaches) == ["first_response", "resolution"]
-    agent_mails = [m for m in run.mail.messages if engineer_address in m["to"]]
-    assert len(agent_mails) == 1
+    # Each message reached the engineer once: no Message-ID twice.
+    agent_mails = [m["message_id"] for m in run.mail.messages if engineer_address in m["to"]]
+    assert agent_mails and len(agent_mails) == len(set(agent_mails))
 
 
 async def test_a_reply_in_time_meets_the_first_response_target(

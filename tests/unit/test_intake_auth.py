@@ -217,7 +217,7 @@ def test_no_token_without_a_configured_secret() -> None:
 
 
 def test_no_token_for_someone_not_in_the_directory() -> None:
-    with pytest.raises(UnknownAgent, match="no agent 'ag-nobody'"):
+    with pytest.raises(UnknownAgent, match="no one called 'ag-nobody'"):
         issue_agent_token(token_config(), "ag-nobody", now=NOW)
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from html import unescape
 from typing import Any
 
 import pytest
@@ -79,6 +81,18 @@ def test_every_kind_renders_in_every_language_with_the_reference_first(
         assert reference in part and "t-42" in part
     assert f'<html lang="{language}"' in rendered.html
     assert "\n" not in rendered.subject
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("kind", KINDS)
+def test_text_and_html_parts_say_the_same(kind: NoticeKind, language: str) -> None:
+    item = notice(kind, escalation_id="esc-1", rung=1)
+    rendered = render_email([item], person(language, role="lead"), console_url="https://c.example/")
+    html_text = unescape(re.sub(r"<[^>]+>", " ", rendered.html))
+    shown = {word.rstrip(":") for word in html_text.split()}
+    said = {word.rstrip(":") for word in rendered.text.split()} - {"--"}
+    assert said <= shown
+    assert "https://c.example/#escalation=esc-1" in shown
 
 
 def test_breach_email_carries_the_same_facts_in_text_and_html() -> None:

@@ -1,33 +1,37 @@
-"""Helpers the notifier's handler tests share: a mailbox, breaches, a started notifier."""
+"""What the notifier's handler tests share: a mailbox, events, tokens, a started notifier with its
+loops running under TestKafkaBroker, and real HTTP servers on free ports."""
 
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
-from typing import Any
+from email.message import EmailMessage
+from typing import Any, cast
 
 import uvicorn
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from faststream.kafka import KafkaBroker, TestKafkaBroker
+from starlette.types import ASGIApp
 
 from devstack.stack import free_port
 from services.notifier.app import build_app
 from services.notifier.settings import NotifierSettings
-from shared.events import (
-    SlaBreached,
-    notification_events,
-)
 from shared.agent_tokens import AgentTokens
+from shared.clock import Clock
+from shared.events import SlaBreached, SlaWarning, TicketAssigned, notification_events
 from shared.runtime import Service
 from tests.conftest import eventually
 
 DUE = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+TOKEN_SECRET = "notifier-test-secret-of-at-least-32-bytes"
 
 
 class Mailbox:
-    """An aiosmtpd handler that keeps every envelope it accepts."""
+    """An aiosmtpd handler that keeps every message it accepts."""
 
     def __init__(self) -> None:
         self.envelopes: list[Envelope] = []
@@ -36,11 +40,28 @@ class Mailbox:
         self.envelopes.append(envelope)
         return "250 Message accepted for delivery"
 
-    def subjects(self) -> list[str]:
+    def messages(self) -> list[EmailMessage]:
         return [
-            str(message_from_bytes(e.original_content or b"", policy=policy.default)["Subject"])
+            cast(
+                EmailMessage,
+                message_from_bytes(e.original_content or b"", policy=policy.default),
+            )
             for e in self.envelopes
         ]
+
+    def subjects(self) -> list[str]:
+        return [str(m["Subject"]) for m in self.messages()]
+
+    def to(self, address: str) -> list[EmailMessage]:
+        """The messages sent to one address, in arrival order."""
+        return [
+            m
+            for e, m in zip(self.envelopes, self.messages(), strict=True)
+            if address in e.rcpt_tos
+        ]
+
+    def recipients(self) -> list[str]:
+        return [address for e in self.envelopes for address in e.rcpt_tos]
 
 
 def make_breach(metric: str = "first_response", **kw: Any) -> SlaBreached:
@@ -59,14 +80,52 @@ def make_breach(metric: str = "first_response", **kw: Any) -> SlaBreached:
     return SlaBreached(**values)
 
 
-TOKEN_SECRET = "notifier-test-secret-of-at-least-32-bytes"
+def make_warning(ticket_id: str, level: int = 75, **kw: Any) -> SlaWarning:
+    values: dict[str, Any] = {
+        "ticket_id": ticket_id,
+        "metric": "first_response",
+        "team": "technical",
+        "assignee_id": "ag-nika",
+        "priority": "P3",
+        "level_percent": level,
+        "due_at": DUE + timedelta(hours=1),
+        "remaining_seconds": 900.0,
+    }
+    values.update(kw)
+    return SlaWarning(**values)
 
 
-def token_for(person_id: str) -> str:
-    return AgentTokens(TOKEN_SECRET).issue(person_id, ttl=timedelta(hours=1), now=datetime.now(UTC))
+def make_assigned(ticket_id: str, agent_id: str = "ag-nika", **kw: Any) -> TicketAssigned:
+    values: dict[str, Any] = {
+        "ticket_id": ticket_id,
+        "agent_id": agent_id,
+        "team": "technical",
+        "reason": "network skill, lowest load",
+    }
+    values.update(kw)
+    return TicketAssigned(**values)
 
 
-async def start_notifier(make_settings: Any, **overrides: Any) -> tuple[Service, NotifierSettings]:
+def token_for(
+    person_id: str, *, now: datetime | None = None, ttl: timedelta = timedelta(hours=1)
+) -> str:
+    """A person's token; give `now` when the service runs on a FakeClock."""
+    return AgentTokens(TOKEN_SECRET).issue(person_id, ttl=ttl, now=now or datetime.now(UTC))
+
+
+def bearer(person_id: str, **kw: Any) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token_for(person_id, **kw)}"}
+
+
+async def start_notifier(
+    make_settings: Any,
+    *,
+    clock: Clock | None = None,
+    rng: random.Random | None = None,
+    **overrides: Any,
+) -> tuple[Service, NotifierSettings]:
+    """A notifier with tokens, tiny retry backoff and a short poll; `clock` and `rng` go to
+    `build_app`, everything else to the settings. Its indexes exist; nothing runs yet."""
     overrides = {
         "agent_token_secret": TOKEN_SECRET,
         "retry_base_seconds": 0.01,
@@ -74,30 +133,52 @@ async def start_notifier(make_settings: Any, **overrides: Any) -> tuple[Service,
         **overrides,
     }
     settings = make_settings(NotifierSettings, **overrides)
-    service = build_app(settings)
+    service = build_app(settings, clock=clock, rng=rng)
     for hook in service.on_start:
         await hook()
     return service, settings
 
 
+@asynccontextmanager
+async def running(service: Service) -> AsyncIterator[KafkaBroker]:
+    """The service's subscribers in memory, with its delivery workers and ladder clock running
+    (TestKafkaBroker starts neither); they stop before the broker is put back."""
+    async with TestKafkaBroker(service.broker) as broker:
+        try:
+            for hook in service.after_start:
+                await hook()
+            yield broker
+        finally:
+            for hook in reversed(service.on_stop):
+                await hook()
+
+
 def capture_into(service: Service, topic: str, into: list[Any], *, raw: bool = False) -> None:
+    """Keep what is published on `topic` (register before entering TestKafkaBroker)."""
+
     @service.broker.subscriber(topic)
     async def capture(body: dict[str, Any]) -> None:
         into.append(body if raw else notification_events.validate_python(body))
 
 
 @asynccontextmanager
-async def served(service: Service) -> AsyncIterator[int]:
-    """The service's HTTP app served by a real uvicorn on a free port (no Kafka lifespan)."""
+async def serving(app: ASGIApp) -> AsyncIterator[int]:
+    """An ASGI app served by a real uvicorn on a free port (no lifespan)."""
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(service.http, host="127.0.0.1", port=port, lifespan="off", log_config=None)
+        uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_config=None)
     )
     task = asyncio.create_task(server.serve())
-
     await eventually(lambda: server.started, timeout=10)
     try:
         yield port
     finally:
         server.should_exit = True
         await task
+
+
+@asynccontextmanager
+async def served(service: Service) -> AsyncIterator[int]:
+    """The service's HTTP API on a free port (its Kafka side is TestKafkaBroker's)."""
+    async with serving(service.http) as port:
+        yield port
