@@ -95,7 +95,7 @@ def build_app(
         ladders.wake()
 
     flows.on_work = more_work
-    live = Live(hub, board, directory)
+    live = Live(hub, board, escalations, directory)
     register(broker, settings, flows, live, ProcessedEvents(db))
     service = Service(
         settings=settings,

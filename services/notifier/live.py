@@ -9,6 +9,7 @@ from typing import Any
 
 from services.notifier.board import Row, audience, change_of, is_stale, merged, view
 from services.notifier.board_store import BoardStore
+from services.notifier.escalations import Escalations
 from services.notifier.push import PushHub, message
 from shared.directory import Directory
 from shared.events import EscalationAcknowledged, Event, NotificationPushed
@@ -22,8 +23,11 @@ ROWS_KEPT = 50_000
 
 
 class Live:
-    def __init__(self, hub: PushHub, board: BoardStore, directory: Directory) -> None:
+    def __init__(
+        self, hub: PushHub, board: BoardStore, escalations: Escalations, directory: Directory
+    ) -> None:
         self.hub = hub
+        self._escalations = escalations
         self._board = board
         self._directory = directory
         self._rows: OrderedDict[str, Row] = OrderedDict()
@@ -79,14 +83,21 @@ class Live:
                 await self.hub.broadcast(event.recipients, message("escalation", _view(event)))
             return reached
         if isinstance(event, EscalationAcknowledged):
-            update = {
-                "escalation_id": event.escalation_id,
-                "ticket_id": event.ticket_id,
-                "status": event.status,
-                "acknowledged_by": event.acknowledged_by,
-                "acknowledged_at": event.occurred_at.isoformat(),
-                "text": event.reason,
-            }
+            # Written before the event was published: the record is the escalation's view.
+            found = await self._escalations.get(event.escalation_id)
+            update = (
+                found.view()
+                if found is not None
+                else {
+                    "escalation_id": event.escalation_id,
+                    "ticket_id": event.ticket_id,
+                    "reference": ticket_reference(event.ticket_id),
+                    "status": event.status,
+                    "acknowledged_by": event.acknowledged_by,
+                    "acknowledged_at": event.occurred_at,
+                }
+            )
+            update["reason"] = event.reason
             return await self.hub.broadcast(event.recipients, message("escalation", update))
         return {}
 

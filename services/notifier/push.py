@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime
 from collections import defaultdict
+from datetime import datetime
 from typing import Any, Protocol
 
 from shared.logging import get_logger

@@ -266,6 +266,7 @@ async def test_console_shows_the_queue_live_and_acknowledges_a_breach(
     await expect(theirs.locator(".category")).to_have_text("software")
     await expect(theirs.locator(".assignee")).to_have_text("queue")
     await expect(theirs.locator(".subject")).to_have_text("Cannot install the update")
+    await expect(theirs.locator(".sla-label")).to_have_text("no target")
 
     # Customer text is shown as text: the markup in the subject never became an element.
     assert await mine.locator(".subject").text_content() == SUBJECT
@@ -334,6 +335,11 @@ async def test_console_shows_the_queue_live_and_acknowledges_a_breach(
         again = await http.post(f"/escalations/{escalation_id}/acknowledge")
     assert again.status_code == 200
     assert (again.json()["status"], again.json()["acknowledged_by"]) == ("acknowledged", AGENT)
+
+    # The ladder's own change reached the page too, and left the escalation whole.
+    await expect(escalation.locator(".rung")).to_have_text(re.compile(r"^rung 1 of \d+$"))
+    await expect(escalation.locator(".escalation-status")).to_contain_text("acknowledged by")
+    await expect(escalation.get_by_role("button", name="Acknowledge")).to_have_count(0)
 
     picture = artefacts_dir() / "console.png"
     await page.screenshot(path=str(picture), full_page=True)

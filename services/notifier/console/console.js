@@ -106,7 +106,10 @@
 
   function failed(error) {
     if (error instanceof Refused) refused();
-    else showMessage(`Could not reach the help desk: ${error.message}`, "error");
+    else if (error.status === 403) {
+      signOut();
+      showMessage("Your token names nobody this help desk knows: sign in with your own.", "error");
+    } else showMessage(`Could not reach the help desk: ${error.message}`, "error");
   }
 
   // ---- sign in and out ----------------------------------------------------------------------
@@ -250,7 +253,9 @@
   function applyEvent(type, data) {
     if (type === "ticket") applyTicket(data);
     else if (type === "escalation") {
-      state.escalations.set(data.escalation_id, data);
+      // A change may carry only what changed (status, who acknowledged): keep the rest.
+      const held = state.escalations.get(data.escalation_id) || {};
+      state.escalations.set(data.escalation_id, { ...held, ...data });
       renderEscalations();
     } else if (type === "notice") addNotice(data);
   }
@@ -266,7 +271,7 @@
   // ---- the queue table ----------------------------------------------------------------------
 
   function slaView(sla, now) {
-    if (!sla) return { colour: "green", label: "no target", time: "—", overdue: false };
+    if (!sla) return { colour: "none", label: "no target", time: "—", overdue: false };
     const metric = METRIC_NAMES[sla.metric] || sla.metric;
     const due = sla.due_at ? Date.parse(sla.due_at) : null;
     if (sla.paused) return { colour: sla.colour, label: "paused", metric, time: "paused", overdue: false };
@@ -361,8 +366,10 @@
     }
     const head = el("p", "escalation-head");
     head.append(el("strong", "reference", view.reference), " ", el("span", "metric", METRIC_NAMES[view.metric] || view.metric || ""));
-    const rung = el("span", "rung", `rung ${view.rung + 1} of ${view.rungs}`);
-    head.append(" · ", rung);
+    if (Number.isInteger(view.rung) && Number.isInteger(view.rungs)) {
+      // Rungs count from 0 on the server; people count from 1.
+      head.append(" · ", el("span", "rung", `rung ${view.rung + 1} of ${view.rungs}`));
+    }
     li.append(head, el("p", "escalation-text", view.text));
     if (view.status === "open" && view.acknowledge_by) {
       const due = el("p", "acknowledge-by");
@@ -416,7 +423,12 @@
 
   function addNotice(notice) {
     const li = el("li", `notice kind-${notice.kind || "info"}`);
-    li.append(timeEl(new Date().toISOString()), " ", el("strong", "reference", notice.reference), " ", el("span", "text", notice.text));
+    li.append(timeEl(new Date().toISOString()), " ");
+    const text = notice.text || "";
+    if (notice.reference && !text.startsWith(notice.reference)) {
+      li.append(el("strong", "reference", notice.reference), " ");
+    }
+    li.append(el("span", "text", text));
     const list = $("notices");
     list.prepend(li);
     while (list.children.length > NOTICES_KEPT) list.lastElementChild.remove();

@@ -55,9 +55,7 @@ class Mailbox:
     def to(self, address: str) -> list[EmailMessage]:
         """The messages sent to one address, in arrival order."""
         return [
-            m
-            for e, m in zip(self.envelopes, self.messages(), strict=True)
-            if address in e.rcpt_tos
+            m for e, m in zip(self.envelopes, self.messages(), strict=True) if address in e.rcpt_tos
         ]
 
     def recipients(self) -> list[str]:

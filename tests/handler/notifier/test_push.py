@@ -1,126 +1,195 @@
-"""The notifier's live push through TestKafkaBroker and a real WebSocket client."""
+"""Live push scoped per person, over a real WebSocket and a real Server-Sent Events client;
+a bad message dead-lettered once by the shared group, not by every replica's push consumer."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 import pytest
 from faststream.kafka import TestKafkaBroker
-from websockets.asyncio.client import connect
+from httpx_sse import aconnect_sse
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from services.notifier.auth import sign_token
-from services.notifier.settings import NotifierSettings
-from shared.events import (
-    NotificationEvent,
-    TicketAssigned,
-)
+from shared.events import Event, TicketQueued, TicketTransferred
 from shared.ids import ticket_reference
-from shared.runtime import Service
+from tests.conftest import eventually
 from tests.handler.notifier.support import (
-    Mailbox,
     capture_into,
-    make_breach,
+    make_assigned,
     served,
     start_notifier,
+    token_for,
 )
 
+Message = dict[str, Any]
 
-async def test_assignment_is_pushed_to_the_agents_websocket(
-    live_notifier: tuple[Service, NotifierSettings, int],
-) -> None:
-    service, settings, port = live_notifier
-    outcomes: list[NotificationEvent] = []
-    capture_into(service, settings.topics.notifications, outcomes)
-    token = sign_token("test-secret", "ag-nika")
-    assigned = TicketAssigned(
-        ticket_id="t-2002",
-        agent_id="ag-nika",
-        team="technical",
-        reason="network skill, lowest load",
+
+def queued(ticket_id: str, team: str = "technical") -> TicketQueued:
+    return TicketQueued(
+        ticket_id=ticket_id,
+        team=team,
+        tier="L1",
+        priority="P3",
+        order="fifo",
+        reason="nobody with the skill is online",
     )
 
-    async with (
-        connect(f"ws://127.0.0.1:{port}/ws/ag-nika?token={token}") as console,
-        TestKafkaBroker(service.broker) as broker,
-    ):
+
+@asynccontextmanager
+async def websocket(port: int, person_id: str) -> AsyncIterator[list[Message]]:
+    """A console on the WebSocket, connected once a ping is answered; yields what it receives."""
+    received: list[Message] = []
+    async with connect(f"ws://127.0.0.1:{port}/ws?token={token_for(person_id)}") as console:
         await console.send("ping")
         assert json.loads(await asyncio.wait_for(console.recv(), 5)) == {"type": "pong"}
-        await broker.publish(assigned.model_dump(mode="json"), settings.topics.routing)
-        pushed = json.loads(await asyncio.wait_for(console.recv(), 5))
-
-    assert pushed["type"] == "ticket.assigned"
-    assert pushed["ticket_id"] == "t-2002"
-    assert pushed["reference"] == ticket_reference("t-2002")
-    assert pushed["text"].endswith("assigned to you: network skill, lowest load")
-    assert pushed["event"]["event_id"] == str(assigned.event_id)
-    [delivered] = outcomes
-    assert (delivered.recipient, delivered.channel) == ("ag-nika", "push")
-    assert delivered.cause_event_id == str(assigned.event_id)
+        reader = asyncio.create_task(_read_websocket(console, received))
+        try:
+            yield received
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
 
 
-async def test_breach_is_pushed_to_the_connected_manager_once(
-    live_notifier: tuple[Service, NotifierSettings, int],
-) -> None:
-    service, settings, port = live_notifier
-    outcomes: list[NotificationEvent] = []
-    capture_into(service, settings.topics.notifications, outcomes)
-    token = sign_token("test-secret", "mgr-technical")
-    breach = make_breach("resolution")
+async def _read_websocket(console: ClientConnection, into: list[Message]) -> None:
+    async for frame in console:
+        into.append(json.loads(frame))
 
-    async with (
-        connect(f"ws://127.0.0.1:{port}/ws/mgr-technical?token={token}") as console,
-        TestKafkaBroker(service.broker) as broker,
-    ):
-        await console.send(json.dumps({"type": "ping"}))
-        assert json.loads(await asyncio.wait_for(console.recv(), 5)) == {"type": "pong"}
-        await broker.publish(breach.model_dump(mode="json"), settings.topics.sla)
-        await broker.publish(breach.model_dump(mode="json"), settings.topics.sla)
-        pushed = json.loads(await asyncio.wait_for(console.recv(), 5))
-        await console.send("ping")
-        # The next frame is the pong, not a second copy of the breach.
-        assert json.loads(await asyncio.wait_for(console.recv(), 5)) == {"type": "pong"}
 
-    assert (pushed["type"], pushed["ticket_id"]) == ("sla.breached", "t-1001")
-    assert sorted((o.channel, o.recipient) for o in outcomes) == [
-        ("email", "mgr-technical"),
-        ("push", "mgr-technical"),
+@asynccontextmanager
+async def event_stream(port: int, person_id: str) -> AsyncIterator[list[Message]]:
+    """A console on Server-Sent Events, connected once `hello` arrives; messages as
+    `{"type": event, "data": ...}` like the WebSocket's."""
+    received: list[Message] = []
+    url = f"http://127.0.0.1:{port}/events"
+    async with httpx.AsyncClient(timeout=httpx.Timeout(5, read=None)) as client:
+
+        async def read() -> None:
+            params = {"token": token_for(person_id)}
+            async with aconnect_sse(client, "GET", url, params=params) as source:
+                async for event in source.aiter_sse():
+                    received.append({"type": event.event, "data": json.loads(event.data)})
+
+        reader = asyncio.create_task(read())
+        try:
+            await eventually(lambda: received, timeout=10)
+            assert received.pop(0)["type"] == "hello"
+            yield received
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+
+
+def rows(messages: list[Message]) -> list[tuple[str, str | None, bool]]:
+    """The ticket rows pushed: (ticket, assignee, open)."""
+    return [
+        (m["data"]["ticket_id"], m["data"]["assignee_id"], m["data"]["open"])
+        for m in messages
+        if m["type"] == "ticket"
     ]
 
 
-async def test_push_skips_people_not_connected_to_this_replica(
-    live_notifier: tuple[Service, NotifierSettings, int],
+def notices(messages: list[Message]) -> list[Message]:
+    return [m["data"] for m in messages if m["type"] == "notice"]
+
+
+async def test_each_console_gets_its_own_tickets_its_teams_queue_and_loses_a_transfer(
+    make_settings: Any,
 ) -> None:
-    service, settings, _ = live_notifier
-    outcomes: list[NotificationEvent] = []
-    capture_into(service, settings.topics.notifications, outcomes)
-    assigned = TicketAssigned(
-        ticket_id="t-3", agent_id="ag-john", team="accounts", reason="billing"
+    service, settings = await start_notifier(make_settings)
+
+    async def publish(broker: Any, event: Event, topic: str) -> None:
+        await broker.publish(event.model_dump(mode="json"), topic)
+
+    async with (
+        TestKafkaBroker(service.broker) as broker,
+        served(service) as port,
+        websocket(port, "ag-nika") as nika,
+        event_stream(port, "ag-sergei") as sergei,
+        websocket(port, "mgr-technical") as manager,
+        event_stream(port, "ag-john") as john,
+    ):
+        routing = settings.topics.routing
+        await publish(broker, make_assigned("t-1", "ag-nika"), routing)
+        await publish(broker, queued("t-2"), routing)
+        await publish(broker, make_assigned("t-3", "ag-sergei"), routing)
+        transfer = TicketTransferred(
+            ticket_id="t-1",
+            from_agent_id="ag-nika",
+            to_agent_id="ag-sergei",
+            from_team="technical",
+            to_team="technical",
+            transfer_count=1,
+            reason="needs a software specialist",
+        )
+        await publish(broker, transfer, routing)
+        # Last, one message each console should see: all before it has arrived by then.
+        await publish(broker, queued("t-4"), routing)
+        await publish(broker, queued("t-5", team="accounts"), routing)
+        for console in (nika, sergei, manager):
+            await eventually(lambda c=console: ("t-4", None, True) in rows(c))
+        await eventually(lambda: rows(john))
+
+    assert rows(nika) == [
+        ("t-1", "ag-nika", True),
+        ("t-2", None, True),
+        ("t-1", "ag-sergei", False),
+        ("t-4", None, True),
+    ]
+    assert rows(sergei) == [
+        ("t-2", None, True),
+        ("t-3", "ag-sergei", True),
+        ("t-1", "ag-sergei", True),
+        ("t-4", None, True),
+    ]
+    assert rows(manager) == [
+        ("t-1", "ag-nika", True),
+        ("t-2", None, True),
+        ("t-3", "ag-sergei", True),
+        ("t-1", "ag-sergei", True),
+        ("t-4", None, True),
+    ]
+    assert rows(john) == [("t-5", None, True)]
+    [told] = notices(nika)
+    assert (told["kind"], told["ticket_id"], told["reference"]) == (
+        "assigned",
+        "t-1",
+        ticket_reference("t-1"),
     )
-
-    async with TestKafkaBroker(service.broker) as broker:
-        await broker.publish(assigned.model_dump(mode="json"), settings.topics.routing)
-
-    assert outcomes == []
-    assert await service.db["deliveries"].count_documents({}) == 0
+    assert "assigned to you" in told["text"]
+    assert [n["ticket_id"] for n in notices(sergei)] == ["t-3"]
+    assert notices(manager) == [] and notices(john) == []
+    await service.mongo.close()
 
 
-async def test_websocket_with_a_bad_token_is_refused(
-    live_notifier: tuple[Service, NotifierSettings, int],
+@pytest.mark.parametrize("token", ["not-a-token", None])
+async def test_a_bad_token_closes_the_websocket_4401_and_is_refused_401_on_sse(
+    make_settings: Any, token: str | None
 ) -> None:
-    _, _, port = live_notifier
-    wrong = sign_token("test-secret", "ag-sergei")
-    async with connect(f"ws://127.0.0.1:{port}/ws/ag-nika?token={wrong}") as console:
-        with pytest.raises(ConnectionClosed) as closed:
-            await asyncio.wait_for(console.recv(), 5)
-    assert closed.value.rcvd is not None
-    assert closed.value.rcvd.code == 4401
-    assert "token" in closed.value.rcvd.reason
+    service, _ = await start_notifier(make_settings)
+    query = f"?token={token}" if token else ""
+
+    async with served(service) as port:
+        async with connect(f"ws://127.0.0.1:{port}/ws{query}") as console:
+            with pytest.raises(ConnectionClosed) as closed:
+                await asyncio.wait_for(console.recv(), 5)
+        async with httpx.AsyncClient() as client:
+            answer = await client.get(f"http://127.0.0.1:{port}/events{query}")
+
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+    assert answer.status_code == 401
+    await service.mongo.close()
 
 
-async def test_unreadable_event_is_dead_lettered_once_not_by_every_push_replica(
+async def test_an_unreadable_sla_event_is_dead_lettered_once_by_the_shared_group(
     make_settings: Any,
 ) -> None:
     service, settings = await start_notifier(make_settings)
@@ -129,55 +198,13 @@ async def test_unreadable_event_is_dead_lettered_once_not_by_every_push_replica(
 
     async with TestKafkaBroker(service.broker) as broker:
         await broker.publish({"event_type": "sla.breached", "ticket_id": 5}, settings.topics.sla)
-        await broker.publish({"event_type": "ticket.assigned"}, settings.topics.routing)
+        await broker.publish(b"not json at all", settings.topics.sla)
 
-    # Only the shared email consumer dead-letters the bad SLA event; the routing topic's
-    # bad event belongs to its shared consumers in other services.
-    assert [letter["source_topic"] for letter in letters] == [settings.topics.sla]
-    assert letters[0]["consumer_group"] == settings.consumer_group
+    # Two subscribers of this service read the topic (the shared one and this replica's push
+    # consumer): each bad message is dead-lettered once, by the shared group.
+    assert [letter["source_topic"] for letter in letters] == [settings.topics.sla] * 2
+    assert {letter["consumer_group"] for letter in letters} == {settings.consumer_group}
+    assert letters[0]["reason"].startswith("invalid message")
+    assert letters[1]["original_value"] == "not json at all"
+    assert await service.db["board"].count_documents({}) == 0
     await service.mongo.close()
-
-
-async def test_person_on_two_replicas_gets_the_push_from_both(
-    make_settings: Any, smtp_server: tuple[Mailbox, int]
-) -> None:
-    # Two replicas share one database, as in a deployment; each reads every event.
-    options = {"push_secret": "test-secret", "smtp_port": smtp_server[1]}
-    first, settings = await start_notifier(make_settings, replica_id="replica-a", **options)
-    second, _ = await start_notifier(make_settings, replica_id="replica-b", **options)
-    assert first.db.name == second.db.name
-    outcomes: list[NotificationEvent] = []
-    capture_into(first, settings.topics.notifications, outcomes)
-    capture_into(second, settings.topics.notifications, outcomes)
-    token = sign_token("test-secret", "mgr-technical")
-    breach = make_breach("resolution")
-
-    async with (
-        served(first) as first_port,
-        served(second) as second_port,
-        connect(f"ws://127.0.0.1:{first_port}/ws/mgr-technical?token={token}") as on_first,
-        connect(f"ws://127.0.0.1:{second_port}/ws/mgr-technical?token={token}") as on_second,
-        TestKafkaBroker(first.broker) as first_broker,
-        TestKafkaBroker(second.broker) as second_broker,
-    ):
-        for console in (on_first, on_second):
-            await console.send("ping")
-            assert json.loads(await asyncio.wait_for(console.recv(), 5)) == {"type": "pong"}
-        await first_broker.publish(breach.model_dump(mode="json"), settings.topics.sla)
-        await second_broker.publish(breach.model_dump(mode="json"), settings.topics.sla)
-        pushed = [json.loads(await asyncio.wait_for(c.recv(), 5)) for c in (on_first, on_second)]
-
-    assert [p["event"]["event_id"] for p in pushed] == [str(breach.event_id)] * 2
-    pushes = [o for o in outcomes if o.channel == "push"]
-    assert sorted(o.address or "" for o in pushes) == ["websocket:replica-a", "websocket:replica-b"]
-    assert len({o.event_id for o in pushes}) == 2
-    # The email stays once for the deployment, whichever replica sends it.
-    assert [o.channel for o in outcomes].count("email") == 1
-    logged = await first.db["deliveries"].find({"channel": "push"}).to_list()
-    assert sorted(d["_id"] for d in logged) == [
-        f"{breach.event_id}:mgr-technical:push:replica-a",
-        f"{breach.event_id}:mgr-technical:push:replica-b",
-    ]
-    assert {d["status"] for d in logged} == {"sent"}
-    await first.mongo.close()
-    await second.mongo.close()
