@@ -54,6 +54,10 @@ bench-intake: install
 bench-router: install
 	$(PY) -m bench.router $(ARGS)
 
+## Live-push latency from sla.breached to 1,000 WebSocket consoles, slow webhook or not; beside a bare broadcast.
+bench-notifier: install
+	$(PY) -m bench.notifier $(ARGS)
+
 ## Train the router's classifier: accuracy per language on a held-out split, then save the model.
 train-router: install
 	$(PY) -m services.router.train --model .run/router-model.joblib $(ARGS)

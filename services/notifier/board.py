@@ -124,11 +124,25 @@ def change_of(event: Event) -> Change | None:
     return Change(event.ticket_id, group, event.occurred_at, fields)
 
 
+def _ms(instant: datetime) -> datetime:
+    # MongoDB keeps milliseconds: compare at that precision, whichever copy the row is.
+    return instant.replace(microsecond=instant.microsecond // 1000 * 1000)
+
+
+def _seen(row: Row | None, change: Change) -> datetime | None:
+    seen = (row.get("versions") or {}).get(change.group) if row is not None else None
+    return _ms(seen) if seen is not None else None
+
+
 def is_stale(row: Row | None, change: Change) -> bool:
-    if row is None:
-        return False
-    seen = (row.get("versions") or {}).get(change.group)
-    return seen is not None and seen > change.at
+    """A newer event of the change's group is applied to the row already."""
+    seen = _seen(row, change)
+    return seen is not None and seen > _ms(change.at)
+
+
+def holds(row: Row | None, change: Change) -> bool:
+    """The row has this very change applied (the latest of its group is at its instant)."""
+    return _seen(row, change) == _ms(change.at)
 
 
 def merged(row: Row | None, change: Change) -> Row:

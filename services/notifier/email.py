@@ -43,12 +43,14 @@ def _one_line(text: str) -> str:
 
 
 class DeliveryFailed(Exception):
-    """The email could not be sent; `attempts` says how many tries were made."""
+    """The email could not be sent; `attempts` says how many tries were made, `permanent`
+    whether the relay refused it for good (a 5xx: unknown mailbox, refused sender)."""
 
-    def __init__(self, error: str, attempts: int) -> None:
+    def __init__(self, error: str, attempts: int, *, permanent: bool = False) -> None:
         super().__init__(error)
         self.error = error
         self.attempts = attempts
+        self.permanent = permanent
 
 
 class EmailSender(Protocol):
@@ -119,7 +121,7 @@ class SmtpEmailSender:
             except (aiosmtplib.SMTPException, OSError) as exc:
                 error = f"{type(exc).__name__}: {exc}"
                 if _is_permanent(exc):
-                    raise DeliveryFailed(error, attempt) from exc
+                    raise DeliveryFailed(error, attempt, permanent=True) from exc
                 log.warning("email.retry", attempt=attempt, to=mail.to_address, error=error)
                 if attempt < self._attempts:
                     await asyncio.sleep(self._backoff * 2 ** (attempt - 1))

@@ -7,12 +7,18 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any
 
-from services.notifier.board import Row, audience, change_of, is_stale, merged, view
+from services.notifier.board import Row, audience, change_of, holds, is_stale, merged, view
 from services.notifier.board_store import BoardStore
 from services.notifier.escalations import Escalations
 from services.notifier.push import PushHub, message
 from shared.directory import Directory
-from shared.events import EscalationAcknowledged, Event, NotificationPushed
+from shared.events import (
+    EscalationAcknowledged,
+    Event,
+    NotificationPushed,
+    TicketAssigned,
+    TicketTransferred,
+)
 from shared.ids import ticket_reference
 from shared.logging import get_logger
 
@@ -53,7 +59,10 @@ class Live:
         row = await self._row(change.ticket_id)
         if is_stale(row, change):
             return
-        before = view(row) if row is not None and row.get("open", True) else None
+        # A row read from MongoDB may hold this very change already (written by the replica
+        # that handled it): then what consoles showed before is not known from it.
+        known = row is not None and not holds(row, change)
+        before = view(row) if row is not None and known and row.get("open", True) else None
         new = merged(row, change)
         after = view(new)
         if after["open"]:
@@ -61,13 +70,28 @@ class Live:
         else:
             self._rows.pop(change.ticket_id, None)
         now_seeing = audience(after, self._directory) if after["open"] else set()
-        saw = audience(before, self._directory) if before is not None else set()
+        if before is not None:
+            saw = audience(before, self._directory)
+        else:
+            saw = self._lost_by(event, after)
         if not self.hub.connected(now_seeing | saw):
             return
         await self.hub.broadcast(list(now_seeing), message("ticket", after))
         gone = list(saw - now_seeing)
         if gone:
             await self.hub.broadcast(gone, message("ticket", {**after, "open": False}))
+
+    def _lost_by(self, event: Event, after: dict[str, Any]) -> set[str]:
+        """Who may have shown the ticket before this event, when the row cannot tell."""
+        if not after["open"]:
+            return audience(after, self._directory)
+        if isinstance(event, TicketTransferred):
+            previous = {"team": event.from_team, "assignee_id": event.from_agent_id}
+            return audience(previous, self._directory)
+        if isinstance(event, TicketAssigned):
+            # Out of the team's queue: the team's agents drop it.
+            return audience({"team": event.team, "assignee_id": None}, self._directory)
+        return set()
 
     async def on_notification(self, event: Event) -> dict[str, int]:
         """A notice or an escalation's change: push it to its recipients connected here."""

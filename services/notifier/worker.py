@@ -99,7 +99,7 @@ class Deliveries:
         # again when it runs out.
 
     async def _loop(
-        self, channel: OutboxChannel, send: Callable[[Job], Awaitable[None]], workers: int
+        self, channel: OutboxChannel, send: Callable[[list[Job]], Awaitable[None]], workers: int
     ) -> None:
         slots = asyncio.Semaphore(workers)
         wake = self._wakes[channel]
@@ -115,7 +115,10 @@ class Deliveries:
                     if job is None:
                         slots.release()
                         break
-                    task = asyncio.create_task(self._run(send, job, slots))
+                    # Taken here, before the next job is: what folds into one digest goes to
+                    # one worker as one message.
+                    jobs = await self._folded(job)
+                    task = asyncio.create_task(self._run(send, jobs, slots))
                     self._sending.add(task)
                     task.add_done_callback(self._sending.discard)
                 upcoming = await self._outbox.next_send_at(channel)
@@ -128,13 +131,16 @@ class Deliveries:
                 await asyncio.wait_for(wake.wait(), wait)
 
     async def _run(
-        self, send: Callable[[Job], Awaitable[None]], job: Job, slots: asyncio.Semaphore
+        self,
+        send: Callable[[list[Job]], Awaitable[None]],
+        jobs: list[Job],
+        slots: asyncio.Semaphore,
     ) -> None:
         try:
-            await send(job)
+            await send(jobs)
         except Exception:
             # Left leased: taken again when the lease runs out.
-            log.exception("delivery.crashed", key=job.key)
+            log.exception("delivery.crashed", key=jobs[0].key)
         finally:
             slots.release()
 
@@ -145,8 +151,8 @@ class Deliveries:
         )
         return [job, *more]
 
-    async def _send_email(self, job: Job) -> None:
-        jobs = await self._folded(job)
+    async def _send_email(self, jobs: list[Job]) -> None:
+        job = jobs[0]
         if job.person is None:
             await self._settle(jobs, SendFailed("no recipient on an email job", permanent=True))
             return
@@ -165,13 +171,13 @@ class Deliveries:
         try:
             await self._email.send(mail)
         except DeliveryFailed as exc:
-            failure = SendFailed(exc.error, permanent=getattr(exc, "permanent", False))
+            failure = SendFailed(exc.error, permanent=exc.permanent)
             await self._settle(jobs, failure)
             return
         await self._settle(jobs, None)
 
-    async def _send_webhook(self, job: Job) -> None:
-        jobs = await self._folded(job)
+    async def _send_webhook(self, jobs: list[Job]) -> None:
+        job = jobs[0]
         target = await self._targets.get(job.recipient)
         if target is None or not target.active:
             failure = SendFailed(f"webhook {job.recipient!r} was removed", permanent=True)

@@ -166,4 +166,5 @@ async def test_an_acknowledgement_is_pushed_to_everyone_who_was_shown_the_escala
         "acknowledged",
     )
     assert update["data"]["acknowledged_by"] == "lead-technical"
+    assert update["data"]["reference"] == ticket_reference("t-1001") and update["data"]["reason"]
     await service.mongo.close()

@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import httpx
-import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from devstack.stack import free_port
@@ -134,11 +133,6 @@ class RefusingMailbox(Mailbox):
         return "550 5.1.1 no such mailbox"
 
 
-@pytest.mark.xfail(
-    reason="worker._send_email reads `permanent` from DeliveryFailed, which email.py never "
-    "sets: a 5xx answer is retried email_attempts times instead of failing at once",
-    strict=True,
-)
 async def test_a_mailbox_the_relay_refuses_fails_at_the_first_try(make_settings: Any) -> None:
     mailbox = RefusingMailbox()
     with serving_smtp(mailbox) as port:

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
 
 from shared.clock import FakeClock
 from shared.events import (
@@ -258,12 +257,6 @@ async def test_warnings_within_the_digest_window_fold_into_one_email(
     await _warn_then_digest(make_settings, smtp_server, ["t-11", "t-12", "t-13"], email_workers=1)
 
 
-@pytest.mark.xfail(
-    reason="worker.Deliveries._loop leases every due job to its own worker before the first "
-    "one's _folded/take_folding runs; jobs of one digest slot fall due together, so with "
-    "several email workers each is mailed alone",
-    strict=True,
-)
 async def test_warnings_fold_into_one_email_with_several_email_workers(
     make_settings: Any, smtp_server: tuple[Mailbox, int]
 ) -> None:

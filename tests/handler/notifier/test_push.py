@@ -8,6 +8,7 @@ import contextlib
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import httpx
@@ -17,10 +18,11 @@ from httpx_sse import aconnect_sse
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from shared.events import Event, TicketQueued, TicketTransferred
+from shared.events import Event, TicketQueued, TicketStatusChanged, TicketTransferred
 from shared.ids import ticket_reference
 from tests.conftest import eventually
 from tests.handler.notifier.support import (
+    bearer,
     capture_into,
     make_assigned,
     served,
@@ -97,11 +99,23 @@ def rows(messages: list[Message]) -> list[tuple[str, str | None, bool]]:
     ]
 
 
+def shown(messages: list[Message]) -> set[str]:
+    """The tickets a console shows after applying its messages in order."""
+    on_screen: set[str] = set()
+    for ticket_id, _, still_open in rows(messages):
+        (on_screen.add if still_open else on_screen.discard)(ticket_id)
+    return on_screen
+
+
+def has_row(messages: list[Message], row: tuple[str, str | None, bool]) -> bool:
+    return row in rows(messages)
+
+
 def notices(messages: list[Message]) -> list[Message]:
     return [m["data"] for m in messages if m["type"] == "notice"]
 
 
-async def test_each_console_gets_its_own_tickets_its_teams_queue_and_loses_a_transfer(
+async def test_each_console_gets_its_own_tickets_its_teams_queue_and_drops_those_it_loses(
     make_settings: Any,
 ) -> None:
     service, settings = await start_notifier(make_settings)
@@ -131,26 +145,25 @@ async def test_each_console_gets_its_own_tickets_its_teams_queue_and_loses_a_tra
             reason="needs a software specialist",
         )
         await publish(broker, transfer, routing)
+        resolved = TicketStatusChanged(ticket_id="t-3", status="resolved")
+        await publish(broker, resolved, settings.topics.tickets)
         # Last, one message each console should see: all before it has arrived by then.
         await publish(broker, queued("t-4"), routing)
         await publish(broker, queued("t-5", team="accounts"), routing)
         for console in (nika, sergei, manager):
-            await eventually(lambda c=console: ("t-4", None, True) in rows(c))
+            await eventually(partial(has_row, console, ("t-4", None, True)))
         await eventually(lambda: rows(john))
 
-    assert rows(nika) == [
-        ("t-1", "ag-nika", True),
-        ("t-2", None, True),
-        ("t-1", "ag-sergei", False),
-        ("t-4", None, True),
-    ]
-    assert rows(sergei) == [
-        ("t-2", None, True),
-        ("t-3", "ag-sergei", True),
-        ("t-1", "ag-sergei", True),
-        ("t-4", None, True),
-    ]
-    assert rows(manager) == [
+    # A console may also be told to drop a row it never showed (when a replica cannot tell
+    # who showed it, it tells everyone who might have): what counts is what stays on screen.
+    assert shown(nika) == {"t-2", "t-4"}
+    assert ("t-1", "ag-nika", True) in rows(nika) and ("t-1", "ag-sergei", False) in rows(nika)
+    assert not [r for r in rows(nika) if r[0] in ("t-3", "t-5") and r[2]]
+    assert shown(sergei) == {"t-1", "t-2", "t-4"}
+    assert ("t-3", "ag-sergei", True) in rows(sergei)
+    assert ("t-3", "ag-sergei", False) in rows(sergei)
+    assert shown(manager) == {"t-1", "t-2", "t-4"}
+    assert [r for r in rows(manager) if r[2]] == [
         ("t-1", "ag-nika", True),
         ("t-2", None, True),
         ("t-3", "ag-sergei", True),
@@ -168,6 +181,42 @@ async def test_each_console_gets_its_own_tickets_its_teams_queue_and_loses_a_tra
     assert [n["ticket_id"] for n in notices(sergei)] == ["t-3"]
     assert notices(manager) == [] and notices(john) == []
     await service.mongo.close()
+
+
+async def test_the_agent_who_lost_a_ticket_is_told_by_a_replica_that_never_saw_it_before(
+    make_settings: Any,
+) -> None:
+    # Two replicas of one deployment (one database). The first handles the ticket's events in
+    # the shared group; the second holds the agent's console and has no row of it in memory.
+    first, settings = await start_notifier(make_settings, replica_id="replica-a")
+    second, _ = await start_notifier(make_settings, replica_id="replica-b")
+    assigned = make_assigned("t-1")
+    transfer = TicketTransferred(
+        ticket_id="t-1",
+        from_agent_id="ag-nika",
+        to_agent_id="ag-sergei",
+        from_team="technical",
+        to_team="technical",
+        transfer_count=1,
+        reason="needs a software specialist",
+    )
+    async with TestKafkaBroker(first.broker) as broker:
+        await broker.publish(assigned.model_dump(mode="json"), settings.topics.routing)
+        await broker.publish(transfer.model_dump(mode="json"), settings.topics.routing)
+    await first.mongo.close()
+
+    async with (
+        TestKafkaBroker(second.broker) as broker,
+        served(second) as port,
+        websocket(port, "ag-nika") as nika,
+    ):
+        # Every replica's push consumer reads the transfer too.
+        await broker.publish(transfer.model_dump(mode="json"), settings.topics.routing)
+        await broker.publish(queued("t-4").model_dump(mode="json"), settings.topics.routing)
+        await eventually(partial(has_row, nika, ("t-4", None, True)))
+
+    assert rows(nika) == [("t-1", "ag-sergei", False), ("t-4", None, True)]
+    await second.mongo.close()
 
 
 @pytest.mark.parametrize("token", ["not-a-token", None])
@@ -207,4 +256,20 @@ async def test_an_unreadable_sla_event_is_dead_lettered_once_by_the_shared_group
     assert letters[0]["reason"].startswith("invalid message")
     assert letters[1]["original_value"] == "not json at all"
     assert await service.db["board"].count_documents({}) == 0
+    await service.mongo.close()
+
+
+async def test_without_a_token_secret_the_console_is_unavailable(make_settings: Any) -> None:
+    service, _ = await start_notifier(make_settings, agent_token_secret=None)
+
+    async with served(service) as port:
+        async with connect(f"ws://127.0.0.1:{port}/ws?token={token_for('ag-nika')}") as console:
+            with pytest.raises(ConnectionClosed) as closed:
+                await asyncio.wait_for(console.recv(), 5)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            events = await client.get("/events", params={"token": token_for("ag-nika")})
+            board = await client.get("/board", headers=bearer("ag-nika"))
+
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013
+    assert events.status_code == board.status_code == 503
     await service.mongo.close()

@@ -123,14 +123,19 @@ async def test_a_managers_webhook_gets_the_signed_rung_that_names_it(
     [(headers, body)] = receiver.calls
     assert headers["x-helpdesk-delivery"] == f"{breach.event_id}:tech-room:webhook#1"
     assert headers["content-type"] == "application/json"
-    signed = {"timestamp_header": headers["x-helpdesk-timestamp"], "now": time.time()}
-    assert verify(secret, body, signature_header=headers["x-helpdesk-signature"], **signed)
-    assert not verify(
-        secret, body + b" ", signature_header=headers["x-helpdesk-signature"], **signed
-    )
-    assert not verify(
-        "another-secret-16b", body, signature_header=headers["x-helpdesk-signature"], **signed
-    )
+
+    def signed(secret: str, body: bytes) -> bool:
+        return verify(
+            secret,
+            body,
+            timestamp_header=headers["x-helpdesk-timestamp"],
+            signature_header=headers["x-helpdesk-signature"],
+            now=time.time(),
+        )
+
+    assert signed(secret, body)
+    assert not signed(secret, body + b" ")
+    assert not signed("another-secret-of-16-bytes", body)
     payload = json.loads(body)
     assert ticket_reference("t-1001") in payload["text"]
     assert payload["blocks"][0]["type"] == "header"
