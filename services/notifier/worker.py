@@ -208,11 +208,14 @@ class Deliveries:
         )
         for job in jobs:
             folded_into = head.key if job is not head else None
+            # The outcome is published before the job is settled: a replica that dies between
+            # the two sends the job again (the same Message-ID or X-Helpdesk-Delivery) and
+            # publishes the same event id again, rather than settle it and never tell.
             if failure is None:
+                await self._publish_outcome(job, None)
                 await self._outbox.settle(
                     job, Attempt(at=now, outcome="sent"), status="sent", folded_into=folded_into
                 )
-                await self._publish_outcome(job, None)
             elif not failure.permanent and tries < limit:
                 delay = next_delay(
                     tries,
@@ -229,11 +232,11 @@ class Deliveries:
                     send_at=now + timedelta(seconds=delay),
                 )
             else:
+                await self._publish_outcome(job, failure.error)
+                await self._dead_letter(job, failure.error, tries)
                 await self._outbox.settle(
                     job, Attempt(at=now, outcome="failed", error=failure.error), status="failed"
                 )
-                await self._publish_outcome(job, failure.error)
-                await self._dead_letter(job, failure.error, tries)
         if failure is None:
             log.info("delivery.sent", key=head.key, channel=head.channel, carried=len(jobs))
         else:
