@@ -17,10 +17,9 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
+import random
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -32,13 +31,21 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
 from aiokafka import AIOKafkaConsumer
 from aiosmtpd.controller import Controller
 from websockets.asyncio.client import ClientConnection, connect
 
-from bench.notifier_server import MANAGER, TEAM, agent_id
-from devstack.pipeline import ROOT, topic_env
+from bench.notifier_server import (
+    MANAGER,
+    SECRET,
+    TEAM,
+    agent_id,
+    bench_config,
+    server_env,
+    spawn,
+    wait_ready,
+)
+from devstack.pipeline import topic_env
 from devstack.stack import LocalStack, StackEndpoints, free_port
 from services.notifier.settings import NotifierSettings
 from shared.agent_tokens import AgentTokens
@@ -46,9 +53,10 @@ from shared.broker import make_broker, publish_event
 from shared.events import SlaBreached, TicketQueued
 from shared.settings import KafkaSettings, TopicSettings
 
-SECRET = "bench-notifier-agent-token-secret-0123456789"
 #: How long the chat tool's endpoint takes to answer in case (b).
 WEBHOOK_DELAY = 2.0
+#: aiokafka's default `fetch_max_wait_ms`, in seconds: the notifier's consumers use it.
+FETCH_WAIT = 0.5
 Key = tuple[str, bool]  # ticket id, whether the row shows the breach
 
 
@@ -59,17 +67,6 @@ def say(text: str) -> None:
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
-
-
-def bench_config(folder: Path) -> Path:
-    """The shipped rules, without the on-call people and working hours of the real teams,
-    which the synthetic directory does not have."""
-    shutil.copytree(ROOT / "config", folder, dirs_exist_ok=True)
-    rules = yaml.safe_load((folder / "notifier.yaml").read_text())
-    rules["on_call"] = {"*": rules["on_call"]["*"]}
-    rules["working_hours"] = {"default_calendar": None, "people": {}}
-    (folder / "notifier.yaml").write_text(yaml.safe_dump(rules, allow_unicode=True))
-    return folder
 
 
 class Mailbox:
@@ -294,6 +291,7 @@ class Bench:
         consoles: Consoles,
         http: httpx.AsyncClient,
         mailbox: Mailbox,
+        seed: int,
     ) -> None:
         self.settings = settings
         self.consoles = consoles
@@ -303,12 +301,17 @@ class Bench:
         #: Milliseconds from publishing each breach to the bare consumer reading it.
         self.hops: list[float] = []
         self.broker = make_broker(settings)
+        self.rng = random.Random(seed)
 
     async def breach_round(self, name: str) -> list[float]:
         ticket_id = f"bench-{name}-{uuid.uuid4().hex[:10]}"
         topics = self.settings.topics
         await publish_event(self.broker, topics.routing, queued(ticket_id))
         await self.consoles.wait_all((ticket_id, False))
+        # A consumer asks the broker for more right after it read the queued row, and this
+        # broker holds the fetch until data comes or its wait (500 ms) ends: a random pause
+        # keeps every breach from landing at the same point of that wait.
+        await asyncio.sleep(self.rng.uniform(0, FETCH_WAIT))
         start = time.perf_counter()
         await publish_event(self.broker, topics.sla, breached(ticket_id))
         arrived = await self.consoles.wait_all((ticket_id, True))
@@ -345,32 +348,6 @@ class Bench:
         await self.mailbox.wait_for(1)
 
 
-def spawn_server(
-    endpoints: StackEndpoints, env: dict[str, str], port: int, agents: int, log: Path
-) -> subprocess.Popen[bytes]:
-    with open(log, "wb") as out:
-        # The child holds its own copy of the file descriptor.
-        return subprocess.Popen(
-            [sys.executable, "-m", "bench.notifier_server", "--agents", str(agents)],
-            cwd=ROOT,
-            env={**os.environ, **endpoints.env(), **env, "HELPDESK_HTTP_PORT": str(port)},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-
-
-async def wait_ready(http: httpx.AsyncClient, server: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"the notifier exited with {server.returncode}; see {log}")
-        with contextlib.suppress(httpx.HTTPError):
-            if (await http.get("/health/ready")).status_code == 200:
-                return
-        await asyncio.sleep(0.1)
-    raise TimeoutError("the notifier was not ready within 60 s")
-
-
 def print_table(rows: list[tuple[str, list[float]]], base: list[float]) -> None:
     header = ("case", "receipts", "p50 ms", "p99 ms", "p50 / baseline", "p99 / baseline")
     b50, b99 = percentile(base, 0.5), percentile(base, 0.99)
@@ -390,22 +367,6 @@ def print_table(rows: list[tuple[str, list[float]]], base: list[float]) -> None:
     widths = [max(len(r[i]) for r in lines) for i in range(len(header))]
     for r in lines:
         print("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)), flush=True)
-
-
-def server_env(suffix: str, config_dir: Path, smtp_port: int) -> dict[str, str]:
-    return {
-        **topic_env(suffix),
-        "HELPDESK_MONGO__DATABASE_PREFIX": f"bench{suffix}_",
-        "HELPDESK_CONFIG_DIR": str(config_dir),
-        "HELPDESK_AGENT_TOKEN_SECRET": SECRET,
-        "HELPDESK_SMTP_HOST": "127.0.0.1",
-        "HELPDESK_SMTP_PORT": str(smtp_port),
-        "HELPDESK_KAFKA__SESSION_TIMEOUT_MS": "6000",
-        "HELPDESK_KAFKA__HEARTBEAT_INTERVAL_MS": "500",
-        "HELPDESK_LOGGING__LEVEL": "WARNING",
-        "HELPDESK_LOGGING__FORMAT": "json",
-        "PYTHONUNBUFFERED": "1",
-    }
 
 
 async def run_cases(bench: Bench, chat: ChatEndpoint, rounds: int) -> list[tuple[str, list[float]]]:
@@ -455,10 +416,10 @@ async def measure(args: argparse.Namespace, endpoints: StackEndpoints, workdir: 
     people = [MANAGER, *(agent_id(n) for n in range(args.agents))]
     smtp.start()
     await chat.start()
-    server = spawn_server(endpoints, env, port, args.agents, log)
+    server = spawn(endpoints, env, port, args.agents, log)
     http = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30)
     consoles = Consoles(f"ws://127.0.0.1:{port}", people)
-    bench = Bench(settings, consoles, http, mailbox)
+    bench = Bench(settings, consoles, http, mailbox, args.seed)
     try:
         await wait_ready(http, server, log)
         say(f"notifier up (pid {server.pid}); connecting {len(people):,} consoles")
@@ -514,6 +475,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="make bench-notifier", description=__doc__)
     parser.add_argument("--agents", type=int, default=1_000, help="agents in the one team")
     parser.add_argument("--rounds", type=int, default=20, help="breaches (and broadcasts) per case")
+    parser.add_argument("--seed", type=int, default=7, help="seeds the pauses before breaches")
     parser.add_argument("--keep", action="store_true", help="keep the work folder and its logs")
     asyncio.run(main_async(parser.parse_args()))
 

@@ -3,14 +3,28 @@
 The real service (`build_app`) over a synthetic directory of one team, plus one bench-only
 route, `POST /bench/broadcast`: the bare `PushHub.broadcast` of a given board row to the same
 people the board would push it to, the baseline the benchmark measures the service against.
-Settings come from `HELPDESK_*` variables as for `python -m services.notifier`.
+Settings come from `HELPDESK_*` variables as for `python -m services.notifier`; the benchmark
+launches it with `spawn` and the settings of `server_env`.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
 from typing import Any
 
+import httpx
+import yaml
+
+from devstack.pipeline import ROOT, topic_env
+from devstack.stack import StackEndpoints
 from services.notifier.app import build_app
 from services.notifier.board import audience
 from services.notifier.push import PushHub, message
@@ -19,6 +33,7 @@ from shared.runtime import Service, run
 
 TEAM = "bench"
 MANAGER = "bench-manager"
+SECRET = "bench-notifier-agent-token-secret-0123456789"
 
 
 def agent_id(n: int) -> str:
@@ -57,6 +72,59 @@ def with_broadcast_route(service: Service, hub: PushHub, directory: Directory) -
         return {"people": len(people), "reached": sum(reached.values())}
 
     return service
+
+
+def bench_config(folder: Path) -> Path:
+    """The shipped rules, without the on-call people and working hours of the real teams,
+    which the synthetic directory does not have."""
+    shutil.copytree(ROOT / "config", folder, dirs_exist_ok=True)
+    rules = yaml.safe_load((folder / "notifier.yaml").read_text())
+    rules["on_call"] = {"*": rules["on_call"]["*"]}
+    rules["working_hours"] = {"default_calendar": None, "people": {}}
+    (folder / "notifier.yaml").write_text(yaml.safe_dump(rules, allow_unicode=True))
+    return folder
+
+
+def server_env(suffix: str, config_dir: Path, smtp_port: int) -> dict[str, str]:
+    return {
+        **topic_env(suffix),
+        "HELPDESK_MONGO__DATABASE_PREFIX": f"bench{suffix}_",
+        "HELPDESK_CONFIG_DIR": str(config_dir),
+        "HELPDESK_AGENT_TOKEN_SECRET": SECRET,
+        "HELPDESK_SMTP_HOST": "127.0.0.1",
+        "HELPDESK_SMTP_PORT": str(smtp_port),
+        "HELPDESK_KAFKA__SESSION_TIMEOUT_MS": "6000",
+        "HELPDESK_KAFKA__HEARTBEAT_INTERVAL_MS": "500",
+        "HELPDESK_LOGGING__LEVEL": "WARNING",
+        "HELPDESK_LOGGING__FORMAT": "json",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def spawn(
+    endpoints: StackEndpoints, env: dict[str, str], port: int, agents: int, log: Path
+) -> subprocess.Popen[bytes]:
+    with open(log, "wb") as out:
+        # The child holds its own copy of the file descriptor.
+        return subprocess.Popen(
+            [sys.executable, "-m", "bench.notifier_server", "--agents", str(agents)],
+            cwd=ROOT,
+            env={**os.environ, **endpoints.env(), **env, "HELPDESK_HTTP_PORT": str(port)},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+async def wait_ready(http: httpx.AsyncClient, server: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"the notifier exited with {server.returncode}; see {log}")
+        with contextlib.suppress(httpx.HTTPError):
+            if (await http.get("/health/ready")).status_code == 200:
+                return
+        await asyncio.sleep(0.1)
+    raise TimeoutError("the notifier was not ready within 60 s")
 
 
 def main() -> None:

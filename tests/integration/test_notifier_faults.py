@@ -46,6 +46,7 @@ pytestmark = pytest.mark.integration
 SECRET = "notifier-fault-tests-agent-token-secret-0123"
 WEBHOOK_SECRET = "fault-tests-webhook-secret-0123456789"
 MAIL_DOMAIN = "helpdesk.example"  # of the default smtp_from
+BREACHES = 100
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,6 @@ async def test_a_hanging_webhook_does_not_hold_up_the_email_and_is_retried_after
     timeout = 10.0
     inbox = Inbox()
     chat = ChatEndpoint(delay=None)
-    await chat.start()
     with serving_smtp(inbox) as smtp_port:
         settings = make_settings(
             NotifierSettings,
@@ -115,6 +115,7 @@ async def test_a_hanging_webhook_does_not_hold_up_the_email_and_is_retried_after
         )
         service = build_app(settings)
         await service.start()
+        await chat.start()
         try:
             ticket_id = "t-hanging-chat"
             await WebhookStore(service.db).put(chat_target("team-chat", chat.url, ["technical"]))
@@ -263,33 +264,32 @@ async def test_a_notifier_killed_mid_delivery_tells_each_recipient_each_breach_o
     make_settings: Any, stack: StackEndpoints, tmp_path: Path
 ) -> None:
     config = _config_with_chat_on_first_rung(tmp_path / "config")
+    directory = load_directory(config)
+    agents = [(a.person_id, str(a.email), t.name) for t in directory.teams for a in t.agents]
+    breaches: list[SlaBreached] = []
+    emails: set[tuple[str, str]] = set()  # (address, Message-ID) of every email expected
+    for n in range(BREACHES):
+        person, address, team = agents[n % len(agents)]
+        event = breach(f"t-kill-{n:03d}", "first_response", team, person)
+        breaches.append(event)
+        emails.add((address, message_id(f"{event.event_id}:{person}:email")))
+    calls = {f"{b.event_id}:team-chat:webhook" for b in breaches}
     inbox = Inbox(delay=0.1)
     chat = ChatEndpoint(delay=0.3)
-    await chat.start()
-    directory = load_directory(config)
-    agents = [(a, t.name) for t in directory.teams for a in t.agents]
-    breaches = [
-        breach(f"t-kill-{n:03d}", "first_response", team, agent.person_id)
-        for n, (agent, team) in ((n, agents[n % len(agents)]) for n in range(100))
-    ]
-    emails = {
-        (str(agents[n % len(agents)][0].email), message_id(f"{b.event_id}:{b.assignee_id}:email"))
-        for n, b in enumerate(breaches)
-    }
-    calls = {f"{b.event_id}:team-chat:webhook" for b in breaches}
     with serving_smtp(inbox) as smtp_port:
         settings = make_settings(NotifierSettings, config_dir=config)
         env = _env(settings, smtp_port)
         mongo = make_mongo_client(settings.mongo)
         db = mongo[settings.database_name]
-        teams = [t.name for t in directory.teams]
-        await WebhookStore(db).put(chat_target("team-chat", chat.url, teams))
         first = Pipeline(stack, env=env, log_dir=tmp_path / "first", services=("notifier",))
         second = Pipeline(stack, env=env, log_dir=tmp_path / "second", services=("notifier",))
         producer = make_broker(settings)
         topics = settings.topics
         log = TopicLog(settings.kafka.bootstrap_servers, topics.deadletter, topics.notifications)
+        await chat.start()
         try:
+            teams = [t.name for t in directory.teams]
+            await WebhookStore(db).put(chat_target("team-chat", chat.url, teams))
             first.start()
             await producer.start()
             await log.start()
@@ -332,7 +332,7 @@ async def test_a_notifier_killed_mid_delivery_tells_each_recipient_each_breach_o
             # Each `notification.delivered` follows its job's log entry, on the same replica:
             # give the last ones time to be published before this replica is stopped too.
             with contextlib.suppress(AssertionError):
-                await eventually(all_reported, timeout=10.0)
+                await eventually(all_reported, timeout=5.0)
             records = await log.read()
         finally:
             await log.stop()
