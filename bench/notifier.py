@@ -450,7 +450,8 @@ async def measure(args: argparse.Namespace, endpoints: StackEndpoints, workdir: 
         f"board row; {args.rounds} breaches per case. Baseline: POST /bench/broadcast "
         "(PushHub.broadcast of a row of the same size to the same people) on the same server "
         "and connections, timed from the HTTP call. The Kafka hop: publish to a bare aiokafka "
-        "consumer's read, with aiokafka's default fetch settings (the notifier's too)."
+        "consumer's read, with aiokafka's default fetch settings (the notifier's push "
+        "consumer waits at most 50 ms per fetch)."
     )
     print_table(rows, rows[2][1])
     say(
