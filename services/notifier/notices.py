@@ -22,9 +22,6 @@ NoticeKind = Literal[
 ]
 Role = Literal["assignee", "lead", "manager", "on_call", "team"]
 
-#: Events a notice can be made of.
-Noticeable = SlaBreached | SlaWarning | TicketAssigned | TicketEscalated | TicketTransfersExceeded
-
 
 class Recipient(BaseModel):
     """A person to tell, with the address and language to reach them in, and why them."""

@@ -170,10 +170,6 @@ class Outbox:
         )
         return doc["send_at"] if doc else None
 
-    async def get(self, key: str) -> Job | None:
-        doc = await self._jobs.find_one({"_id": key})
-        return _job(doc) if doc else None
-
     async def list(self, *, ticket_id: str | None = None, limit: int = 100) -> list[Job]:
         query: Document = {"ticket_id": ticket_id} if ticket_id else {}
         cursor = self._jobs.find(query).sort("created_at", DESCENDING).limit(limit)

@@ -67,9 +67,6 @@ class PushHub:
     def count(self, person_id: str) -> int:
         return len(self._connections.get(person_id, ()))
 
-    def is_connected(self, person_id: str) -> bool:
-        return person_id in self._connections
-
     def connected(self, people: set[str] | list[str]) -> list[str]:
         return [p for p in people if p in self._connections]
 
