@@ -11,7 +11,7 @@ from pydantic import BaseModel, ValidationError
 from services.notifier.flows import Flows
 from services.notifier.live import Live
 from services.notifier.settings import NotifierSettings
-from shared.broker import consumer_options
+from shared.broker import consumer_options, publish_event
 from shared.events import (
     EscalationAcknowledged,
     Event,
@@ -141,7 +141,33 @@ def register(
         event = live_event(body)
         if event is None:
             return
-        if isinstance(event, NotificationPushed | EscalationAcknowledged):
+        if isinstance(event, NotificationPushed):
+            reached = await live.on_notification(event)
+            await _log_pushes(broker, settings, event, reached)
+        elif isinstance(event, EscalationAcknowledged):
             await live.on_notification(event)
         else:
             await live.on_ticket_event(event)
+
+
+async def _log_pushes(
+    broker: KafkaBroker,
+    settings: NotifierSettings,
+    event: NotificationPushed,
+    reached: dict[str, int],
+) -> None:
+    """One `notification.delivered` per person whose console on this replica took the notice."""
+    replica = settings.replica_id
+    for person_id, connections in reached.items():
+        if not connections:
+            continue
+        delivered = event.caused(
+            NotificationDelivered,
+            f"notification:{person_id}:push:{replica}",
+            recipient=person_id,
+            channel="push",
+            address=f"console:{replica}",
+            cause_event_id=event.cause_event_id,
+            attempts=1,
+        )
+        await publish_event(broker, settings.topics.notifications, delivered)

@@ -273,3 +273,32 @@ async def test_without_a_token_secret_the_console_is_unavailable(make_settings: 
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013
     assert events.status_code == board.status_code == 503
     await service.mongo.close()
+
+
+async def test_a_notice_a_console_took_is_logged_as_delivered_by_push(
+    make_settings: Any,
+) -> None:
+    service, settings = await start_notifier(make_settings, replica_id="replica-p")
+    outcomes: list[Any] = []
+    capture_into(service, settings.topics.notifications, outcomes)
+    assigned = make_assigned("t-7", "ag-nika")
+
+    async with (
+        TestKafkaBroker(service.broker) as broker,
+        served(service) as port,
+        websocket(port, "ag-nika") as nika,
+    ):
+        await broker.publish(assigned.model_dump(mode="json"), settings.topics.routing)
+        await eventually(lambda: notices(nika))
+        pushed = await eventually(
+            lambda: [o for o in outcomes if o.event_type == "notification.delivered"]
+        )
+
+    [delivered] = pushed
+    assert (delivered.recipient, delivered.channel, delivered.address) == (
+        "ag-nika",
+        "push",
+        "console:replica-p",
+    )
+    assert delivered.cause_event_id == str(assigned.event_id)
+    await service.mongo.close()
