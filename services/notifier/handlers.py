@@ -112,7 +112,9 @@ def register(
         title="notifier.on_routing",
         description="Keeps the board (team, agent, queue, category, priority) and tells "
         "agents of assignments and escalations, managers of tickets passed around too often.",
-        **consumer_options(settings),
+        # A group per topic: consumers of one group on different topics would rebalance each
+        # other at every join.
+        **consumer_options(settings, group_id=f"{settings.consumer_group}.routing"),
     )
     async def on_routing(event: RoutingEvent) -> None:
         await once(event)
@@ -123,7 +125,7 @@ def register(
         description="Keeps the board's SLA countdowns and tells the people of each SLA "
         "warning and breach per the escalation ladders; starts the ladder of a breach and "
         "stops it when the target is met.",
-        **consumer_options(settings),
+        **consumer_options(settings, group_id=f"{settings.consumer_group}.sla"),
     )
     async def on_sla(event: SlaEvent) -> None:
         await once(event)
