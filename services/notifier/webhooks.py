@@ -19,7 +19,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr
 
-from services.notifier.notices import Notice, NoticeKind
+from services.notifier.notices import METRIC_NAMES, Notice, NoticeKind, describe_duration
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -30,7 +30,6 @@ DIGEST_LIMIT = 15
 _RETRYABLE = frozenset({408, 425, 429})
 #: Bytes of an answer read before the connection is given up rather than reused.
 _ANSWER_LIMIT = 64 * 1024
-_METRICS = {"first_response": "first response", "next_reply": "next reply"}
 _TITLES: dict[NoticeKind, str] = {
     "sla_warning": "SLA warning",
     "sla_breach": "SLA breached",
@@ -74,19 +73,8 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _duration(seconds: float) -> str:
-    s = int(max(0.0, seconds))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m"
-    if s < 86400:
-        return f"{s // 3600}h {s % 3600 // 60:02d}m"
-    return f"{s // 86400}d {s % 86400 // 3600}h"
-
-
 def _title(notice: Notice) -> str:
-    metric = _METRICS.get(notice.metric or "", notice.metric or "")
+    metric = METRIC_NAMES.get(notice.metric or "", notice.metric or "")
     title = _TITLES[notice.kind]
     if notice.kind == "sla_warning" and notice.level_percent is not None:
         return f"{title}: {metric} at {notice.level_percent}%"
@@ -114,14 +102,14 @@ def _ask(notice: Notice) -> str:
 
 def _timing(notice: Notice) -> tuple[str, str] | None:
     if notice.overdue_seconds is not None:
-        return "Overdue by", _duration(notice.overdue_seconds)
+        return "Overdue by", describe_duration(notice.overdue_seconds)
     if notice.due_at is None:
         return None
     # Slack shows `<!date^…>` in each reader's own time zone; the part after `|` is the fallback.
     fallback = notice.due_at.strftime("%Y-%m-%d %H:%M UTC")
     due = f"<!date^{int(notice.due_at.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
     if notice.remaining_seconds is not None:
-        due += f" (in {_duration(notice.remaining_seconds)})"
+        due += f" (in {describe_duration(notice.remaining_seconds)})"
     return "Due", due
 
 
@@ -140,7 +128,7 @@ def _section(notice: Notice) -> dict[str, Any]:
         lines.append(f"Reason: {escape(_clip(notice.reason, 300))}")
     facts: list[tuple[str, str | None]] = [
         ("Reference", escape(notice.reference)),
-        ("Metric", escape(_METRICS.get(notice.metric or "", notice.metric or "")) or None),
+        ("Metric", escape(METRIC_NAMES.get(notice.metric or "", notice.metric or "")) or None),
         ("Priority", escape(notice.priority) if notice.priority else None),
         ("Team", escape(notice.team) if notice.team else None),
         _timing(notice) or ("Due", None),

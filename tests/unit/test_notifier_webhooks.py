@@ -131,7 +131,7 @@ def test_one_breach_is_one_message_with_facts_and_an_acknowledge_link() -> None:
         "*Metric*": "first response",
         "*Priority*": "P1",
         "*Team*": "billing",
-        "*Overdue by*": "1h 05m",
+        "*Overdue by*": "1 h 5 min",
         "*Rung*": "2",
         "*Ask*": "Send the first response now",
     }
@@ -153,7 +153,7 @@ def test_warning_shows_due_time_for_each_reader_and_time_left() -> None:
     assert payload["blocks"][0]["text"]["text"] == "SLA warning: first response at 75% · HD-7K3Q9X"
     due = next(f["text"] for f in payload["blocks"][1]["fields"] if f["text"].startswith("*Due*"))
     assert f"<!date^{int((T0 + timedelta(minutes=20)).timestamp())}^" in due
-    assert "|2025-03-04 09:50 UTC>" in due and due.endswith("(in 20m)")
+    assert "|2025-03-04 09:50 UTC>" in due and due.endswith("(in 20 min)")
     assert len(payload["blocks"]) == 2  # no escalation: nothing to acknowledge
     assert "*Rung*" not in texts(payload)
 
