@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, status
 from faststream.kafka import KafkaBroker
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from services.intake.domain import InvalidTransition, NotYourTicket, authorise, status_after
 from services.intake.settings import IntakeSettings
@@ -36,6 +36,20 @@ class Text(BaseModel):
 
 class Reason(BaseModel):
     reason: str | None = Field(default=None, max_length=2_000, description="Why, in words.")
+
+
+class Resolution(Reason):
+    resolution_note: str | None = Field(
+        default=None,
+        max_length=20_000,
+        description="How the problem was solved; the knowledge base drafts an article from it.",
+    )
+
+    @field_validator("resolution_note")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        # An empty box in the agent's form is no note, not an empty article draft.
+        return value if value and value.strip() else None
 
 
 class Escalation(BaseModel):
@@ -127,11 +141,12 @@ def agent_routes(
             ticket_id=ticket_id, event_id=str(event.event_id), event_type=event.event_type
         )
 
-    def endpoint(path: str, summary: str) -> Callable[[Any], Any]:
+    def endpoint(path: str, summary: str, description: str | None = None) -> Callable[[Any], Any]:
         return router.post(
             f"/tickets/{{ticket_id}}/{path}",
             status_code=status.HTTP_202_ACCEPTED,
             summary=summary,
+            description=description,
             responses={401: {}, 403: {}, 404: {}, 409: {}},
         )
 
@@ -156,32 +171,46 @@ def agent_routes(
 
         return await act(ticket_id, "note", agent, key, build)
 
-    def status_change(action: str) -> Callable[..., Awaitable[ActionAccepted]]:
+    def status_event(body: Reason, resolution_note: str | None = None) -> Build:
         # The new status comes from the domain's table of actions (`status_after`).
+        def build(x: Acting) -> Event:
+            assert x.new_status is not None
+            return TicketStatusChanged(
+                status=x.new_status,
+                previous_status=x.ticket["status"],
+                agent_id=x.agent_id,
+                reason=body.reason,
+                resolution_note=resolution_note,
+                **x.envelope,
+            )
+
+        return build
+
+    def status_change(action: str) -> Callable[..., Awaitable[ActionAccepted]]:
         async def change(
             ticket_id: str, body: Reason, agent: str = Agent, key: str | None = Key
         ) -> ActionAccepted:
-            def build(x: Acting) -> Event:
-                assert x.new_status is not None
-                return TicketStatusChanged(
-                    status=x.new_status,
-                    previous_status=x.ticket["status"],
-                    agent_id=x.agent_id,
-                    reason=body.reason,
-                    **x.envelope,
-                )
-
-            return await act(ticket_id, action, agent, key, build)
+            return await act(ticket_id, action, agent, key, status_event(body))
 
         return change
 
     for action, summary in (
         ("pending", "Wait on the customer (SLA clocks pause)."),
         ("on_hold", "Put on hold (SLA clocks pause)."),
-        ("resolve", "Resolve the ticket."),
         ("reopen", "Reopen a resolved or closed ticket."),
     ):
         endpoint(action.replace("_", "-"), summary)(status_change(action))
+
+    @endpoint(
+        "resolve",
+        "Resolve the ticket.",
+        "`resolution_note` (optional, up to 20,000 characters), how the problem was solved, "
+        "rides on `ticket.status_changed`; the knowledge base drafts an article from it.",
+    )
+    async def resolve(
+        ticket_id: str, body: Resolution, agent: str = Agent, key: str | None = Key
+    ) -> ActionAccepted:
+        return await act(ticket_id, "resolve", agent, key, status_event(body, body.resolution_note))
 
     @endpoint("escalate", "Ask for the ticket to go up a tier.")
     async def escalate(

@@ -1,6 +1,10 @@
-"""Settings of the knowledge-base service (`HELPDESK_` prefix)."""
+"""Settings of the knowledge-base service (`HELPDESK_` prefix), e.g. `HELPDESK_PUBLIC_URL`."""
 
-from pydantic import Field
+from __future__ import annotations
+
+import secrets
+
+from pydantic import Field, SecretStr
 
 from shared.settings import ServiceSettings
 
@@ -8,4 +12,34 @@ from shared.settings import ServiceSettings
 class KbSettings(ServiceSettings):
     service_name: str = "kb"
     http_port: int = 8005
-    suggestions_limit: int = Field(default=3, ge=1, description="Articles suggested per ticket.")
+    agent_token_secret: SecretStr | None = Field(
+        default=None,
+        description="Key (32+ bytes) people's tokens are signed with, the same as intake's; it "
+        "opens the editor API, canned responses and reports, and signs customers' self-help "
+        "links. Without it those answer 503.",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="Where customers reach this service (e.g. https://helpdesk.example/kb); "
+        "self-help links start with it. None: no self-help is offered.",
+    )
+    self_help_days: int = Field(default=14, ge=1, description="How long a self-help link works.")
+    replica_id: str = Field(
+        default_factory=lambda: secrets.token_hex(6),
+        description="Names this replica's own consumer group for article changes; random per "
+        "process, so a restarted replica rebuilds its index from MongoDB and reads on from the "
+        "newest change.",
+    )
+    reconcile_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How often a replica also compares its index with MongoDB, to take any "
+        "change whose event it missed (e.g. while it was joining).",
+    )
+    search_log_days: int = Field(
+        default=180, ge=1, description="How long each search is kept for the reports."
+    )
+
+    @property
+    def index_consumer_group(self) -> str:
+        return f"helpdesk-kb-index-{self.replica_id}"

@@ -13,7 +13,16 @@ from shared.events.contacts import (
 )
 from shared.events.deadletter import DeadLettered
 from shared.events.envelope import Event
-from shared.events.kb import ArticleMatch, KbEvent, KbFeedback, KbSearched, KbSuggested
+from shared.events.kb import (
+    ArticleMatch,
+    KbArticleChanged,
+    KbDeflected,
+    KbEvent,
+    KbFeedback,
+    KbSearched,
+    KbSelfHelpOffered,
+    KbSuggested,
+)
 from shared.events.notifications import (
     EscalationAcknowledged,
     NotificationDelivered,
@@ -76,9 +85,12 @@ __all__ = [
     "EmailMessage",
     "EscalationAcknowledged",
     "Event",
+    "KbArticleChanged",
+    "KbDeflected",
     "KbEvent",
     "KbFeedback",
     "KbSearched",
+    "KbSelfHelpOffered",
     "KbSuggested",
     "NotificationDelivered",
     "NotificationEvent",

@@ -18,6 +18,10 @@ class ArticleMatch(BaseModel):
     title: str = Field(description="Article title in its language.")
     language: str = Field(description="Article language (ISO 639-1).")
     score: float = Field(ge=0, description="Match score; higher is better.")
+    snippet: str | None = Field(
+        default=None,
+        description="Where the article matched, as HTML: the text escaped, matches in <mark>.",
+    )
 
 
 class KbSuggested(Event):
@@ -63,4 +67,55 @@ class KbFeedback(Event):
     comment: str | None = Field(default=None, description="The reader's words.")
 
 
-KbEvent = Annotated[KbSuggested | KbSearched | KbFeedback, Field(discriminator="event_type")]
+class KbSelfHelpOffered(Event):
+    """The customer of a new ticket in a self-help category is offered articles that may solve it.
+
+    Produced by: kb. Consumed by: intake (mails the customer the articles and the link).
+    """
+
+    event_type: Literal["kb.self_help_offered"] = Field(
+        default="kb.self_help_offered", description="Discriminator."
+    )
+    ticket_id: str = Field(description="The ticket.")
+    reference: str = Field(description="The ticket's short reference, for the customer.")
+    language: str = Field(description="Language of the articles (ISO 639-1).")
+    category: str = Field(description="The ticket's category, one configured for self-help.")
+    articles: list[ArticleMatch] = Field(min_length=1, description="Best matches first.")
+    link: str = Field(
+        description="The customer's page of these articles, with a 'this solved it' answer."
+    )
+
+
+class KbDeflected(Event):
+    """The customer said an offered article solved the problem: the ticket is deflected.
+
+    Produced by: kb (self-help page). Consumed by: intake (resolves the ticket).
+    """
+
+    event_type: Literal["kb.deflected"] = Field(default="kb.deflected", description="Discriminator.")
+    ticket_id: str = Field(description="The ticket the customer no longer needs.")
+    article_id: str = Field(description="The article that solved it.")
+    language: str | None = Field(default=None, description="Language of the article read.")
+
+
+class KbArticleChanged(Event):
+    """An article was created, edited, published, archived or restored.
+
+    Produced by: kb (editor API). Consumed by: every kb replica, which re-reads the article
+    from MongoDB and updates its own search index.
+    """
+
+    topic_key: ClassVar[str] = "article_id"
+
+    event_type: Literal["kb.article_changed"] = Field(
+        default="kb.article_changed", description="Discriminator."
+    )
+    article_id: str = Field(description="The article.")
+    version: int = Field(ge=1, description="The article's version after the change.")
+    status: Literal["draft", "published", "archived"] = Field(description="Its status now.")
+
+
+KbEvent = Annotated[
+    KbSuggested | KbSearched | KbFeedback | KbSelfHelpOffered | KbDeflected | KbArticleChanged,
+    Field(discriminator="event_type"),
+]

@@ -124,6 +124,11 @@ class TicketStatusChanged(Event):
     previous_status: TicketStatus | None = Field(default=None, description="The status before.")
     agent_id: str | None = Field(default=None, description="Who changed it, if an agent.")
     reason: str | None = Field(default=None, description="Why, in words.")
+    resolution_note: str | None = Field(
+        default=None,
+        description="On resolve: how the problem was solved. The knowledge base drafts an "
+        "article from it.",
+    )
 
 
 class TicketPriorityChanged(Event):

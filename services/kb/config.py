@@ -1,0 +1,52 @@
+"""The knowledge base's rules in `config/kb/kb.yaml`: search weights, suggestions, self-help
+categories and who may publish."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from services.kb.search import Tuning
+
+
+class SearchRules(BaseModel):
+    title_boost: float = Field(default=3.0, gt=0, description="Title match weight; body is 1.")
+    tags_boost: float = Field(default=1.5, gt=0, description="Tag match weight.")
+    fuzzy_max_terms: int = Field(
+        default=3, ge=0, description="Queries of at most this many words also match typos."
+    )
+    fuzzy_weight: float = Field(
+        default=0.5, ge=0, le=1, description="A typo match's weight against an exact one."
+    )
+    snippet_chars: int = Field(default=200, ge=40, le=2000)
+
+    def tuning(self) -> Tuning:
+        return Tuning(**self.model_dump())
+
+
+class SuggestionRules(BaseModel):
+    limit: int = Field(default=3, ge=1, le=20, description="Articles suggested per ticket.")
+    min_score: float = Field(default=0.0, ge=0, description="Weaker matches are not suggested.")
+
+
+class SelfHelpRules(BaseModel):
+    categories: list[str] = Field(
+        default_factory=list,
+        description="Categories (`account` or `account/password`) whose customers are offered "
+        "the suggestions as self-help.",
+    )
+    min_score: float = Field(
+        default=4.0, ge=0, description="Only articles matching at least this well are offered."
+    )
+
+    def covers(self, category: str, subcategory: str | None) -> bool:
+        return category in self.categories or f"{category}/{subcategory}" in self.categories
+
+
+class KbRules(BaseModel):
+    search: SearchRules = SearchRules()
+    suggestions: SuggestionRules = SuggestionRules()
+    self_help: SelfHelpRules = SelfHelpRules()
+    editors: list[str] = Field(
+        default_factory=list,
+        description="People who may publish and archive, besides every team's lead and manager.",
+    )
