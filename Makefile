@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install browser run test stack docs bench bench-sla bench-intake bench-router train-router lint clean
+.PHONY: install browser run test stack docs bench bench-sla bench-intake bench-router bench-kb train-router eval-kb lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,14 @@ bench-router: install
 ## Live-push latency from sla.breached to 1,000 WebSocket consoles, slow webhook or not; beside a bare broadcast.
 bench-notifier: install
 	$(PY) -m bench.notifier $(ARGS)
+
+## Knowledge-base search over 100,000 articles (en, fa, ru, el): index rate, latency p50/p99; beside plain BM25.
+bench-kb: install
+	$(PY) -m bench.kb $(ARGS)
+
+## Search quality on eval/kb's labelled queries: nDCG@10 and MRR per language beside plain BM25.
+eval-kb: install
+	$(PY) -m bench.kb_eval $(ARGS)
 
 ## Train the router's classifier: accuracy per language on a held-out split, then save the model.
 train-router: install

@@ -117,7 +117,7 @@ def edit_visible(
     commit alone, for `edits` articles edited one after the other."""
     rng = random.Random(seed)
     visible, commits = [], []
-    for n, article in enumerate(rng.sample(list(mix), edits)):
+    for n, article in enumerate(rng.sample(list(mix), min(edits, len(mix)))):
         word = f"editmark{n:02d}q"
         edited = replace(article, body=f"{article.body} {word}")
         start = time.perf_counter()
@@ -239,6 +239,8 @@ def main() -> None:
     rows = []
     for name, pick in kinds:
         chosen = [i for i, q in enumerate(mix) if pick(q)]
+        if not chosen:
+            continue
         cells = [name, f"{len(chosen):,}"]
         for latency in (ours_latency, bare_latency, plain_latency):
             part = Latency([latency.seconds[i] for i in chosen], 0)

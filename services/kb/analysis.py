@@ -96,34 +96,59 @@ def _stemmer(language: str) -> tantivy.TextAnalyzer | None:
     )
 
 
-def _word(raw: str) -> str:
-    return raw.replace(_DROPPED, "").lower()
+Span = tuple[str, int, int, int]
+_JOINERS = re.compile(f"[-{ZWNJ}]")
+
+
+def spans(text: str, language: str) -> list[Span]:
+    """The terms of `text` as (term, start, end, position), the form the index takes them in."""
+    folded = fold(text)
+    lowered = folded.lower()
+    # Lower-casing keeps the length but for a few letters (İ); then words are lowered one by one.
+    whole = len(lowered) == len(folded)
+    source = lowered if whole else folded
+    dropped = _DROPPED in folded
+    found: list[Span] = []
+    for position, match in enumerate(_WORDS.finditer(source)):
+        word = match.group()
+        if dropped:
+            word = word.replace(_DROPPED, "")
+        found.append((word if whole else word.lower(), match.start(), match.end(), position))
+    if ZWNJ in folded or "-" in folded:
+        first = {start: pos for _, start, _, pos in found}
+        for match in _COMPOUND.finditer(source):
+            joined = _JOINERS.sub("", match.group()).replace(_DROPPED, "")
+            found.append((joined.lower(), match.start(), match.end(), first[match.start()]))
+    if dropped:
+        found = [span for span in found if span[0]]
+    stemmer = _stemmer(language)
+    if stemmer is None or not found:
+        return found
+    # One call for the whole text: the whitespace tokenizer keeps the words one to one.
+    stems = stemmer.analyze(" ".join(span[0] for span in found))
+    # The Greek stemmer leaves nothing of a few short words (όταν, έως); they are dropped.
+    return [(stem, *span[1:]) for stem, span in zip(stems, found, strict=True) if stem]
 
 
 def analyse(text: str, language: str) -> list[Term]:
     """The terms of `text` in `language`, in order, each with its span in `text`."""
-    folded = fold(text)
-    spans: list[tuple[str, int, int, int]] = []
-    position = -1
-    for match in _WORDS.finditer(folded):
-        position += 1
-        spans.append((_word(match.group()), match.start(), match.end(), position))
-    if ZWNJ in folded or "-" in folded:
-        first = {start: pos for _, start, _, pos in spans}
-        for match in _COMPOUND.finditer(folded):
-            joined = _word(re.sub(f"[-{ZWNJ}]", "", match.group()))
-            spans.append((joined, match.start(), match.end(), first[match.start()]))
-    spans = [s for s in spans if s[0]]
-    stemmer = _stemmer(language)
-    if stemmer is None or not spans:
-        return [Term(word, start, end, pos) for word, start, end, pos in spans]
-    # One call for the whole text: the whitespace tokenizer keeps the words one to one.
-    stems = stemmer.analyze(" ".join(word for word, *_ in spans))
-    return [
-        Term(stem, start, end, pos) for stem, (_, start, end, pos) in zip(stems, spans, strict=True)
-    ]
+    return [Term(*span) for span in spans(text, language)]
 
 
 def query_terms(text: str, language: str) -> list[str]:
     """The distinct search terms of a query, in the order first written."""
-    return list(dict.fromkeys(term.text for term in analyse(text, language)))
+    return list(dict.fromkeys(span[0] for span in spans(text, language)))
+
+
+#: Of the languages searched, only one is written in each of these scripts.
+_SCRIPTS = (("fa", 0x0600, 0x06FF), ("ru", 0x0400, 0x04FF), ("el", 0x0370, 0x03FF))
+
+
+def script_language(text: str) -> str | None:
+    """The language whose script most letters are in, when any is: `تنظیمات smtp در outlook`
+    is Persian though half its words are Latin (a language model would call it English)."""
+    counts = {
+        language: sum(low <= ord(ch) <= high for ch in text) for language, low, high in _SCRIPTS
+    }
+    language, count = max(counts.items(), key=lambda item: item[1])
+    return language if count else None

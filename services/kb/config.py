@@ -9,7 +9,7 @@ from services.kb.search import Tuning
 
 
 class SearchRules(BaseModel):
-    title_boost: float = Field(default=3.0, gt=0, description="Title match weight; body is 1.")
+    title_boost: float = Field(default=1.5, gt=0, description="Title match weight; body is 1.")
     tags_boost: float = Field(default=1.5, gt=0, description="Tag match weight.")
     fuzzy_max_terms: int = Field(
         default=3, ge=0, description="Queries of at most this many words also match typos."

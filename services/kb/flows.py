@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from services.kb.analysis import LANGUAGES
+from services.kb.analysis import LANGUAGES, script_language
 from services.kb.analytics import Analytics
 from services.kb.config import KbRules
 from services.kb.domain import Article, ArticleChange, Status, draft_from_ticket, edited, moved
@@ -76,7 +76,7 @@ class Kb:
     def language_of(self, text: str, given: str | None = None) -> str | None:
         if given in LANGUAGES:
             return given
-        return self._detector.detect(text)
+        return script_language(text) or self._detector.detect(text)
 
     async def search(
         self, query: str, language: str | None, *, limit: int, category: str | None = None

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import tantivy
 
-from services.kb.analysis import LANGUAGES, analyse, query_terms
+from services.kb.analysis import LANGUAGES, query_terms, spans
 from services.kb.snippets import fuzzy_distance, snippet
 
 
@@ -20,7 +20,7 @@ from services.kb.snippets import fuzzy_distance, snippet
 class Tuning:
     """How matches are weighed; `config/kb/kb.yaml` sets them."""
 
-    title_boost: float = 3.0
+    title_boost: float = 1.5
     tags_boost: float = 1.5
     #: Queries of at most this many terms also match words a typo or two away.
     fuzzy_max_terms: int = 3
@@ -75,8 +75,10 @@ def _schema(languages: Sequence[str]) -> tantivy.Schema:
 
 
 def _tokens(text: str, language: str) -> tantivy.PreTokenizedString:
-    terms = analyse(text, language)
-    tokens = [tantivy.Token(t.text, t.position, t.start, t.end) for t in terms]
+    Token = tantivy.Token
+    tokens = [
+        Token(term, position, start, end) for term, start, end, position in spans(text, language)
+    ]
     return tantivy.PreTokenizedString(text, tokens)
 
 

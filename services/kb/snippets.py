@@ -10,28 +10,17 @@ from __future__ import annotations
 from collections.abc import Collection
 from html import escape
 
+from rapidfuzz.distance import OSA
+
 from services.kb.analysis import Term, analyse
 
 ELLIPSIS = "…"
 
 
 def within(a: str, b: str, distance: int) -> bool:
-    """Are `a` and `b` at most `distance` edits apart (a swap of neighbours is one edit)?"""
-    if abs(len(a) - len(b)) > distance:
-        return False
-    previous2: list[int] = []
-    previous = list(range(len(b) + 1))
-    for i, char_a in enumerate(a, 1):
-        current = [i]
-        for j, char_b in enumerate(b, 1):
-            cost = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char_a != char_b))
-            if i > 1 and j > 1 and char_a == b[j - 2] and a[i - 2] == char_b:
-                cost = min(cost, previous2[j - 2] + 1)
-            current.append(cost)
-        if min(current) > distance:
-            return False
-        previous2, previous = previous, current
-    return previous[-1] <= distance
+    """Are `a` and `b` at most `distance` edits apart? A swap of neighbours is one edit, as
+    in the index's fuzzy queries (optimal string alignment)."""
+    return bool(OSA.distance(a, b, score_cutoff=distance) <= distance)
 
 
 def fuzzy_distance(term: str) -> int:
@@ -41,11 +30,16 @@ def fuzzy_distance(term: str) -> int:
 
 def matches(terms: list[Term], exact: Collection[str], fuzzy: Collection[str]) -> list[Term]:
     """The terms of a text that a search for `exact` (and `fuzzy`, with typos) matched."""
+    near = [(f, d) for f in fuzzy if (d := fuzzy_distance(f))]
+    # A body repeats its words: each distinct word is judged once.
+    verdicts: dict[str, bool] = {}
     found = []
     for term in terms:
-        if term.text in exact or any(
-            within(term.text, f, fuzzy_distance(f)) for f in fuzzy if fuzzy_distance(f)
-        ):
+        verdict = verdicts.get(term.text)
+        if verdict is None:
+            verdict = term.text in exact or any(within(term.text, f, d) for f, d in near)
+            verdicts[term.text] = verdict
+        if verdict:
             found.append(term)
     return found
 
