@@ -239,7 +239,8 @@ async def test_an_email_becomes_a_routed_ticket_whose_breaches_reach_agent_and_m
         )
 
         suggested = await eventually(lambda: event_of(topics.kb, "kb.suggested"))
-        assert suggested["articles"][0]["article_id"] == "en-wifi-drops"
+        assert suggested["articles"][0]["article_id"] == "wifi-drops"
+        assert suggested["articles"][0]["language"] == "en"
 
         breach = await eventually(
             lambda: event_of(topics.sla, "sla.breached", metric="first_response"),

@@ -166,3 +166,19 @@ async def test_reports_show_top_queries_empty_searches_and_article_use(kb: Kb) -
     row = next(r for r in articles if r["article_id"] == "password-reset")
     assert (row["views"], row["not_helpful"]) == (1, 1)
     assert (await kb.http.get("/reports/queries")).status_code == 401
+
+
+async def test_the_report_command_prints_the_same_reports(kb: Kb) -> None:
+    from services.kb.report import report
+
+    await search(kb, "printer on fire", "en")
+    await search(kb, "printer on fire", "en")
+    printed = await report("no-results", 30, 10, kb.settings)
+    header, row = printed.splitlines()
+    assert header.split()[:3] == ["query", "language", "searches"]
+    assert row.split()[:5] == ["printer", "on", "fire", "en", "2"]
+    assert await report("articles", 30, 10, kb.settings) == "(nothing yet)"
+    await kb.http.get("/articles/wifi-drops")
+    articles = (await report("articles", 30, 10, kb.settings)).splitlines()
+    assert articles[0].split()[:2] == ["article_id", "views"]
+    assert articles[1].split()[:2] == ["wifi-drops", "1"]
