@@ -92,7 +92,9 @@ class KbDeflected(Event):
     Produced by: kb (self-help page). Consumed by: intake (resolves the ticket).
     """
 
-    event_type: Literal["kb.deflected"] = Field(default="kb.deflected", description="Discriminator.")
+    event_type: Literal["kb.deflected"] = Field(
+        default="kb.deflected", description="Discriminator."
+    )
     ticket_id: str = Field(description="The ticket the customer no longer needs.")
     article_id: str = Field(description="The article that solved it.")
     language: str | None = Field(default=None, description="Language of the article read.")

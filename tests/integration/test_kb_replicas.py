@@ -4,9 +4,9 @@ an article edited through one is found through the other within a second."""
 from __future__ import annotations
 
 import time
-from functools import partial
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import httpx
