@@ -74,4 +74,4 @@ async def test_a_poison_message_is_dead_lettered_and_the_next_one_is_processed(
     assert "UnicodeDecodeError" in letters[1]["reason"]
     suggested = [v for topic, v in seen if topic == settings.topics.kb]
     assert suggested[0]["ticket_id"] == "t-9"
-    assert suggested[0]["articles"][0]["article_id"] == "en-password-reset"
+    assert suggested[0]["articles"][0]["article_id"] == "password-reset"
