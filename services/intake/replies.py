@@ -22,10 +22,9 @@ def reply_message_id(reply: TicketAgentReplied, sender: str) -> str:
     return f"<{derived_id('reply-mail', reply.event_id)}@{domain}>"
 
 
-def build_reply(reply: TicketAgentReplied, ticket: dict[str, Any], sender: str) -> EmailMessage:
-    """The customer's copy of an agent's reply; its Message-ID is stable for the reply."""
+def to_customer(ticket: dict[str, Any], subject: str, sender: str, message_id: str) -> EmailMessage:
+    """A mail to the ticket's customer, threaded under their last mail, with the reference."""
     reference = ticket["reference"]
-    subject = ticket.get("subject") or "Your request"
     if not subject.lower().startswith("re:"):
         subject = f"Re: {subject}"
     message = EmailMessage()
@@ -33,13 +32,21 @@ def build_reply(reply: TicketAgentReplied, ticket: dict[str, Any], sender: str) 
     message["To"] = ticket["reply_to"]
     message["Subject"] = with_reference(subject, reference)
     message["Date"] = formatdate(usegmt=True)
-    message["Message-ID"] = reply_message_id(reply, sender)
+    message["Message-ID"] = message_id
     last = ticket.get("last_message_id")
     if last:
         message["In-Reply-To"] = last
         message["References"] = last
     message[LOOP_HEADER] = reference
+    return message
+
+
+def build_reply(reply: TicketAgentReplied, ticket: dict[str, Any], sender: str) -> EmailMessage:
+    """The customer's copy of an agent's reply; its Message-ID is stable for the reply."""
+    subject = ticket.get("subject") or "Your request"
+    message = to_customer(ticket, subject, sender, reply_message_id(reply, sender))
     message["Auto-Submitted"] = "no"
+    reference = ticket["reference"]
     footer = f"\n\n-- \nReference: [#{reference}]. Please keep it in the subject when you reply."
     message.set_content(reply.body + footer, charset="utf-8")
     return message

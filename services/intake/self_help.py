@@ -6,11 +6,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import formataddr, formatdate
 from typing import Any
 
-from services.intake.domain import with_reference
-from services.intake.replies import LOOP_HEADER
+from services.intake.replies import to_customer
 from shared.events import KbSelfHelpOffered
 from shared.ids import derived_id
 
@@ -115,19 +113,8 @@ def build_self_help(offer: KbSelfHelpOffered, ticket: dict[str, Any], sender: st
     language = offer_language(offer, ticket)
     reference = ticket.get("reference") or offer.reference
     subject = one_line(ticket.get("subject") or "") or TEXTS[language].subject
-    if not subject.lower().startswith("re:"):
-        subject = f"Re: {subject}"
-    message = EmailMessage()
-    message["From"] = formataddr(("Help desk", sender))
-    message["To"] = ticket["reply_to"]
-    message["Subject"] = with_reference(subject, reference)
-    message["Date"] = formatdate(usegmt=True)
-    message["Message-ID"] = self_help_message_id(offer, sender)
-    last = ticket.get("last_message_id")
-    if last:
-        message["In-Reply-To"] = last
-        message["References"] = last
-    message[LOOP_HEADER] = reference
+    addressed = {**ticket, "reference": reference}
+    message = to_customer(addressed, subject, sender, self_help_message_id(offer, sender))
     # Sent by no person, in answer to the customer's mail (RFC 3834): their autoresponder
     # should stay quiet.
     message["Auto-Submitted"] = "auto-replied"
