@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -31,7 +31,8 @@ class ArticleText(BaseModel):
     body: str = Field(max_length=100_000, description="Text of the article (plain text).")
 
 
-def _check_languages(value: dict[str, ArticleText]) -> dict[str, ArticleText]:
+def check_languages(value: dict[str, Any]) -> dict[str, Any]:
+    """A mapping keyed by language holds only languages the search analyses."""
     unknown = sorted(set(value) - set(LANGUAGES))
     if unknown:
         raise ValueError(f"languages {unknown} are not supported; use {list(LANGUAGES)}")
@@ -57,7 +58,7 @@ class Article(BaseModel):
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
-    _languages = field_validator("translations")(_check_languages)
+    _languages = field_validator("translations")(check_languages)
 
 
 class ArticleFile(BaseModel):
@@ -75,13 +76,7 @@ class ArticleChange(BaseModel):
     tags: list[str] | None = None
     translations: dict[str, ArticleText | None] = Field(default_factory=dict)
 
-    @field_validator("translations")
-    @classmethod
-    def _languages(cls, value: dict[str, ArticleText | None]) -> dict[str, ArticleText | None]:
-        unknown = sorted(set(value) - set(LANGUAGES))
-        if unknown:
-            raise ValueError(f"languages {unknown} are not supported; use {list(LANGUAGES)}")
-        return value
+    _languages = field_validator("translations")(check_languages)
 
 
 class StaleVersion(Exception):
