@@ -98,12 +98,16 @@ def load_eval_set(
         for article_id in query.relevant:
             if article_id not in language_of:
                 raise ConfigError(
-                    f"{queries_path}: query {query.query_id} names unknown article {article_id!r}"
+                    queries_path,
+                    f"{query.query_id}.relevant",
+                    f"names unknown article {article_id!r}",
                 )
             if language_of[article_id] != query.language:
                 raise ConfigError(
-                    f"{queries_path}: query {query.query_id} ({query.language}) names "
-                    f"{article_id!r}, an article in {language_of[article_id]}"
+                    queries_path,
+                    f"{query.query_id}.relevant",
+                    f"({query.language}) names {article_id!r}, an article in "
+                    f"{language_of[article_id]}",
                 )
     return EvalSet(articles, queries)
 

@@ -73,7 +73,7 @@ def dead_letter_middleware(
         ) -> bool | None:
             if exc_val is None or self.parsed or not isinstance(exc_val, Exception):
                 return False
-            if isinstance(exc_val, HandlerException):
+            if isinstance(exc_val, HandlerException) or isinstance(self.msg, tuple | list):
                 return False
             await publish_dead_letter(broker, settings, self.msg, exc_val, attempts=1)
             return True
@@ -82,6 +82,9 @@ def dead_letter_middleware(
             self, call_next: Callable[[StreamMessage[Any]], Awaitable[Any]], msg: StreamMessage[Any]
         ) -> Any:
             self.parsed = True
+            if isinstance(msg.raw_message, tuple | list):
+                # A batch of the consumer kit, which dead-letters record by record itself.
+                return await call_next(msg)
             with bound(**_ids_of(msg)):
                 attempt = 0
                 while True:
@@ -103,7 +106,7 @@ def dead_letter_middleware(
     return DeadLetterMiddleware
 
 
-def _is_permanent(exc: BaseException) -> bool:
+def is_permanent(exc: BaseException) -> bool:
     """Bad input cannot become good by retrying it."""
     from fast_depends.exceptions import ValidationError as DependsValidationError
     from pydantic import ValidationError
@@ -113,10 +116,35 @@ def _is_permanent(exc: BaseException) -> bool:
     ) or getattr(exc, "permanent", False)
 
 
+_is_permanent = is_permanent
+
+
 class PermanentError(Exception):
     """Processing failed in a way no retry can fix (for example, a reference to nothing)."""
 
     permanent = True
+
+
+def dead_letter_of(
+    settings: ServiceSettings, record: Any, exc: BaseException, *, group: str | None = None
+) -> DeadLettered:
+    """The Kafka record `record` whole, as text, with why it could not be processed."""
+    key = _text(getattr(record, "key", None))
+    headers = {k: _text(v) or "" for k, v in (getattr(record, "headers", None) or ())}
+    return DeadLettered(
+        service=settings.service_name,
+        consumer_group=group or settings.consumer_group,
+        reason=_reason(exc),
+        error_type=type(exc).__name__,
+        source_topic=str(getattr(record, "topic", None) or "unknown"),
+        partition=getattr(record, "partition", None),
+        offset=getattr(record, "offset", None),
+        original_key=key,
+        original_value=_text(getattr(record, "value", None)) or "",
+        original_headers=headers,
+        attempts=1 if is_permanent(exc) else max(1, settings.kafka.max_attempts),
+        correlation_id=headers.get(HEADER_CORRELATION),
+    )
 
 
 async def publish_dead_letter(
@@ -128,26 +156,11 @@ async def publish_dead_letter(
 ) -> None:
     """Publish the Kafka record `raw` whole, as text, with why it could not be processed."""
     record = raw[0] if isinstance(raw, tuple) else raw
-    key = _text(getattr(record, "key", None))
-    headers = {k: _text(v) or "" for k, v in (getattr(record, "headers", None) or ())}
-    letter = DeadLettered(
-        service=settings.service_name,
-        consumer_group=settings.consumer_group,
-        reason=_reason(exc),
-        error_type=type(exc).__name__,
-        source_topic=str(getattr(record, "topic", None) or "unknown"),
-        partition=getattr(record, "partition", None),
-        offset=getattr(record, "offset", None),
-        original_key=key,
-        original_value=_text(getattr(record, "value", None)) or "",
-        original_headers=headers,
-        attempts=attempts,
-        correlation_id=headers.get(HEADER_CORRELATION),
-    )
+    letter = dead_letter_of(settings, record, exc).model_copy(update={"attempts": attempts})
     await broker.publish(
         letter.model_dump(mode="json"),
         topic=settings.topics.deadletter,
-        key=key.encode() if key is not None else None,
+        key=letter.kafka_key(),
         headers={HEADER_EVENT_TYPE: letter.event_type},
     )
     log.error(

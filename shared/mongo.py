@@ -1,22 +1,92 @@
-"""The MongoDB client factory (PyMongo's asyncio API) and index creation at start."""
+"""The MongoDB client factory (PyMongo's asyncio API), index creation at start, and the helpers
+every store's bulk work shares: chunked reads, inserts that tolerate repeats, command counts."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from pymongo import AsyncMongoClient, IndexModel
+from prometheus_client import Counter
+from pymongo import AsyncMongoClient, IndexModel, monitoring
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
 
 from shared.settings import MongoSettings
 
 Document = dict[str, Any]
+T = TypeVar("T")
+
+#: Ids per `$in` read. A query's cost grows with the number of ids times the documents it
+#: checks them against, so large batches read in chunks of this size.
+IN_CHUNK = 100
+DUPLICATE_KEY = 11000
+
+DB_COMMANDS = Counter(
+    "helpdesk_db_commands",
+    "MongoDB commands this process sent, by command name.",
+    ["command"],
+)
+
+
+class CommandCounter(monitoring.CommandListener):
+    """Counts every command the client sends (the benchmark reads them per contact)."""
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        DB_COMMANDS.labels(event.command_name).inc()
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
 
 
 def make_mongo_client(settings: MongoSettings) -> AsyncMongoClient[Document]:
     """A client for one service; it connects lazily, on first use."""
-    return AsyncMongoClient(settings.url, tz_aware=True, uuidRepresentation="standard")
+    return AsyncMongoClient(
+        settings.url,
+        tz_aware=True,
+        uuidRepresentation="standard",
+        event_listeners=[CommandCounter()],
+    )
+
+
+def chunked(items: Sequence[T], size: int = IN_CHUNK) -> Iterator[list[T]]:
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
+
+
+async def find_by_ids(
+    collection: AsyncCollection[Document],
+    ids: Iterable[Any],
+    projection: Document | None = None,
+    *,
+    field_name: str = "_id",
+) -> dict[Any, Document]:
+    """The documents whose `field_name` is one of `ids`, keyed by it, in chunked reads."""
+    wanted = list(dict.fromkeys(ids))
+    found: dict[Any, Document] = {}
+    for chunk in chunked(wanted):
+        async for doc in collection.find({field_name: {"$in": chunk}}, projection):
+            found[doc[field_name]] = doc
+    return found
+
+
+async def insert_new(collection: AsyncCollection[Document], docs: Sequence[Document]) -> set[Any]:
+    """Insert the documents in one write; those whose `_id` exists already are left as they are.
+    Returns the ids that existed."""
+    if not docs:
+        return set()
+    try:
+        await collection.insert_many(list(docs), ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(error.get("code") != DUPLICATE_KEY for error in errors):
+            raise
+        return {docs[error["index"]]["_id"] for error in errors}
+    return set()
 
 
 @dataclass(frozen=True)

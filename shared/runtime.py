@@ -17,6 +17,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from shared.broker import ensure_topics
+from shared.consuming import ConsumerKit
 from shared.idempotency import processed_indexes
 from shared.logging import configure_logging, get_logger
 from shared.mongo import Document, Indexes, ensure_indexes
@@ -38,6 +39,8 @@ class Service:
     on_start: list[Hook] = field(default_factory=list)
     after_start: list[Hook] = field(default_factory=list)
     on_stop: list[Hook] = field(default_factory=list)
+    #: The service's subscribers and publishers (the consumer kit), once it has any.
+    kit: ConsumerKit | None = None
 
     @property
     def db(self) -> AsyncDatabase[Document]:

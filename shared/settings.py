@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 from typing import Literal
 
@@ -36,6 +37,26 @@ class KafkaSettings(BaseModel):
     max_attempts: int = Field(
         default=3, description="Tries of a failing message before it goes to the dead-letter topic."
     )
+    max_batch: int = Field(
+        default=100,
+        ge=1,
+        description="Most records a subscriber takes in one batch (one poll, one commit).",
+    )
+    fetch_max_wait_ms: int = Field(
+        default=50,
+        ge=1,
+        description="Longest a fetch waits at the broker for data. Apache Kafka answers as soon "
+        "as data arrives; the local broker may hold a fetch this long, so it bounds latency.",
+    )
+    batch_timeout_ms: int = Field(
+        default=50, ge=0, description="Longest a subscriber waits for records before polling again."
+    )
+    retry_backoff_max_ms: int = Field(
+        default=5_000,
+        ge=1,
+        description="Longest wait before a batch is tried again while the database or the "
+        "broker is unreachable (the wait doubles from 100 ms per failed try).",
+    )
 
 
 class MongoSettings(BaseModel):
@@ -68,6 +89,11 @@ class ServiceSettings(BaseSettings):
     )
     http_host: str = "127.0.0.1"
     http_port: int = 0
+    replica_id: str = Field(
+        default_factory=lambda: secrets.token_hex(4),
+        description="Names this replica's own consumer groups (state every replica holds); "
+        "random per process, so a restarted replica reads on from the newest events.",
+    )
 
     @property
     def database_name(self) -> str:
@@ -75,4 +101,13 @@ class ServiceSettings(BaseSettings):
 
     @property
     def consumer_group(self) -> str:
+        """The service's shared group: each event goes to one replica."""
         return f"helpdesk-{self.service_name}"
+
+    def group(self, suffix: str | None = None, *, per_replica: bool = False) -> str:
+        """A consumer group of this service: the shared one, one per subscriber (`suffix`), or
+        this replica's own (`per_replica`), which sees every event."""
+        name = self.consumer_group
+        if per_replica:
+            return f"{name}-{suffix or 'replica'}-{self.replica_id}"
+        return f"{name}.{suffix}" if suffix else name

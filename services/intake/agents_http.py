@@ -8,14 +8,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, status
-from faststream.kafka import KafkaBroker
 from pydantic import BaseModel, Field, field_validator
 
 from services.intake.domain import InvalidTransition, NotYourTicket, authorise, status_after
 from services.intake.settings import IntakeSettings
 from services.intake.store import IntakeStore
 from shared.agent_tokens import AgentTokens, agent_dependency
-from shared.broker import publish_event
 from shared.directory import Directory
 from shared.events import (
     Event,
@@ -28,6 +26,7 @@ from shared.events import (
 )
 from shared.events.tickets import Priority, TicketStatus, Tier
 from shared.ids import derived_id
+from shared.publishing import Publisher
 
 
 class Text(BaseModel):
@@ -88,7 +87,7 @@ Build = Callable[[Acting], Event]
 
 
 def agent_routes(
-    broker: KafkaBroker, settings: IntakeSettings, store: IntakeStore, directory: Directory
+    tickets: Publisher, settings: IntakeSettings, store: IntakeStore, directory: Directory
 ) -> APIRouter:
     router = APIRouter(tags=["agents"])
     secret = settings.agent_token_secret
@@ -130,12 +129,12 @@ def agent_routes(
             if not await store.transition(ticket_id, ticket["status"], new_status):
                 raise HTTPException(409, f"ticket {ticket_id} changed meanwhile; reload it")
             try:
-                await publish_event(broker, settings.topics.tickets, event)
+                await tickets.publish(event)
             except Exception:
                 await store.transition(ticket_id, new_status, ticket["status"])
                 raise
         else:
-            await publish_event(broker, settings.topics.tickets, event)
+            await tickets.publish(event)
         await store.record(ticket_id, event)
         return ActionAccepted(
             ticket_id=ticket_id, event_id=str(event.event_id), event_type=event.event_type

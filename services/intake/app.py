@@ -7,15 +7,16 @@ from pymongo import AsyncMongoClient
 
 from services.intake import http
 from services.intake.agents_http import agent_routes
-from services.intake.contacts import ContactProcessor
-from services.intake.handlers import IntakeDeps, register
+from services.intake.config import IntakeRules, load_rules
+from services.intake.handlers import register, ticket_publisher
 from services.intake.mailbox import Mailbox
 from services.intake.rejections import Rejected
-from services.intake.rules import IntakeRules, load_rules
+from services.intake.service import IntakeService
 from services.intake.settings import IntakeSettings
 from services.intake.smtp import SmtpEnvelope, SmtpIntake
 from services.intake.store import IntakeStore, MongoIntakeStore
-from shared.broker import make_broker, publish_event
+from shared.broker import make_broker
+from shared.consuming import ConsumerKit
 from shared.directory import Directory, load_directory
 from shared.events import ContactReceived
 from shared.idempotency import ProcessedEvents
@@ -42,13 +43,18 @@ def build_app(
     mongo = mongo or make_mongo_client(settings.mongo)
     db = mongo[settings.database_name]
     intake_store: IntakeStore = store or MongoIntakeStore(db)
-
-    async def publish(contact: ContactReceived) -> None:
-        await publish_event(broker, settings.topics.contacts, contact)
-
-    mailbox = Mailbox(intake_store, rules, publish)
-    processor = ContactProcessor(intake_store, rules, detector)
-    register(broker, settings, IntakeDeps(intake_store, ProcessedEvents(db), processor))
+    guard = ProcessedEvents(db)
+    kit = ConsumerKit(broker, settings, guard)
+    tickets = ticket_publisher(kit, settings)
+    contacts = kit.publisher(
+        settings.topics.contacts,
+        ContactReceived,
+        title="intake.contacts",
+        description="Contacts taken by intake's SMTP server and HTTP API, as adapters publish.",
+    )
+    mailbox = Mailbox(intake_store, rules, contacts.publish)
+    intake = IntakeService(intake_store, rules, detector, settings, tickets, guard)
+    register(kit, settings, intake)
     service = Service(
         settings=settings,
         broker=broker,
@@ -57,9 +63,10 @@ def build_app(
             "Help desk: intake",
             "Contacts from channel adapters become tickets; agents act on tickets.",
         ),
+        kit=kit,
     )
     service.http.include_router(http.routes(settings, rules, intake_store, mailbox))
-    service.http.include_router(agent_routes(broker, settings, intake_store, directory))
+    service.http.include_router(agent_routes(tickets, settings, intake_store, directory))
     service.require_indexes(*MongoIntakeStore.indexes())
 
     if settings.smtp_listen_port is not None:

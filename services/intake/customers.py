@@ -3,19 +3,25 @@ two are one person, and every merge is kept in an audit trail."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING, IndexModel
+from pymongo import ASCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from services.intake.domain import Identity, customer_id_for, survivor
+from services.intake.domain.view import RECENT_KEPT, Changes, Merge
 from shared.ids import derived_id
 from shared.logging import get_logger
-from shared.mongo import Document, Indexes
+from shared.mongo import Document, Indexes, chunked
 
 log = get_logger(__name__)
+
+
+class CustomersChanged(RuntimeError):
+    """Another replica recorded one of these identities meanwhile: the batch is decided again
+    on what it wrote (a merge, most likely)."""
 
 
 class MongoCustomers:
@@ -31,65 +37,82 @@ class MongoCustomers:
             Indexes("customer_merges", [IndexModel([("survivor", ASCENDING)])]),
         ]
 
-    async def recognise(self, identities: list[Identity], contact_id: str) -> Document:
-        """The customer these identities belong to: created if new, merged if several."""
-        keys = [i.key for i in identities]
-        found = [c async for c in self._customers.find({"identities": {"$in": keys}})]
-        if not found:
-            doc = {
-                "_id": customer_id_for(identities[0]),
-                "identities": keys,
-                "plan": "standard",
-                "created_at": datetime.now(UTC),
-            }
-            try:
-                await self._customers.insert_one(doc)
-                return doc
-            except DuplicateKeyError:
-                found = [c async for c in self._customers.find({"identities": {"$in": keys}})]
-                if not found:
-                    raise
-        keeper = survivor(found)
-        for other in found:
-            if other["_id"] != keeper["_id"]:
-                await self._merge(keeper, other, contact_id)
-        missing = [k for k in keys if k not in keeper["identities"]]
-        if missing:
-            await self._customers.update_one(
-                {"_id": keeper["_id"]}, {"$addToSet": {"identities": {"$each": missing}}}
-            )
-        return await self._customers.find_one({"_id": keeper["_id"]}) or keeper
+    async def customers_with(self, keys: Iterable[str]) -> list[Document]:
+        """The customer records holding any of these identities, in chunked reads."""
+        found: dict[str, Document] = {}
+        for chunk in chunked(list(dict.fromkeys(keys))):
+            async for doc in self._customers.find({"identities": {"$in": chunk}}):
+                found[doc["_id"]] = doc
+        return list(found.values())
 
-    async def _merge(self, keeper: Document, other: Document, contact_id: str) -> None:
-        """Move `other`'s identities and tickets to `keeper`; the merged record points onward.
-        Each step can be repeated, so a crash halfway is finished by the next contact."""
-        moved = list(other["identities"])
+    async def save_customers(self, changes: Changes) -> None:
+        """New customers, identities added and merges, before any decision is kept."""
+        if changes.new_customers:
+            docs = list(changes.new_customers.values())
+            try:
+                await self._customers.insert_many(docs, ordered=False)
+            except BulkWriteError as exc:
+                # The same record (a derived id) or an identity another record holds: either
+                # way another replica got there first, and the batch must see what it wrote.
+                raise CustomersChanged(str(exc.details.get("writeErrors", [])[:1])) from exc
+        adds = [
+            UpdateOne({"_id": cid}, {"$addToSet": {"identities": {"$each": keys}}})
+            for cid, keys in changes.identities_added.items()
+        ]
+        if adds:
+            try:
+                await self._customers.bulk_write(adds, ordered=False)
+            except BulkWriteError as exc:
+                raise CustomersChanged(str(exc.details.get("writeErrors", [])[:1])) from exc
+        for merge in changes.merges:
+            await self._merge(merge)
+
+    async def _merge(self, merge: Merge) -> None:
+        """Move the merged record's identities and tickets to the keeper; the merged record
+        points onward. Each step can be repeated, so a crash halfway is finished by a replay."""
+        other, keeper_id = merge.merged, merge.keeper_id
+        moved = list(other.get("identities") or other.get("merged_identities") or [])
         await self._customers.update_one(
             {"_id": other["_id"]},
-            {"$set": {"identities": [], "merged_into": keeper["_id"], "merged_identities": moved}},
+            {"$set": {"identities": [], "merged_into": keeper_id, "merged_identities": moved}},
         )
         await self._customers.update_one(
-            {"_id": keeper["_id"]}, {"$addToSet": {"identities": {"$each": moved}}}
+            {"_id": keeper_id},
+            {
+                "$addToSet": {"identities": {"$each": moved}},
+                "$push": {"recent": {"$each": other.get("recent", []), "$slice": -RECENT_KEPT}},
+            },
         )
         await self._tickets.update_many(
-            {"customer_id": other["_id"]}, {"$set": {"customer_id": keeper["_id"]}}
+            {"customer_id": other["_id"]}, {"$set": {"customer_id": keeper_id}}
         )
         audit = {
-            "_id": str(derived_id("merge", keeper["_id"], other["_id"])),
-            "survivor": keeper["_id"],
+            "_id": str(derived_id("merge", keeper_id, other["_id"])),
+            "survivor": keeper_id,
             "merged": other["_id"],
             "identities": moved,
-            "proved_by_contact": contact_id,
+            "proved_by_contact": merge.contact_id,
             "merged_at": datetime.now(UTC),
         }
         try:
             await self._merges.insert_one(audit)
         except DuplicateKeyError:
             pass
-        keeper["identities"] = list(dict.fromkeys([*keeper["identities"], *moved]))
         log.info(
-            "customer.merged", survivor=keeper["_id"], merged=other["_id"], contact_id=contact_id
+            "customer.merged", survivor=keeper_id, merged=other["_id"], contact_id=merge.contact_id
         )
+
+    async def remember_recent(self, recent: list[tuple[str, Document]]) -> None:
+        """Each new ticket's topic on its customer's record (the newest few), once."""
+        writes = [
+            UpdateOne(
+                {"_id": customer_id, "recent._id": {"$ne": topic["_id"]}},
+                {"$push": {"recent": {"$each": [topic], "$slice": -RECENT_KEPT}}},
+            )
+            for customer_id, topic in recent
+        ]
+        if writes:
+            await self._customers.bulk_write(writes, ordered=True)
 
     async def customer(self, customer_id: str) -> Document | None:
         """The customer, following merges to the surviving record."""

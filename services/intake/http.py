@@ -11,10 +11,10 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import BaseModel, Field
 
 from services.intake.auth import adapter_dependency
+from services.intake.config import IntakeRules
 from services.intake.domain.submissions import normalise_submission
 from services.intake.mailbox import Mailbox
 from services.intake.rejections import Rejected
-from services.intake.rules import IntakeRules
 from services.intake.settings import IntakeSettings
 from services.intake.store import IntakeStore
 from shared.events.contacts import ContactPayload

@@ -8,9 +8,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from services.intake.config import IntakeRules
 from services.intake.mail import MailLimits, ParsedMail, normalise_email
 from services.intake.rejections import Rejected
-from services.intake.rules import IntakeRules
 from services.intake.store import IntakeStore
 from shared.events import AttachmentInfo, ContactReceived, EmailMessage
 from shared.logging import get_logger

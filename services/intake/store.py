@@ -1,43 +1,52 @@
-"""Intake's MongoDB adapter: ticket records with their history, the thread index, each
-contact's decision (so a redelivery replays it), call records and stored attachments."""
+"""Intake's MongoDB adapter behind a Protocol: ticket records with their history, the thread
+index, each contact's decision (so a redelivery replays it), customers, call records and stored
+attachments. A batch of contacts is read with a few chunked queries and written with a few bulk
+writes, in the order that makes every step safe to repeat: customers, decisions, the rest."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Protocol
 
 from gridfs import AsyncGridFSBucket
-from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from services.intake.customers import MongoCustomers
-from services.intake.domain import Decision, Identity
-from shared.events import Event, TicketContactAppended, TicketOpened, TicketStatusChanged
-from shared.mongo import Document, Indexes
+from services.intake.customers import CustomersChanged, MongoCustomers
+from services.intake.domain.view import TICKET_FIELDS, BatchView, Changes
+from shared.events import Event
+from shared.mongo import Document, Indexes, find_by_ids, insert_new
 
 ACTIVE = ["open", "reopened", "pending", "on_hold"]
+_PROJECTION = dict.fromkeys(TICKET_FIELDS, 1)
+
+
+class DecisionsChanged(RuntimeError):
+    """Another replica decided one of these contacts meanwhile: the batch replays its decision."""
 
 
 class IntakeStore(Protocol):
-    async def recognise(self, identities: list[Identity], contact_id: str) -> Document: ...
+    async def load(
+        self,
+        contact_ids: Sequence[str],
+        identity_keys: Iterable[str],
+        thread_keys: Iterable[str],
+        references: Iterable[str],
+        phones: Iterable[tuple[str, datetime]],
+    ) -> BatchView: ...
+    async def write(self, changes: Changes) -> None: ...
     async def customer(self, customer_id: str) -> Document | None: ...
     async def merges_of(self, customer_id: str) -> list[Document]: ...
-    async def decision(self, contact_id: str) -> Document | None: ...
-    async def save_decision(self, decision: Decision) -> Document: ...
-    async def apply(self, decision: Document, extra: Document) -> None: ...
-    async def mark_published(self, contact_id: str) -> None: ...
-    async def ticket_by_key(self, keys: list[str]) -> tuple[Document, str] | None: ...
-    async def ticket_by_reference(self, reference: str) -> Document | None: ...
-    async def open_call(self, phone: str, since: datetime) -> Document | None: ...
-    async def recent_tickets(self, customer_id: str, since: datetime) -> list[Document]: ...
     async def ticket(self, ticket_id: str) -> Document | None: ...
-    async def transition(self, ticket_id: str, from_status: str, to_status: str) -> bool: ...
+    async def transition(
+        self, ticket_id: str, from_status: str, to_status: str, event: Event | None = None
+    ) -> bool: ...
     async def record(self, ticket_id: str, event: Event) -> None: ...
     async def remember_key(self, key: str, ticket_id: str) -> None: ...
-    async def project(self, ticket_id: str, fields: Document) -> None: ...
+    async def project(self, changes: dict[str, Document]) -> None: ...
     async def tickets_of(self, customer_id: str) -> list[Document]: ...
-    async def record_call(self, call: Document) -> None: ...
     async def calls_since(self, since: datetime) -> list[Document]: ...
     async def suppress(self, record: Document) -> None: ...
     async def store_attachment(self, filename: str, content_type: str, data: bytes) -> str: ...
@@ -68,138 +77,86 @@ class MongoIntakeStore(MongoCustomers):
             Indexes("calls", [IndexModel([("at", ASCENDING)])]),
         ]
 
-    async def decision(self, contact_id: str) -> Document | None:
-        return await self._decisions.find_one({"_id": contact_id})
+    # -- a batch of contacts --------------------------------------------------------------------
 
-    async def save_decision(self, decision: Decision) -> Document:
-        """Keep what a contact decided before acting on it; a redelivery finds and replays it."""
-        doc = {
-            "_id": decision.contact_id,
-            "ticket_id": decision.ticket_id,
-            "outcome": decision.outcome,
-            "note": decision.note,
-            "events": [e.model_dump(mode="json") for e in decision.events],
-            "published": False,
+    async def load(
+        self,
+        contact_ids: Sequence[str],
+        identity_keys: Iterable[str],
+        thread_keys: Iterable[str],
+        references: Iterable[str],
+        phones: Iterable[tuple[str, datetime]],
+    ) -> BatchView:
+        """Everything deciding the batch's contacts reads, in one chunked query per kind."""
+        decisions = await find_by_ids(self._decisions, contact_ids)
+        customers = await self.customers_with(identity_keys)
+        threads = {
+            key: doc["ticket_id"]
+            for key, doc in (await find_by_ids(self._threads, thread_keys)).items()
         }
-        try:
-            await self._decisions.insert_one(doc)
-            return doc
-        except DuplicateKeyError:
-            return await self.decision(decision.contact_id) or doc
-
-    async def mark_published(self, contact_id: str) -> None:
-        await self._decisions.update_one({"_id": contact_id}, {"$set": {"published": True}})
-
-    async def apply(self, decision: Document, extra: Document) -> None:
-        """Write a decision's effects; every step is safe to repeat."""
-        ticket_id = decision["ticket_id"]
-        for raw in decision["events"]:
-            kind = raw["event_type"]
-            if kind == "ticket.opened":
-                await self._insert_ticket(TicketOpened.model_validate(raw), extra)
-            elif kind == "ticket.contact_appended":
-                appended = TicketContactAppended.model_validate(raw)
-                await self.record(ticket_id, appended)
-                change: Document = {"$max": {"last_contact_at": appended.occurred_at}}
-                if extra["update"]:
-                    change["$set"] = extra["update"]
-                await self._tickets.update_one({"_id": ticket_id}, change)
-            elif kind == "ticket.status_changed":
-                changed = TicketStatusChanged.model_validate(raw)
-                closing = changed.status in ("resolved", "closed")
-                await self._tickets.update_one(
-                    {"_id": ticket_id},
-                    {
-                        "$set": {
-                            "status": changed.status,
-                            "closed_at": changed.occurred_at if closing else None,
-                        }
-                    },
-                )
-                await self.record(ticket_id, changed)
-        if decision.get("note"):
-            await self._tickets.update_one(
-                {"_id": ticket_id, "history.contact_id": {"$ne": decision["_id"]}},
-                {
-                    "$push": {
-                        "history": {
-                            "event_type": "note.system",
-                            "contact_id": decision["_id"],
-                            "body": decision["note"],
-                        }
-                    }
-                },
-            )
-        for key in extra["keys"]:
-            await self.remember_key(key, ticket_id)
-
-    async def _insert_ticket(self, opened: TicketOpened, extra: Document) -> None:
-        event = opened.model_dump(mode="json")
-        doc = {
-            "_id": opened.ticket_id,
-            "reference": opened.reference,
-            "customer_id": opened.customer_id,
-            "contact_id": opened.contact_id,
-            "channel": opened.channel,
-            "subject": opened.subject,
-            "language": opened.language,
-            "status": "open",
-            "opened_at": opened.occurred_at,
-            "last_contact_at": opened.occurred_at,
-            "closed_at": None,
-            "team": None,
-            "agent_id": None,
-            "transfer_count": 0,
-            "opened_event": event,
-            "history": [event],
-            **extra["fields"],
-            **extra["update"],
-        }
-        try:
-            await self._tickets.insert_one(doc)
-        except DuplicateKeyError:
-            pass
-
-    async def ticket_by_key(self, keys: list[str]) -> tuple[Document, str] | None:
-        for key in keys:
-            entry = await self._threads.find_one({"_id": key})
-            if entry is not None:
-                ticket = await self.ticket(entry["ticket_id"])
-                if ticket is not None:
-                    return ticket, key
-        return None
-
-    async def ticket_by_reference(self, reference: str) -> Document | None:
-        return await self._tickets.find_one({"reference": reference})
-
-    async def open_call(self, phone: str, since: datetime) -> Document | None:
-        cursor = self._tickets.find(
-            {"phone": phone, "status": {"$in": ACTIVE}, "last_contact_at": {"$gte": since}}
-        ).sort("last_contact_at", DESCENDING)
-        return next(iter([t async for t in cursor.limit(1)]), None)
-
-    async def recent_tickets(self, customer_id: str, since: datetime) -> list[Document]:
-        cursor = self._tickets.find(
-            {"customer_id": customer_id, "opened_at": {"$gte": since}},
-            {"topic_terms": 1, "status": 1, "opened_at": 1},
+        tickets = await find_by_ids(self._tickets, threads.values(), _PROJECTION)
+        by_reference = await find_by_ids(
+            self._tickets, references, _PROJECTION, field_name="reference"
         )
-        return [t async for t in cursor]
+        tickets.update({t["_id"]: t for t in by_reference.values()})
+        calls: dict[str, Document] = {}
+        for phone, since in dict(phones).items():
+            found = await self._tickets.find_one(
+                {"phone": phone, "status": {"$in": ACTIVE}, "last_contact_at": {"$gte": since}},
+                _PROJECTION,
+                sort=[("last_contact_at", DESCENDING)],
+            )
+            if found is not None:
+                calls[phone] = tickets.setdefault(found["_id"], found)
+        return BatchView(
+            customers={c["_id"]: c for c in customers},
+            tickets=tickets,
+            threads=threads,
+            decisions=decisions,
+            open_calls=calls,
+        )
+
+    async def write(self, changes: Changes) -> None:
+        """Customers first, then the decisions, then what the decisions do: a crash between
+        any two steps decides again (customers) or replays the decisions (the rest)."""
+        await self.save_customers(changes)
+        taken = await insert_new(self._decisions, changes.decisions)
+        if taken:
+            raise DecisionsChanged(f"contacts decided elsewhere meanwhile: {sorted(taken)[:5]}")
+        await insert_new(self._tickets, list(changes.new_tickets.values()))
+        updates = [
+            UpdateOne({"_id": c.ticket_id, "history.event_id": {"$ne": c.event_id}}, c.update)
+            for c in changes.ticket_changes
+        ]
+        if updates:
+            # In order: two contacts of the batch may change one ticket.
+            await self._tickets.bulk_write(updates, ordered=True)
+        await insert_new(
+            self._threads,
+            [{"_id": key, "ticket_id": tid} for key, tid in changes.thread_keys.items()],
+        )
+        await insert_new(self._calls, changes.calls)
+        await self.remember_recent(changes.recent)
+
+    # -- single tickets ---------------------------------------------------------------------------
 
     async def ticket(self, ticket_id: str) -> Document | None:
         return await self._tickets.find_one({"_id": ticket_id})
 
-    async def transition(self, ticket_id: str, from_status: str, to_status: str) -> bool:
-        """Move the status only if nobody moved it first (compare and set)."""
+    async def transition(
+        self, ticket_id: str, from_status: str, to_status: str, event: Event | None = None
+    ) -> bool:
+        """Move the status only if nobody moved it first (compare and set); with `event`, its
+        history entry is written in the same update, so neither can exist without the other."""
         closing = to_status in ("resolved", "closed")
-        result = await self._tickets.update_one(
-            {"_id": ticket_id, "status": from_status},
-            {
-                "$set": {
-                    "status": to_status,
-                    "closed_at": datetime.now(UTC) if closing else None,
-                }
-            },
-        )
+        update: Document = {
+            "$set": {"status": to_status, "closed_at": datetime.now(UTC) if closing else None}
+        }
+        query: Document = {"_id": ticket_id, "status": from_status}
+        if event is not None:
+            update["$push"] = {"history": event.model_dump(mode="json")}
+            query["history.event_id"] = {"$ne": str(event.event_id)}
+        result = await self._tickets.update_one(query, update)
         return result.modified_count == 1
 
     async def record(self, ticket_id: str, event: Event) -> None:
@@ -215,20 +172,17 @@ class MongoIntakeStore(MongoCustomers):
         except DuplicateKeyError:
             pass
 
-    async def project(self, ticket_id: str, fields: Document) -> None:
-        await self._tickets.update_one({"_id": ticket_id}, {"$set": fields})
+    async def project(self, changes: dict[str, Document]) -> None:
+        """Routing decisions onto the tickets' records: one write per ticket, in one command."""
+        writes = [UpdateOne({"_id": tid}, {"$set": fields}) for tid, fields in changes.items()]
+        if writes:
+            await self._tickets.bulk_write(writes, ordered=False)
 
     async def tickets_of(self, customer_id: str) -> list[Document]:
         cursor = self._tickets.find({"customer_id": customer_id}, {"opened_event": 0}).sort(
             "opened_at", ASCENDING
         )
         return [doc async for doc in cursor]
-
-    async def record_call(self, call: Document) -> None:
-        try:
-            await self._calls.insert_one(call)
-        except DuplicateKeyError:
-            pass
 
     async def calls_since(self, since: datetime) -> list[Document]:
         return [c async for c in self._calls.find({"at": {"$gte": since}})]
@@ -241,3 +195,6 @@ class MongoIntakeStore(MongoCustomers):
             filename, data, metadata={"content_type": content_type}
         )
         return str(file_id)
+
+
+__all__ = ["CustomersChanged", "DecisionsChanged", "IntakeStore", "MongoIntakeStore"]

@@ -15,7 +15,7 @@ from services.intake.domain import (
     topic_terms,
 )
 from services.intake.rejections import ContactRejected
-from services.intake.rules import PhoneLine, PhoneRules
+from services.intake.config import PhoneLine, PhoneRules
 from shared.events import ContactReceived
 
 PHONE = PhoneRules(default_region="US", lines={"+302101234567": PhoneLine(region="GR")})

@@ -9,8 +9,8 @@ from typing import Any
 
 import phonenumbers
 
+from services.intake.config import PhoneRules
 from services.intake.rejections import ContactRejected, Rejected
-from services.intake.rules import PhoneRules
 from shared.events import CallRecord, ContactReceived, EmailMessage
 from shared.ids import derived_id
 from shared.text import terms

@@ -6,10 +6,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from services.intake.config import IntakeRules
 from services.intake.domain.contacts import check
 from services.intake.domain.customers import identities_of
 from services.intake.rejections import ContactRejected, Rejected
-from services.intake.rules import IntakeRules
 from shared.events import ContactReceived
 
 _CHANNELS = ("email", "phone", "chat")

@@ -20,7 +20,7 @@ from faststream.kafka import TestKafkaBroker
 
 from services.intake.app import build_app
 from services.intake.auth import sign_request
-from services.intake.rules import IntakeRules, load_rules
+from services.intake.config import IntakeRules, load_rules
 from services.intake.settings import IntakeSettings
 from shared.agent_tokens import AgentTokens
 from shared.events import TicketRouted

@@ -1,0 +1,247 @@
+"""Intake's use cases: batches of contacts become ticket events (once), routing decisions are
+projected onto ticket records, agents' replies and self-help offers are mailed to customers, a
+ticket the customer solved with an article is resolved, and agents act on tickets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from services.intake.config import IntakeRules
+from services.intake.domain import (
+    Identity,
+    InvalidTransition,
+    body_reference,
+    contact_text,
+    header_keys,
+    identities_of,
+    message_key,
+    status_after,
+    subject_reference,
+)
+from services.intake.domain.deciding import apply_decision, decide, decision_document
+from services.intake.replies import build_reply, reply_message_id, send_reply
+from services.intake.self_help import build_self_help, self_help_message_id
+from services.intake.settings import IntakeSettings
+from services.intake.store import IntakeStore
+from shared.broker import PermanentError
+from shared.consuming import Batch, Delivery
+from shared.events import (
+    CallRecord,
+    ContactReceived,
+    Event,
+    KbDeflected,
+    KbEvent,
+    KbSelfHelpOffered,
+    RoutingEvent,
+    TicketAgentReplied,
+    TicketAssigned,
+    TicketEscalated,
+    TicketQueued,
+    TicketRouted,
+    TicketStatusChanged,
+    TicketTransferred,
+    ticket_events,
+)
+from shared.idempotency import Guard
+from shared.language import LanguageDetector
+from shared.logging import get_logger
+from shared.publishing import Publisher
+
+log = get_logger(__name__)
+
+#: The name under which the contacts subscriber marks the events it processed.
+CONTACT_GUARD = "contact"
+#: How often a deflection re-reads a ticket an agent is changing at the same moment.
+DEFLECT_TRIES = 3
+
+
+def projection(event: RoutingEvent) -> dict[str, Any]:
+    """What a routing decision changes on intake's ticket record."""
+    if isinstance(event, TicketRouted):
+        return {
+            "team": event.team,
+            "category": event.category,
+            "priority": event.priority,
+            "tier": event.tier,
+        }
+    if isinstance(event, TicketAssigned):
+        return {"team": event.team, "agent_id": event.agent_id}
+    if isinstance(event, TicketTransferred):
+        return {
+            "team": event.to_team,
+            "agent_id": event.to_agent_id,
+            "transfer_count": event.transfer_count,
+        }
+    if isinstance(event, TicketQueued):
+        return {"team": event.team, "agent_id": None, "tier": event.tier}
+    if isinstance(event, TicketEscalated):
+        return {"tier": event.to_tier}
+    return {}
+
+
+def resolvable(status: str) -> bool:
+    """Whether a ticket can still be resolved: it is not resolved or closed already."""
+    try:
+        status_after(status, "resolve")
+    except InvalidTransition:
+        return False
+    return True
+
+
+@dataclass
+class IntakeService:
+    store: IntakeStore
+    rules: IntakeRules
+    detector: LanguageDetector
+    settings: IntakeSettings
+    tickets: Publisher
+    guard: Guard
+
+    # -- contacts --------------------------------------------------------------------------------
+
+    async def take_contacts(self, batch: Batch[ContactReceived]) -> None:
+        """Decide every contact of the batch on one bulk read, write the decisions and their
+        effects in a few bulk writes, then publish their events together.
+
+        A contact decided before (redelivered, or submitted twice) replays its stored decision:
+        the same events with the same ids, which consumers drop.
+        """
+        prepared: list[tuple[Delivery[ContactReceived], list[Identity]]] = []
+        for delivery in batch:
+            with batch.isolate(delivery):
+                prepared.append((delivery, identities_of(delivery.event, self.rules.phone)))
+        view = await self.store.load(
+            [d.event.contact_id for d, _ in prepared],
+            [i.key for _, ids in prepared for i in ids],
+            [k for d, _ in prepared for k in header_keys(d.event)],
+            [r for d, _ in prepared for r in _references(d.event)],
+            [
+                (ids[0].value, d.event.arrived_at - self.rules.phone.repeat_call_window)
+                for d, ids in prepared
+                if isinstance(d.event.message, CallRecord)
+            ],
+        )
+        # A stored decision is out once the contact event that made it was marked processed
+        # (after its publishes); one a crash cut off before that is published again.
+        published = await self.guard.seen_many(
+            CONTACT_GUARD, [d["event_id"] for d in view.decisions.values() if "event_id" in d]
+        )
+        for delivery, identities in prepared:
+            contact = delivery.event
+            with batch.isolate(delivery):
+                stored = view.decisions.get(contact.contact_id)
+                events: list[Event] = []
+                if stored is None:
+                    subject, body = contact_text(contact)
+                    language = self.detector.detect(f"{subject}\n{body}")
+                    decision = decide(view, contact, identities, self.rules, language)
+                    stored = decision_document(decision, str(contact.event_id))
+                    view.decisions[contact.contact_id] = stored
+                    view.changes.decisions.append(stored)
+                    events = list(decision.events)
+                elif stored.get("event_id") not in published:
+                    events = [ticket_events.validate_python(raw) for raw in stored["events"]]
+                    published.add(stored.get("event_id", ""))
+                apply_decision(view, stored, contact, identities)
+                for event in events:
+                    batch.publish(self.tickets, event)
+                log.debug("contact.decided", outcome=stored["outcome"], ticket=stored["ticket_id"])
+        await self.store.write(view.changes)
+        log.info(
+            "contacts.decided",
+            contacts=len(batch),
+            new=len(view.changes.decisions),
+            tickets_opened=len(view.changes.new_tickets),
+            set_aside=len(batch.failed),
+        )
+
+    # -- routing -----------------------------------------------------------------------------------
+
+    async def project_routing(self, batch: Batch[RoutingEvent]) -> None:
+        """Keep each ticket's team, agent, category, priority and tier; one write per ticket.
+
+        Setting the same values again changes nothing, and the events of one ticket arrive in
+        order, so a redelivered batch needs no processed-event guard."""
+        changes: dict[str, dict[str, Any]] = {}
+        for delivery in batch:
+            fields = projection(delivery.event)
+            if delivery.event.ticket_id and fields:
+                changes.setdefault(delivery.event.ticket_id, {}).update(fields)
+        await self.store.project(changes)
+
+    # -- mail to customers -------------------------------------------------------------------------
+
+    async def mail_reply(self, reply: TicketAgentReplied) -> None:
+        """Mail an agent's reply on an email ticket to the customer."""
+        ticket = await self.store.ticket(reply.ticket_id or "")
+        if ticket is None or ticket.get("channel") != "email" or not ticket.get("reply_to"):
+            return
+        # Known before it is sent, so a customer's quick answer already threads.
+        sender = self.settings.smtp_from
+        await self.store.remember_key(message_key(reply_message_id(reply, sender)), ticket["_id"])
+        await send_reply(build_reply(reply, ticket, sender), self.settings)
+        log.info("reply.mailed", ticket_id=reply.ticket_id)
+
+    async def on_kb(self, event: KbEvent) -> list[Event]:
+        """A self-help offer is mailed; a deflection resolves its ticket. Events to publish."""
+        if isinstance(event, KbSelfHelpOffered):
+            await self.mail_self_help(event)
+        elif isinstance(event, KbDeflected):
+            resolved = await self.claim_resolution(event)
+            if resolved is not None:
+                log.info("ticket.deflected", article_id=event.article_id)
+                return [resolved]
+            log.info("deflection.ignored", reason="ticket already resolved or closed")
+        return []
+
+    async def mail_self_help(self, offer: KbSelfHelpOffered) -> None:
+        """Mail an email ticket's customer the offered articles and their page."""
+        ticket = await self.store.ticket(offer.ticket_id or "")
+        if ticket is None:
+            raise PermanentError(f"no ticket {offer.ticket_id} to offer self-help on")
+        if ticket.get("channel") != "email" or not ticket.get("reply_to"):
+            # The chat widget fetches the self-help page itself; a phone caller has no address.
+            log.info("self_help.not_mailed", channel=ticket.get("channel"))
+            return
+        if not resolvable(ticket["status"]):
+            log.info("self_help.not_mailed", status=ticket["status"])
+            return
+        sender = self.settings.smtp_from
+        await self.store.remember_key(
+            message_key(self_help_message_id(offer, sender)), ticket["_id"]
+        )
+        await send_reply(build_self_help(offer, ticket, sender), self.settings)
+        log.info("self_help.mailed", articles=[a.article_id for a in offer.articles])
+
+    async def claim_resolution(self, deflected: KbDeflected) -> TicketStatusChanged | None:
+        """Resolve the deflected ticket in the store, once: the status and its history entry in
+        one conditional write. The event to publish, or None when already resolved or closed."""
+        for _ in range(DEFLECT_TRIES):
+            ticket = await self.store.ticket(deflected.ticket_id or "")
+            if ticket is None:
+                raise PermanentError(f"no ticket {deflected.ticket_id} to resolve")
+            resolved = deflected.caused(
+                TicketStatusChanged,
+                "deflected-resolve",
+                customer_id=ticket["customer_id"],
+                correlation_id=deflected.correlation_id or ticket.get("contact_id"),
+                status="resolved",
+                previous_status=ticket["status"],
+                agent_id=None,
+                reason=f"solved by self-help article {deflected.article_id}",
+            )
+            for past in ticket.get("history", []):
+                if past.get("event_id") == str(resolved.event_id):
+                    # This deflection resolved it before its publish: publish the same again.
+                    return TicketStatusChanged.model_validate(past)
+            if not resolvable(ticket["status"]):
+                return None
+            # Compare and set: an agent changing the ticket meanwhile makes us read it again.
+            if await self.store.transition(ticket["_id"], ticket["status"], "resolved", resolved):
+                return resolved
+        raise RuntimeError(f"ticket {deflected.ticket_id} kept changing while being resolved")
+
+
+def _references(contact: ContactReceived) -> list[str]:
+    return [r for r in (subject_reference(contact), body_reference(contact)) if r]
