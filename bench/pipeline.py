@@ -1,14 +1,15 @@
-"""`make bench`: contacts per second from publish to `ticket.assigned`, and latency at a fixed rate.
+"""`make bench`: a burst of contacts through the five services, stage by stage, on an empty system
+and with many tickets already open; latency at a fixed rate; and what each contact costs.
 
 Beside it, in the same run and on the same broker, a raw aiokafka produce-and-consume baseline
-(one hop, no processing): the ratio says what the five services cost over the bare broker.
+(one hop, no processing), and the database's own bulk rate, which bounds what the services can
+do: the benchmark prints the documents each contact costs and the rate that bound allows.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import shutil
 import tempfile
 import time
@@ -16,13 +17,16 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiosmtpd.controller import Controller
 
+from bench.pipeline_probe import STAGES, Counters, DatabaseRate, StageWatcher, database_rate, scrape
 from devstack.pipeline import ROOT, Pipeline, topic_env
-from devstack.stack import LocalStack, StackEndpoints
+from devstack.stack import LocalStack, StackEndpoints, free_port
 from shared.events import ContactReceived
 from shared.ids import ticket_id_for_contact
 from shared.settings import TopicSettings
@@ -35,14 +39,24 @@ class Figures:
     p99_ms: float
 
 
+@dataclass
+class Burst:
+    """A burst through the pipeline: each stage's rate, and what the contacts cost."""
+
+    count: int
+    rates: dict[str, float]
+    last_at: dict[str, float]
+    cost: dict[str, Counters]
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-def contact(i: int) -> ContactReceived:
+def contact(i: int, run: str) -> ContactReceived:
     return ContactReceived(
-        contact_id=f"bench-{uuid.uuid4().hex}",
+        contact_id=f"bench-{run}-{uuid.uuid4().hex}",
         language="en",
         message={
             "channel": "email",
@@ -53,146 +67,146 @@ def contact(i: int) -> ContactReceived:
     )
 
 
-class Watcher:
-    """Collects the arrival time of each awaited key on one topic."""
-
-    def __init__(self, bootstrap: str, topic: str, key_of: Callable[[bytes], str | None]) -> None:
-        self.arrived: dict[str, float] = {}
-        self._consumer = AIOKafkaConsumer(
-            topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="latest"
-        )
-        self._key_of = key_of
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        await self._consumer.start()
-        await self._consumer.seek_to_end()
-        self._task = asyncio.create_task(self._pump())
-
-    async def _pump(self) -> None:
-        async for record in self._consumer:
-            key = self._key_of(record.value)
-            if key is not None:
-                self.arrived.setdefault(key, time.perf_counter())
-
-    async def wait_for(self, keys: set[str], timeout: float) -> None:
-        deadline = time.perf_counter() + timeout
-        while not keys <= self.arrived.keys():
-            if time.perf_counter() > deadline:
-                missing = len(keys - self.arrived.keys())
-                raise TimeoutError(f"{missing} of {len(keys)} did not arrive within {timeout:.0f}s")
-            await asyncio.sleep(0.01)
-
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-        await self._consumer.stop()
+# -- the one-hop baseline ----------------------------------------------------------------------
 
 
-async def measure(
-    producer: AIOKafkaProducer,
-    topic: str,
-    watcher: Watcher,
-    make: Callable[[int], tuple[str, bytes, bytes]],
-    count: int,
-    rate: float | None,
-    timeout: float,
-) -> Figures:
-    """Send `count` messages (at once, or `rate` per second) and time their effects."""
-    sent: dict[str, float] = {}
-    start = time.perf_counter()
-    for i in range(count):
-        if rate:
-            await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
-        key, msg_key, value = make(i)
-        sent[key] = time.perf_counter()
-        await producer.send(topic, value, key=msg_key)
-    await producer.flush()
-    await watcher.wait_for(set(sent), timeout)
-    elapsed = max(watcher.arrived[k] for k in sent) - start
-    latencies = [(watcher.arrived[k] - sent[k]) * 1000 for k in sent]
-    return Figures(count / elapsed, percentile(latencies, 0.5), percentile(latencies, 0.99))
-
-
-async def baseline(
-    endpoints: StackEndpoints, count: int, rate: float, partitions: int
-) -> tuple[Figures, Figures]:
+async def baseline(endpoints: StackEndpoints, count: int, rate: float, steady: int) -> Figures:
+    """Produce-and-consume on one topic: its burst rate, and its latency at `rate`."""
     topic = f"bench.baseline.{uuid.uuid4().hex[:8]}"
     admin = AIOKafkaAdminClient(bootstrap_servers=endpoints.bootstrap_servers)
     await admin.start()
-    await admin.create_topics([NewTopic(topic, partitions, 1)])
+    await admin.create_topics([NewTopic(topic, 3, 1)])
     await admin.close()
-    payload = contact(0).model_dump_json().encode()
-
-    def make(i: int) -> tuple[str, bytes, bytes]:
-        key = f"m{i}-{uuid.uuid4().hex[:6]}"
-        return key, key.encode(), json.dumps({"k": key}).encode() + payload
-
-    def key_of(value: bytes) -> str | None:
-        return str(json.loads(value[: value.index(b"}") + 1])["k"])
-
-    return await run_both(endpoints, topic, topic, make, key_of, count, rate)
-
-
-async def run_both(
-    endpoints: StackEndpoints,
-    in_topic: str,
-    out_topic: str,
-    make: Callable[[int], tuple[str, bytes, bytes]],
-    key_of: Callable[[bytes], str | None],
-    count: int,
-    rate: float,
-) -> tuple[Figures, Figures]:
+    payload = contact(0, "base").model_dump_json().encode()
     producer = AIOKafkaProducer(bootstrap_servers=endpoints.bootstrap_servers, linger_ms=2)
-    watcher = Watcher(endpoints.bootstrap_servers, out_topic, key_of)
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=endpoints.bootstrap_servers, group_id=None)
+    arrived: dict[bytes, float] = {}
+
+    async def pump() -> None:
+        async for record in consumer:
+            arrived.setdefault(record.key or b"", time.perf_counter())
+
     await producer.start()
-    await watcher.start()
+    await consumer.start()
+    await consumer.seek_to_end()
+    task = asyncio.create_task(pump())
     try:
-        burst = await measure(producer, in_topic, watcher, make, count, None, timeout=600)
-        steady = await measure(
-            producer, in_topic, watcher, make, max(50, count // 2), rate, timeout=600
-        )
+        keys = [f"b{i}".encode() for i in range(count)]
+        start = time.perf_counter()
+        await asyncio.gather(*[await producer.send(topic, payload, key=k) for k in keys])
+        await _until(lambda: all(k in arrived for k in keys), 600)
+        throughput = count / (max(arrived[k] for k in keys) - start)
+        sent: dict[bytes, float] = {}
+        start = time.perf_counter()
+        for i in range(steady):
+            await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
+            key = f"s{i}".encode()
+            sent[key] = time.perf_counter()
+            await producer.send(topic, payload, key=key)
+        await _until(lambda: all(k in arrived for k in sent), 600)
     finally:
-        await watcher.stop()
+        task.cancel()
+        await consumer.stop()
         await producer.stop()
-    return burst, steady
+    latencies = [(arrived[k] - t) * 1000 for k, t in sent.items()]
+    return Figures(throughput, percentile(latencies, 0.5), percentile(latencies, 0.99))
 
 
-async def pipeline_figures(
-    endpoints: StackEndpoints, topics: TopicSettings, count: int, rate: float
-) -> tuple[Figures, Figures]:
-    contacts: dict[str, str] = {}
-
-    def make(i: int) -> tuple[str, bytes, bytes]:
-        c = contact(i)
-        ticket_id = ticket_id_for_contact(c.contact_id)
-        contacts[ticket_id] = c.contact_id
-        return ticket_id, c.kafka_key() or b"", c.model_dump_json().encode()
-
-    def key_of(value: bytes) -> str | None:
-        event = json.loads(value)
-        return event["ticket_id"] if event.get("event_type") == "ticket.assigned" else None
-
-    warm = contact(-1)
-    producer = AIOKafkaProducer(bootstrap_servers=endpoints.bootstrap_servers)
-    await producer.start()
-    watcher = Watcher(endpoints.bootstrap_servers, topics.routing, key_of)
-    await watcher.start()
-    await producer.send_and_wait(
-        topics.contacts, warm.model_dump_json().encode(), key=warm.kafka_key()
-    )
-    await watcher.wait_for({ticket_id_for_contact(warm.contact_id)}, timeout=120)
-    await watcher.stop()
-    await producer.stop()
-    return await run_both(endpoints, topics.contacts, topics.routing, make, key_of, count, rate)
+async def _until(done: Callable[[], bool], timeout: float) -> None:
+    deadline = time.perf_counter() + timeout
+    while not done():
+        if time.perf_counter() > deadline:
+            raise TimeoutError(f"not done within {timeout:.0f}s")
+        await asyncio.sleep(0.01)
 
 
-def report(name: str, burst: Figures, steady: Figures, rate: float) -> None:
-    print(
-        f"{name:<28} {burst.throughput:>10.1f} msg/s   at {rate:.0f}/s: "
-        f"p50 {steady.p50_ms:>8.1f} ms   p99 {steady.p99_ms:>8.1f} ms",
-        flush=True,
-    )
+# -- the pipeline ------------------------------------------------------------------------------
+
+
+class Driver:
+    """Publishes contacts to the running services and watches them through every stage."""
+
+    def __init__(self, endpoints: StackEndpoints, topics: TopicSettings, urls: dict[str, str]):
+        self.topics = topics
+        self.urls = urls
+        self.producer = AIOKafkaProducer(bootstrap_servers=endpoints.bootstrap_servers, linger_ms=5)
+        self.watcher = StageWatcher(endpoints.bootstrap_servers, topics.model_dump())
+        self.run = uuid.uuid4().hex[:6]
+        self.sent = 0
+
+    async def __aenter__(self) -> Driver:
+        await self.producer.start()
+        await self.watcher.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.watcher.stop()
+        await self.producer.stop()
+
+    async def send(self, count: int) -> tuple[set[str], dict[str, float]]:
+        """Publish `count` contacts at once; their tickets' ids and when each was sent."""
+        tickets: set[str] = set()
+        sent: dict[str, float] = {}
+        futures = []
+        for _ in range(count):
+            c = contact(self.sent, self.run)
+            self.sent += 1
+            ticket_id = ticket_id_for_contact(c.contact_id)
+            tickets.add(ticket_id)
+            sent[ticket_id] = time.perf_counter()
+            value = c.model_dump_json().encode()
+            futures.append(await self.producer.send(self.topics.contacts, value, c.kafka_key()))
+        await asyncio.gather(*futures)
+        return tickets, sent
+
+    async def settle(self, tickets: set[str], timeout: float) -> None:
+        for stage in STAGES:
+            await self.watcher.wait_for(stage, tickets, timeout)
+
+    async def burst(self, count: int) -> Burst:
+        before = await scrape(self.urls)
+        start = time.perf_counter()
+        tickets, _ = await self.send(count)
+        await self.settle(tickets, timeout=max(600.0, count / 5))
+        after = await scrape(self.urls)
+        rates, last_at = {}, {}
+        for stage in STAGES:
+            last = max(self.watcher.arrived[stage][t] for t in tickets) - start
+            rates[stage], last_at[stage] = count / last, last
+        return Burst(count, rates, last_at, {n: after[n] - before[n] for n in self.urls})
+
+    async def steady(self, count: int, rate: float) -> Figures:
+        sent: dict[str, float] = {}
+        start = time.perf_counter()
+        for i in range(count):
+            await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
+            _, at = await self.send(1)
+            sent.update(at)
+        await self.watcher.wait_for("ticket.assigned", set(sent), timeout=600)
+        arrived = self.watcher.arrived["ticket.assigned"]
+        latencies = [(arrived[t] - at) * 1000 for t, at in sent.items()]
+        return Figures(count / (time.perf_counter() - start), *_p50_p99(latencies))
+
+    async def seed(self, count: int) -> float:
+        """Open `count` tickets through the services (they stay open); seconds it took."""
+        start = time.perf_counter()
+        tickets: set[str] = set()
+        for first in range(0, count, 5000):
+            more, _ = await self.send(min(5000, count - first))
+            tickets |= more
+        await self.settle(tickets, timeout=max(900.0, count / 5))
+        return time.perf_counter() - start
+
+
+def _p50_p99(latencies: list[float]) -> tuple[float, float]:
+    return percentile(latencies, 0.5), percentile(latencies, 0.99)
+
+
+class Sink:
+    """Accepts every mail the notifier sends and keeps nothing."""
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        return "250 OK"
 
 
 def bench_config() -> Path:
@@ -207,53 +221,123 @@ def bench_config() -> Path:
     return folder
 
 
+# -- the report --------------------------------------------------------------------------------
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def report_burst(title: str, burst: Burst, hop: float, db: DatabaseRate) -> None:
+    say(f"\n== {title}")
+    say(f"{'stage':<18}{'contacts/s':>12}{'last at':>10}{'ratio to one hop':>19}")
+    for stage, rate in burst.rates.items():
+        say(f"{stage:<18}{rate:>12.1f}{burst.last_at[stage]:>9.1f}s{rate / hop:>18.3f}x")
+    end = burst.rates["ticket.assigned"]
+    say(f"{'end to end':<18}{end:>12.1f}{'':>10}{end / hop:>18.3f}x   (to ticket.assigned)")
+    say(
+        f"\nper contact       {'db commands':>12}{'inserted':>10}{'updated':>9}{'read':>8}"
+        f"{'published':>11}"
+    )
+    total = Counters()
+    for name, cost in burst.cost.items():
+        total = total + cost
+        _cost_line(name, cost.per(burst.count))
+    per = total.per(burst.count)
+    _cost_line("all services", per)
+    seconds = db.seconds_per_contact(per)
+    limit = 1 / seconds if seconds else float("inf")
+    say(
+        f"database bound: {seconds * 1000:.2f} ms of bulk work per contact at the rates measured"
+        f" -> at most {limit:.0f} contacts/s; the burst reached {end / limit:.0%} of it"
+    )
+
+
+def _cost_line(name: str, c: Counters) -> None:
+    say(
+        f"{name:<18}{c.commands:>12.2f}{c.inserted:>10.2f}{c.updated:>9.2f}{c.read:>8.2f}"
+        f"{c.published:>11.2f}"
+    )
+
+
 async def main_async(args: argparse.Namespace) -> None:
     suffix = uuid.uuid4().hex[:8]
     config_dir = bench_config()
+    mail = Controller(Sink(), hostname="127.0.0.1", port=free_port())
+    mail.start()
     try:
-        await measure_all(args, suffix, config_dir)
+        with LocalStack() as endpoints:
+            await measure(args, suffix, config_dir, endpoints, mail.port)
     finally:
+        mail.stop()
         shutil.rmtree(config_dir, ignore_errors=True)
 
 
-async def measure_all(args: argparse.Namespace, suffix: str, config_dir: Path) -> None:
-    with LocalStack() as endpoints:
-        env = {
-            **topic_env(suffix),
-            "HELPDESK_MONGO__DATABASE_PREFIX": f"bench{suffix}_",
-            "HELPDESK_LOGGING__LEVEL": "WARNING",
-            "HELPDESK_SMTP_PORT": "1",
-            "HELPDESK_CONFIG_DIR": str(config_dir),
-        }
-        topics = TopicSettings(
-            **{k.split("__")[1].lower(): v for k, v in topic_env(suffix).items()}
-        )
-        print(
-            f"{args.count} contacts in a burst, "
-            f"then {max(50, args.count // 2)} at {args.rate:.0f}/s; "
-            f"{args.partitions} partitions; one process per service",
-            flush=True,
-        )
-        base_burst, base_steady = await baseline(endpoints, args.count, args.rate, args.partitions)
-        with Pipeline(endpoints, env={**env, "HELPDESK_KAFKA__PARTITIONS": str(args.partitions)}):
-            pipe_burst, pipe_steady = await pipeline_figures(
-                endpoints, topics, args.count, args.rate
-            )
-    report("raw aiokafka (1 hop)", base_burst, base_steady, args.rate)
-    report("pipeline to ticket.assigned", pipe_burst, pipe_steady, args.rate)
-    print(
-        "ratio pipeline/baseline: "
-        f"throughput {pipe_burst.throughput / base_burst.throughput:.3f}x, "
-        f"p50 latency {pipe_steady.p50_ms / base_steady.p50_ms:.1f}x, "
-        f"p99 latency {pipe_steady.p99_ms / base_steady.p99_ms:.1f}x",
-        flush=True,
+async def measure(
+    args: argparse.Namespace, suffix: str, config_dir: Path, endpoints: StackEndpoints, smtp: int
+) -> None:
+    say(
+        f"burst of {args.count} contacts; {args.steady} at {args.rate:.0f}/s; "
+        f"then {args.open} tickets opened and left open, and the burst again; "
+        f"{args.partitions} partitions; one process per service"
     )
+    hop = await baseline(endpoints, args.count, args.rate, args.steady)
+    say(
+        f"\n== raw aiokafka, one hop, same broker: {hop.throughput:.0f} msg/s in a burst of "
+        f"{args.count}; at {args.rate:.0f}/s p50 {hop.p50_ms:.1f} ms, p99 {hop.p99_ms:.1f} ms"
+    )
+    db = await database_rate(endpoints.mongo_url)
+    say(
+        f"== database, same server: bulk insert {db.inserted_per_s:.0f} docs/s, bulk update "
+        f"{db.updated_per_s:.0f} docs/s, read by id {db.read_per_s:.0f} docs/s (chunks of 100)"
+    )
+    env = {
+        **topic_env(suffix),
+        "HELPDESK_MONGO__DATABASE_PREFIX": f"bench{suffix}_",
+        "HELPDESK_LOGGING__LEVEL": "WARNING",
+        "HELPDESK_SMTP_PORT": str(smtp),
+        "HELPDESK_CONFIG_DIR": str(config_dir),
+        "HELPDESK_KAFKA__PARTITIONS": str(args.partitions),
+    }
+    topics = TopicSettings(**{k.split("__")[1].lower(): v for k, v in topic_env(suffix).items()})
+    with Pipeline(endpoints, env=env) as pipeline:
+        urls = {name: svc.url for name, svc in pipeline.running.items()}
+        async with Driver(endpoints, topics, urls) as driver:
+            warm, _ = await driver.send(1)
+            await driver.settle(warm, timeout=180)
+            empty = await driver.burst(args.count)
+            report_burst(f"burst of {args.count}, empty system", empty, hop.throughput, db)
+            steady = await driver.steady(args.steady, args.rate)
+            say(
+                f"\n== latency at {args.rate:.0f}/s ({args.steady} contacts), publish to "
+                f"ticket.assigned: p50 {steady.p50_ms:.0f} ms, p99 {steady.p99_ms:.0f} ms; "
+                f"one hop p50 {hop.p50_ms:.0f} ms, p99 {hop.p99_ms:.0f} ms; "
+                f"ratio p99 {steady.p99_ms / hop.p99_ms:.1f}x"
+            )
+            if args.open:
+                took = await driver.seed(args.open)
+                say(
+                    f"\n== {args.open} tickets opened and left open in {took:.0f} s "
+                    f"({args.open / took:.0f} contacts/s)"
+                )
+                full = await driver.burst(args.count)
+                report_burst(
+                    f"burst of {args.count} with {args.open + args.count + args.steady + 1} "
+                    "tickets open",
+                    full,
+                    hop.throughput,
+                    db,
+                )
+                ratio = full.rates["ticket.assigned"] / empty.rates["ticket.assigned"]
+                say(f"end to end with open tickets / empty system: {ratio:.2f}x")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="make bench", description=__doc__)
-    parser.add_argument("--count", type=int, default=500, help="contacts in the burst")
-    parser.add_argument("--rate", type=float, default=20.0, help="contacts per second for latency")
+    parser.add_argument("--count", type=int, default=5000, help="contacts in the burst")
+    parser.add_argument("--rate", type=float, default=50.0, help="contacts per second for latency")
+    parser.add_argument("--steady", type=int, default=1000, help="contacts sent at that rate")
+    parser.add_argument("--open", type=int, default=50_000, help="tickets open for the 2nd burst")
     parser.add_argument("--partitions", type=int, default=3)
     asyncio.run(main_async(parser.parse_args()))
 

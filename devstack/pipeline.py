@@ -70,7 +70,7 @@ class Pipeline:
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             log_path = self.log_dir / f"{name}.log"
-            out = open(log_path, "wb")
+            out = open(log_path, "ab")
             self._logs.append(out)
         proc = subprocess.Popen(
             [sys.executable, "-m", f"services.{name}"],
@@ -99,6 +99,30 @@ class Pipeline:
                         pass
                 if pending and time.monotonic() > deadline:
                     raise TimeoutError(f"not ready after {timeout:.0f}s: {sorted(pending)}")
+                time.sleep(0.1)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL one service, as a crash would: no batch finished, no offset committed."""
+        process = self.running[name].process
+        process.kill()
+        process.wait(timeout=15)
+
+    def restart(self, name: str, ready_timeout: float = 60.0) -> None:
+        """Start one service again (after `kill`) and wait until it answers as ready."""
+        self._spawn(name)
+        deadline = time.monotonic() + ready_timeout
+        svc = self.running[name]
+        with httpx.Client(timeout=2.0) as client:
+            while True:
+                if svc.process.poll() is not None:
+                    raise RuntimeError(f"{name} exited with {svc.process.returncode}")
+                try:
+                    if client.get(f"{svc.url}/health/ready").status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{name} not ready after {ready_timeout:.0f}s")
                 time.sleep(0.1)
 
     def stop(self, timeout: float = 15.0) -> None:

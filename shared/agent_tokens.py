@@ -92,6 +92,42 @@ class AgentTokens:
         return subject
 
 
+class TokenKeys:
+    """The keys of one issuer: tokens are signed with the current one; one signed with the
+    previous key is still accepted until `previous_until`, so a secret can be rotated without
+    signing everybody out (set the new secret, keep the old one as previous for as long as the
+    tokens it signed live, then drop it)."""
+
+    def __init__(
+        self,
+        current: str,
+        *,
+        previous: str | None = None,
+        previous_until: datetime | None = None,
+        issuer: str = "helpdesk",
+    ) -> None:
+        self.current = AgentTokens(current, issuer)
+        self.previous = AgentTokens(previous, issuer) if previous else None
+        if previous_until is not None:
+            _require_aware(previous_until)
+        self.previous_until = previous_until
+        self.issuer = issuer
+
+    def issue(self, subject: str, *, ttl: timedelta, now: datetime) -> str:
+        return self.current.issue(subject, ttl=ttl, now=now)
+
+    def verify(self, token: str, now: datetime | None = None) -> str:
+        try:
+            return self.current.verify(token, now)
+        except BadToken as exc:
+            if self.previous is None or str(exc) != "bad signature":
+                raise
+            instant = now or SystemClock().now()
+            if self.previous_until is not None and instant >= self.previous_until:
+                raise BadToken("signed with a retired key") from exc
+            return self.previous.verify(token, now)
+
+
 def _require_aware(now: datetime) -> None:
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")

@@ -75,6 +75,11 @@ class Directory(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     teams: list[Team] = Field(min_length=1)
+    operators: list[Person] = Field(
+        default_factory=list,
+        description="People who run the service: they see service-wide reports, the delivery "
+        "log and the agent directory, and no ticket.",
+    )
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Directory:

@@ -30,14 +30,29 @@ DB_COMMANDS = Counter(
 )
 
 
+DB_DOCUMENTS = Counter(
+    "helpdesk_db_documents",
+    "Documents this process's MongoDB commands wrote (insert, update, delete) or read (find).",
+    ["command"],
+)
+_WRITES = {"insert": "documents", "update": "updates", "delete": "deletes"}
+
+
 class CommandCounter(monitoring.CommandListener):
-    """Counts every command the client sends (the benchmark reads them per contact)."""
+    """Counts every command the client sends and the documents it writes or reads (the
+    benchmark reads both per contact, so a regression in round trips shows in numbers)."""
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         DB_COMMANDS.labels(event.command_name).inc()
+        items = _WRITES.get(event.command_name)
+        if items is not None:
+            DB_DOCUMENTS.labels(event.command_name).inc(len(event.command.get(items, ())))
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
+        if event.command_name in ("find", "getMore", "aggregate"):
+            cursor = event.reply.get("cursor") or {}
+            batch = cursor.get("firstBatch", cursor.get("nextBatch", ()))
+            DB_DOCUMENTS.labels(event.command_name).inc(len(batch))
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
         pass

@@ -11,7 +11,9 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse
 from faststream.kafka import KafkaBroker
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
@@ -93,6 +95,15 @@ def attach_lifecycle(service: Service) -> None:
     @service.http.get("/health/live", tags=["health"], summary="The process is up.")
     async def live() -> dict[str, str]:
         return {"status": "ok"}
+
+    @service.http.get(
+        "/metrics",
+        tags=["health"],
+        summary="Prometheus metrics of this process.",
+        response_class=PlainTextResponse,
+    )
+    async def metrics() -> PlainTextResponse:
+        return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     @service.http.get("/health/ready", tags=["health"], summary="Broker and database answer.")
     async def ready() -> dict[str, str]:

@@ -167,8 +167,13 @@ async def test_a_deflection_that_resolved_the_ticket_before_a_crash_is_published
         previous_status="open",
         reason="solved by self-help article kb-7",
     )
-    assert await store.transition(ticket_id, "open", "resolved")
-    await store.record(ticket_id, claimed)
+    # The status and its history entry are one conditional write: neither exists alone.
+    assert await store.transition(ticket_id, "open", "resolved", claimed)
+    assert not await store.transition(ticket_id, "resolved", "resolved", claimed)
+    ticket = await store.ticket(ticket_id)
+    assert ticket is not None and ticket["status"] == "resolved"
+    entries = [h for h in ticket["history"] if h["event_id"] == str(claimed.event_id)]
+    assert len(entries) == 1
 
     await send(desk, deflected)
     (resolved,) = desk.events("ticket.status_changed", ticket_id)
