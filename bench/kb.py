@@ -25,7 +25,8 @@ from unittest import mock
 import services.kb.search
 from bench.kb_baseline import PlainBM25
 from bench.kb_data import Query, articles, queries
-from services.kb.search import SearchIndex, Translation
+from services.kb.domain.articles import Translation
+from services.kb.search import SearchIndex
 
 WARMUP = 100
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 import tantivy
 
-from services.kb.search import Translation
+from services.kb.domain.articles import Translation
 
 _DEFAULT = (
     tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())

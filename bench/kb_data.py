@@ -11,8 +11,8 @@ import itertools
 import random
 from dataclasses import dataclass
 
-from services.kb.analysis import LANGUAGES, ZWNJ
-from services.kb.search import Translation
+from services.kb.domain.analysis import LANGUAGES, ZWNJ
+from services.kb.domain.articles import Translation
 
 CATEGORIES = ("network", "account", "billing", "hardware", "software", "security", "email")
 #: Words of a body that are function words (`the`, `и`, `και`), as in running text.

@@ -19,8 +19,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from bench.kb_baseline import PlainBM25
 from bench.kb_metrics import ndcg_at_k, reciprocal_rank
-from services.kb.analysis import script_language
-from services.kb.search import SearchIndex, Translation, Tuning
+from services.kb.domain.analysis import script_language
+from services.kb.domain.articles import Translation
+from services.kb.search import SearchIndex, Tuning
 from shared.config import ConfigError, load_yaml
 from shared.language import LanguageDetector
 

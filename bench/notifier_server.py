@@ -26,7 +26,7 @@ import yaml
 from devstack.pipeline import ROOT, topic_env
 from devstack.stack import StackEndpoints
 from services.notifier.app import build_app
-from services.notifier.board import audience
+from services.notifier.domain.views import audience
 from services.notifier.push import PushHub, message
 from shared.directory import Agent, Directory, Person, Team
 from shared.runtime import Service, run

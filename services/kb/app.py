@@ -1,4 +1,4 @@
-"""Composition root of the knowledge-base service."""
+"""Composition root of the knowledge-base service: wiring only."""
 
 from __future__ import annotations
 
@@ -10,24 +10,20 @@ from fastapi import HTTPException
 from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
 
-from services.kb import editor_http, http
-from services.kb.analytics import Analytics
-from services.kb.canned import CannedFile
-from services.kb.config import KbRules
-from services.kb.domain import ArticleFile
-from services.kb.flows import SELF_HELP_ISSUER, Kb
+from services.kb import http
+from services.kb.config import KbConfig, load_config
 from services.kb.handlers import register
 from services.kb.keeper import IndexKeeper
+from services.kb.outbox import Outbox
 from services.kb.search import SearchIndex
+from services.kb.service import SELF_HELP_ISSUER, KbService
 from services.kb.settings import KbSettings
-from services.kb.store import KbStore
+from services.kb.store import KbStore, MongoKbStore
 from shared.agent_tokens import AgentTokens, agent_dependency
-from shared.broker import make_broker, publish_event
+from shared.broker import make_broker
 from shared.clock import Clock, SystemClock
-from shared.config import load_yaml
-from shared.directory import load_directory
-from shared.events import Event
-from shared.idempotency import ProcessedEvents
+from shared.consuming import ConsumerKit
+from shared.idempotency import Guard, ProcessedEvents
 from shared.language import LanguageDetector
 from shared.mongo import Document, make_mongo_client
 from shared.runtime import Service, new_http_app
@@ -36,40 +32,36 @@ from shared.runtime import Service, new_http_app
 def build_app(
     settings: KbSettings | None = None,
     *,
+    store: KbStore | None = None,
+    clock: Clock | None = None,
     broker: KafkaBroker | None = None,
     mongo: AsyncMongoClient[Document] | None = None,
-    clock: Clock | None = None,
+    guard: Guard | None = None,
+    config: KbConfig | None = None,
     detector: LanguageDetector | None = None,
 ) -> Service:
     settings = settings or KbSettings()
     broker = broker or make_broker(settings)
     mongo = mongo or make_mongo_client(settings.mongo)
     clock = clock or SystemClock()
+    config = config or load_config(settings.config_dir)
     db = mongo[settings.database_name]
-    rules = load_yaml(settings.config_dir / "kb" / "kb.yaml", KbRules)
-    directory = load_directory(settings.config_dir)
-    store = KbStore(db)
-    keep = timedelta(days=settings.search_log_days)
-    analytics = Analytics(db, keep)
-    keeper = IndexKeeper(SearchIndex(tuning=rules.search.tuning()), store, clock)
+    store = store or MongoKbStore(db)
+    kit = ConsumerKit(broker, settings, guard or ProcessedEvents(db))
+    keeper = IndexKeeper(SearchIndex(tuning=config.tuning), store, clock)
     secret = settings.agent_token_secret.get_secret_value() if settings.agent_token_secret else None
-
-    async def publish(event: Event) -> None:
-        await publish_event(broker, settings.topics.kb, event)
-
-    kb = Kb(
+    kb = KbService(
         store=store,
-        analytics=analytics,
         keeper=keeper,
-        rules=rules,
+        config=config,
         detector=detector or LanguageDetector(),
-        publish=publish,
+        out=Outbox.on(kit, settings.topics.kb),
         clock=clock,
         self_help_tokens=AgentTokens(secret, issuer=SELF_HELP_ISSUER) if secret else None,
         public_url=settings.public_url,
         self_help_ttl=timedelta(days=settings.self_help_days),
     )
-    register(broker, settings, kb, ProcessedEvents(db))
+    register(kit, kb)
     service = Service(
         settings=settings,
         broker=broker,
@@ -79,7 +71,6 @@ def build_app(
             "Multilingual articles and search, self-help, canned responses and analytics.",
         ),
     )
-    service.http.include_router(http.routes(kb))
     if secret:
         person = agent_dependency(AgentTokens(secret), clock)
     else:
@@ -89,19 +80,7 @@ def build_app(
                 503, "no agent token secret configured (HELPDESK_AGENT_TOKEN_SECRET)"
             )
 
-    service.http.include_router(editor_http.routes(kb, directory, person))
-
-    async def load_seed() -> None:
-        # Seed files add what is missing; what editors changed since is theirs.
-        seed = load_yaml(settings.config_dir / "kb" / "articles.yaml", ArticleFile)
-        now = clock.now()
-        for article in seed.articles:
-            stamp = {"created_by": "seed", "created_at": now, "updated_at": now}
-            await store.create(article.model_copy(update=stamp))
-        canned = load_yaml(settings.config_dir / "kb" / "canned.yaml", CannedFile)
-        for response in canned.canned:
-            await store.add_canned(response)
-        await keeper.rebuild()
+    http.serve(service.http, kb, person)
 
     reconciling: list[asyncio.Task[None]] = []
 
@@ -116,8 +95,8 @@ def build_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    service.require_indexes(*KbStore.indexes(), *Analytics.indexes(keep))
-    service.on_start.append(load_seed)
+    service.require_indexes(*MongoKbStore.indexes(timedelta(days=settings.search_log_days)))
+    service.on_start.append(kb.seed)
     service.after_start.append(start_reconciling)
     service.on_stop.append(stop_reconciling)
     return service

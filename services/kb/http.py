@@ -1,18 +1,50 @@
-"""The knowledge base's public HTTP API: search, read, vote, and customers' self-help."""
+"""The knowledge base's public HTTP API (search, read, vote, customers' self-help), and the one
+table that turns every refusal of a use case into its HTTP answer."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
-from fastapi.responses import HTMLResponse, Response
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Request, status
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from services.kb import self_help_page
-from services.kb.flows import Kb
-from shared.agent_tokens import BadToken
-from shared.events import KbFeedback
+from services.kb import http_editor, self_help_page
+from services.kb.domain.canned import MissingValues
+from services.kb.domain.errors import (
+    Conflict,
+    Forbidden,
+    InvalidChange,
+    NotAllowed,
+    NotFound,
+    Unavailable,
+)
+from services.kb.service import KbService
+
+#: Every refusal a use case may raise, and its HTTP status; the answer's detail is its message.
+ERRORS: dict[type[Exception], int] = {
+    NotFound: 404,
+    Forbidden: 403,
+    Conflict: 409,
+    NotAllowed: 409,
+    InvalidChange: 422,
+    MissingValues: 422,
+    Unavailable: 503,
+}
+
+
+def serve(app: FastAPI, kb: KbService, person: Callable[..., Awaitable[str]]) -> None:
+    """Mount the public and the editors' routes, and answer refusals by `ERRORS`."""
+    app.include_router(routes(kb))
+    app.include_router(http_editor.routes(kb, person))
+    for error, code in ERRORS.items():
+
+        async def refused(request: Request, exc: Exception, code: int = code) -> Response:
+            return JSONResponse({"detail": str(exc)}, status_code=code)
+
+        app.add_exception_handler(error, refused)
 
 
 class Result(BaseModel):
@@ -55,7 +87,7 @@ class SolvedAnswer(BaseModel):
     deflected: bool = Field(description="False if it was already answered before.")
 
 
-def routes(kb: Kb) -> APIRouter:
+def routes(kb: KbService) -> APIRouter:
     router = APIRouter(tags=["articles"])
 
     @router.get("/articles/search", summary="Search published articles in any language.")
@@ -84,14 +116,8 @@ def routes(kb: Kb) -> APIRouter:
         language: str | None = Query(default=None, description="Wanted language."),
         query_id: str | None = Query(default=None, description="The search it was found by."),
     ) -> PublicArticle:
-        article = await kb.store.article(article_id)
-        if article is None or article.status != "published":
-            raise HTTPException(404, f"no published article {article_id!r}")
-        chosen = language if language in article.translations else next(iter(article.translations))
+        article, chosen = await kb.read(article_id, language, query_id)
         text = article.translations[chosen]
-        await kb.analytics.count(article_id, "views")
-        if query_id:
-            await kb.analytics.opened(query_id, article_id)
         return PublicArticle(
             article_id=article_id,
             language=chosen,
@@ -109,22 +135,8 @@ def routes(kb: Kb) -> APIRouter:
         summary="Say whether an article helped.",
     )
     async def feedback(article_id: str, vote: Vote) -> dict[str, str]:
-        article = await kb.store.article(article_id)
-        if article is None or article.status != "published":
-            raise HTTPException(404, f"no published article {article_id!r}")
-        await kb.analytics.count(article_id, "helpful" if vote.helpful else "not_helpful")
-        await kb.publish(
-            KbFeedback(article_id=article_id, helpful=vote.helpful, comment=vote.comment)
-        )
+        await kb.feedback(article_id, vote.helpful, vote.comment)
         return {"article_id": article_id, "recorded": "helpful" if vote.helpful else "not helpful"}
-
-    def ticket_of(token: str) -> str:
-        if kb.self_help_tokens is None:
-            raise HTTPException(503, "self-help is not configured (no agent token secret)")
-        try:
-            return kb.self_help_tokens.verify(token)
-        except BadToken as exc:
-            raise HTTPException(404, f"this self-help link does not work: {exc}") from exc
 
     @router.get(
         "/self-help/{token}",
@@ -132,30 +144,17 @@ def routes(kb: Kb) -> APIRouter:
         responses={404: {"description": "Link expired or forged."}},
     )
     async def offered(token: str, request: Request) -> Response:
-        ticket_id = ticket_of(token)
-        record = await kb.store.ticket(ticket_id) or {}
-        answered = await kb.analytics.deflection(ticket_id)
+        offer = await kb.self_help(token)
         page = self_help_page.Offer(
-            ticket_id=ticket_id,
-            reference=str(record.get("reference") or ""),
-            language=str(record.get("language") or "en"),
-            articles=[],
-            solved_by=answered["article_id"] if answered else None,
+            ticket_id=offer.ticket_id,
+            reference=offer.reference,
+            language=offer.language,
+            articles=[self_help_page.offered_article(a, offer.language) for a in offer.articles],
+            solved_by=offer.solved_by,
         )
-        for suggestion in record.get("offered", []):
-            article = await kb.store.article(suggestion["article_id"])
-            if article and article.status == "published":
-                page.articles.append(self_help_page.offered_article(article, page.language))
         if "text/html" in request.headers.get("accept", ""):
             return HTMLResponse(self_help_page.render(page, token))
         return Response(page.model_dump_json(), media_type="application/json")
-
-    async def answer(token: str, article_id: str) -> tuple[str, bool]:
-        ticket_id = ticket_of(token)
-        try:
-            return ticket_id, await kb.solved(ticket_id, article_id)
-        except KeyError as exc:
-            raise HTTPException(404, str(exc.args[0])) from exc
 
     @router.post(
         "/self-help/{token}/solved",
@@ -163,7 +162,7 @@ def routes(kb: Kb) -> APIRouter:
         responses={404: {"description": "Link expired or forged, or article not offered."}},
     )
     async def solved(token: str, body: Solved) -> SolvedAnswer:
-        ticket_id, deflected = await answer(token, body.article_id)
+        ticket_id, deflected = await kb.solved(token, body.article_id)
         return SolvedAnswer(ticket_id=ticket_id, deflected=deflected)
 
     @router.post(
@@ -176,7 +175,7 @@ def routes(kb: Kb) -> APIRouter:
         article_id = (form.get("article_id") or [""])[0]
         if not article_id:
             raise HTTPException(422, "say which article solved it (article_id)")
-        ticket_id, _ = await answer(token, article_id)
+        ticket_id, _ = await kb.solved(token, article_id)
         return HTMLResponse(self_help_page.thanks(ticket_id))
 
     return router

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 
-from services.kb.domain import Article, searchable
+from services.kb.domain.articles import Article, searchable
 from services.kb.search import SearchIndex
 from services.kb.store import KbStore
 from shared.clock import Clock
@@ -19,6 +19,8 @@ OVERLAP = timedelta(seconds=10)
 
 
 class IndexKeeper:
+    """This replica's search index and the version of each article in it."""
+
     def __init__(self, index: SearchIndex, store: KbStore, clock: Clock) -> None:
         self.index = index
         self._store = store
@@ -56,10 +58,11 @@ class IndexKeeper:
                 await asyncio.to_thread(self.index.commit)
         return len(fresh)
 
-    async def refresh(self, article_id: str) -> int:
-        """Read one article from MongoDB and index it if it moved on."""
-        article = await self._store.article(article_id)
-        return await self.apply(article) if article else 0
+    async def refresh(self, *article_ids: str) -> int:
+        """Read these articles from MongoDB in one go and index those that moved on, in one
+        commit."""
+        articles = await self._store.articles_by_ids(article_ids)
+        return await self.apply(*articles.values()) if articles else 0
 
     async def reconcile(self) -> int:
         """Take every article changed since the last comparison (with some overlap)."""

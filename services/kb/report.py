@@ -9,8 +9,8 @@ from datetime import timedelta
 
 from pydantic import BaseModel
 
-from services.kb.analytics import Analytics
 from services.kb.settings import KbSettings
+from services.kb.store import MongoKbStore
 from shared.clock import SystemClock
 from shared.mongo import make_mongo_client
 
@@ -30,16 +30,14 @@ def table(rows: list[BaseModel]) -> str:
 async def report(kind: str, days: int, limit: int, settings: KbSettings) -> str:
     mongo = make_mongo_client(settings.mongo)
     try:
-        analytics = Analytics(
-            mongo[settings.database_name], timedelta(days=settings.search_log_days)
-        )
+        store = MongoKbStore(mongo[settings.database_name])
         since = SystemClock().now() - timedelta(days=days)
         rows: list[BaseModel]
         if kind == "articles":
-            rows = list(await analytics.articles(limit=limit))
+            rows = list(await store.article_rows(limit=limit))
         else:
             only_empty = kind == "no-results"
-            rows = list(await analytics.top_queries(since, limit=limit, only_empty=only_empty))
+            rows = list(await store.top_queries(since, limit=limit, only_empty=only_empty))
         return table(rows)
     finally:
         await mongo.close()

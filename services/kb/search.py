@@ -1,5 +1,5 @@
 """The search index each replica answers from: tantivy in memory, a field per language analysed
-by `analysis`, BM25 with the title weighted over the body, and typo tolerance for short queries.
+by `domain.analysis`, BM25 with the title weighted over the body, typos forgiven in short queries.
 
 One document per translation of a published article. Writes are batched: `replace` and
 `remove` queue changes, `commit` makes them visible to the next search.
@@ -12,8 +12,11 @@ from dataclasses import dataclass, field
 
 import tantivy
 
-from services.kb.analysis import LANGUAGES, query_terms, spans
-from services.kb.snippets import fuzzy_distance, snippet
+from services.kb.domain.analysis import LANGUAGES, query_terms, spans
+from services.kb.domain.articles import Translation
+from services.kb.domain.snippets import fuzzy_distance, snippet
+
+__all__ = ["Found", "Hit", "SearchIndex", "Translation", "Tuning"]
 
 
 @dataclass(frozen=True)
@@ -27,18 +30,6 @@ class Tuning:
     #: A typo match counts this much of an exact match of the same field.
     fuzzy_weight: float = 0.5
     snippet_chars: int = 200
-
-
-@dataclass(frozen=True)
-class Translation:
-    """One language of an article, as indexed."""
-
-    article_id: str
-    language: str
-    title: str
-    body: str
-    tags: tuple[str, ...] = ()
-    category: str | None = None
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel
 
-from services.kb.domain import Article
+from services.kb.domain.articles import Article
 
 _ENV = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),

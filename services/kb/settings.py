@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
-
 from pydantic import Field, SecretStr
 
 from shared.settings import ServiceSettings
@@ -24,12 +22,6 @@ class KbSettings(ServiceSettings):
         "self-help links start with it. None: no self-help is offered.",
     )
     self_help_days: int = Field(default=14, ge=1, description="How long a self-help link works.")
-    replica_id: str = Field(
-        default_factory=lambda: secrets.token_hex(6),
-        description="Names this replica's own consumer group for article changes; random per "
-        "process, so a restarted replica rebuilds its index from MongoDB and reads on from the "
-        "newest change.",
-    )
     reconcile_seconds: float = Field(
         default=30.0,
         gt=0,
@@ -39,7 +31,3 @@ class KbSettings(ServiceSettings):
     search_log_days: int = Field(
         default=180, ge=1, description="How long each search is kept for the reports."
     )
-
-    @property
-    def index_consumer_group(self) -> str:
-        return f"helpdesk-kb-index-{self.replica_id}"

@@ -1,18 +1,86 @@
-"""The knowledge base's MongoDB adapter: articles and their versions, canned responses, and the
-tickets it suggested for (the analytics are in `analytics.py`)."""
+"""The knowledge base's store: one Protocol for what the use cases keep in MongoDB (articles and
+their versions, canned responses, the tickets it joined, the analytics), and its MongoDB adapter,
+composed of one adapter per group of collections. `store_memory.py` is the in-memory fake."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from services.kb.canned import CannedResponse
-from services.kb.domain import Article
-from shared.mongo import Document, Indexes
+from services.kb.domain.articles import Article
+from services.kb.domain.canned import CannedResponse
+from services.kb.domain.reports import ArticleRow, Counter, Counts, QueryRow
+from services.kb.domain.tickets import OfferClaim, TicketNote, TicketSeen
+from services.kb.store_analytics import MongoAnalytics
+from services.kb.store_tickets import MongoTickets
+from shared.mongo import Document, Indexes, find_by_ids, insert_new
+
+
+class KbStore(Protocol):
+    """What the knowledge base keeps; the bulk methods take a whole batch in one write."""
+
+    # -- articles and canned responses ---------------------------------------------------------
+    async def article(self, article_id: str) -> Article | None: ...
+    async def articles_by_ids(self, article_ids: Iterable[str]) -> dict[str, Article]: ...
+    async def create(self, article: Article) -> bool:
+        """Store a new article and its first version; False if the id is taken."""
+
+    async def add_missing(self, articles: Sequence[Article]) -> int:
+        """Store the articles whose ids are new (in bulk); how many were."""
+
+    async def save(self, article: Article, from_version: int) -> bool:
+        """Replace the article if it is still at `from_version`; keep the new version."""
+
+    async def versions(self, article_id: str) -> list[Article]: ...
+    async def articles(
+        self, *, status: str | None = None, category: str | None = None, limit: int = 100
+    ) -> list[Article]: ...
+    async def every_article(self) -> list[Article]: ...
+    async def changed_since(self, since: datetime) -> list[Article]: ...
+    async def canned(self, language: str | None = None) -> list[CannedResponse]: ...
+    async def canned_response(self, canned_id: str) -> CannedResponse | None: ...
+    async def put_canned(self, canned: CannedResponse) -> None: ...
+    async def add_missing_canned(self, canned: Sequence[CannedResponse]) -> int: ...
+    async def delete_canned(self, canned_id: str) -> bool: ...
+
+    # -- tickets -------------------------------------------------------------------------------
+    async def ticket(self, ticket_id: str) -> TicketSeen | None: ...
+    async def tickets(self, ticket_ids: Iterable[str]) -> dict[str, TicketSeen]:
+        """The tickets known among `ticket_ids`, in chunked reads."""
+
+    async def note_tickets(self, notes: Mapping[str, TicketNote]) -> None:
+        """Merge what the batch tells of each ticket, in one write."""
+
+    async def claim_offers(self, claims: Mapping[str, OfferClaim]) -> set[str]:
+        """Offer each ticket its claim's articles unless it was offered some before, in one
+        write; the tickets whose offer is the claim's (made now or by an earlier try)."""
+
+    # -- analytics -----------------------------------------------------------------------------
+    async def count(self, counts: Counts) -> None:
+        """Add the counts per article, one write for all."""
+
+    async def searched(
+        self, query_id: str, query: str, language: str | None, results: int, at: datetime
+    ) -> None: ...
+    async def opened(self, query_id: str, article_id: str) -> bool:
+        """Record the article opened from a search; False if there is no such search."""
+
+    async def deflected(self, ticket_id: str, article_id: str, at: datetime) -> bool:
+        """True the first time a ticket is deflected."""
+
+    async def deflection(self, ticket_id: str) -> str | None:
+        """The article that deflected the ticket, if one did."""
+
+    async def top_queries(
+        self, since: datetime, *, limit: int = 20, only_empty: bool = False
+    ) -> list[QueryRow]: ...
+    async def article_rows(self, *, limit: int = 50, order: Counter = "views") -> list[ArticleRow]:
+        """Per-article counters, most of `order` first."""
 
 
 def _article(doc: Document) -> Article:
@@ -20,31 +88,49 @@ def _article(doc: Document) -> Article:
     return Article.model_validate(doc)
 
 
-class KbStore:
+def _dump(article: Article) -> Document:
+    return article.model_dump(mode="python")
+
+
+def _version(article: Article) -> Document:
+    return {"_id": f"{article.article_id}:{article.version}", **_dump(article)}
+
+
+class MongoArticles:
+    """Articles, every version of each, and canned responses."""
+
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._articles = db["articles"]
         self._versions = db["article_versions"]
         self._canned = db["canned"]
-        self._tickets = db["tickets"]
 
     @staticmethod
-    def indexes() -> list[Indexes]:
+    def article_indexes() -> list[Indexes]:
+        newest = ("updated_at", DESCENDING)
         return [
             Indexes(
                 "articles",
-                [IndexModel([("updated_at", ASCENDING)]), IndexModel([("status", ASCENDING)])],
+                [
+                    IndexModel([("updated_at", ASCENDING)]),
+                    IndexModel([("status", ASCENDING), newest]),
+                    IndexModel([("category", ASCENDING), newest]),
+                ],
             ),
-            Indexes("article_versions", [IndexModel([("article_id", ASCENDING)])]),
+            Indexes(
+                "article_versions",
+                [IndexModel([("article_id", ASCENDING), ("version", DESCENDING)])],
+            ),
         ]
-
-    # -- articles ------------------------------------------------------------------------------
 
     async def article(self, article_id: str) -> Article | None:
         doc = await self._articles.find_one({"_id": article_id})
         return _article(doc) if doc else None
 
+    async def articles_by_ids(self, article_ids: Iterable[str]) -> dict[str, Article]:
+        found = await find_by_ids(self._articles, article_ids)
+        return {article_id: _article(doc) for article_id, doc in found.items()}
+
     async def create(self, article: Article) -> bool:
-        """Store a new article and its first version; False if the id is taken."""
         try:
             await self._articles.insert_one({"_id": article.article_id, **_dump(article)})
         except DuplicateKeyError:
@@ -52,8 +138,15 @@ class KbStore:
         await self._keep_version(article)
         return True
 
+    async def add_missing(self, articles: Sequence[Article]) -> int:
+        existed = await insert_new(
+            self._articles, [{"_id": a.article_id, **_dump(a)} for a in articles]
+        )
+        new = [a for a in articles if a.article_id not in existed]
+        await insert_new(self._versions, [_version(a) for a in new])
+        return len(new)
+
     async def save(self, article: Article, from_version: int) -> bool:
-        """Replace the article if it is still at `from_version`; keep the new version."""
         doc = await self._articles.find_one_and_replace(
             {"_id": article.article_id, "version": from_version},
             _dump(article),
@@ -65,9 +158,8 @@ class KbStore:
         return True
 
     async def _keep_version(self, article: Article) -> None:
-        key = f"{article.article_id}:{article.version}"
-        doc = {"_id": key, **_dump(article)}
-        await self._versions.replace_one({"_id": key}, doc, upsert=True)
+        doc = _version(article)
+        await self._versions.replace_one({"_id": doc["_id"]}, doc, upsert=True)
 
     async def versions(self, article_id: str) -> list[Article]:
         cursor = self._versions.find({"article_id": article_id}).sort("version", DESCENDING)
@@ -91,8 +183,6 @@ class KbStore:
         cursor = self._articles.find({"updated_at": {"$gte": since}})
         return [_article(doc) async for doc in cursor]
 
-    # -- canned responses ----------------------------------------------------------------------
-
     async def canned(self, language: str | None = None) -> list[CannedResponse]:
         query = {f"texts.{language}": {"$exists": True}} if language else {}
         cursor = self._canned.find(query).sort("_id", ASCENDING)
@@ -106,39 +196,22 @@ class KbStore:
         doc = {"_id": canned.canned_id, **canned.model_dump()}
         await self._canned.replace_one({"_id": canned.canned_id}, doc, upsert=True)
 
-    async def add_canned(self, canned: CannedResponse) -> bool:
-        try:
-            await self._canned.insert_one({"_id": canned.canned_id, **canned.model_dump()})
-        except DuplicateKeyError:
-            return False
-        return True
+    async def add_missing_canned(self, canned: Sequence[CannedResponse]) -> int:
+        docs = [{"_id": c.canned_id, **c.model_dump()} for c in canned]
+        return len(docs) - len(await insert_new(self._canned, docs))
 
     async def delete_canned(self, canned_id: str) -> bool:
         return (await self._canned.delete_one({"_id": canned_id})).deleted_count == 1
 
-    # -- tickets seen --------------------------------------------------------------------------
 
-    async def note_ticket(self, ticket_id: str, fields: Document) -> Document:
-        """Merge what one event tells of a ticket; the merged record after."""
-        doc = await self._tickets.find_one_and_update(
-            {"_id": ticket_id},
-            {"$set": fields},
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-        )
-        assert doc is not None
-        return doc
+class MongoKbStore(MongoArticles, MongoTickets, MongoAnalytics):
+    """The knowledge base's MongoDB database, one adapter per group of collections."""
 
-    async def ticket(self, ticket_id: str) -> Document | None:
-        return await self._tickets.find_one({"_id": ticket_id})
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        MongoArticles.__init__(self, db)
+        MongoTickets.__init__(self, db)
+        MongoAnalytics.__init__(self, db)
 
-    async def claim_offer(self, ticket_id: str, offered: list[Document]) -> bool:
-        """True once per ticket: the caller offers its customer these articles."""
-        doc = await self._tickets.find_one_and_update(
-            {"_id": ticket_id, "offered": {"$exists": False}}, {"$set": {"offered": offered}}
-        )
-        return doc is not None
-
-
-def _dump(article: Article) -> Document:
-    return article.model_dump(mode="python")
+    @staticmethod
+    def indexes(search_log: timedelta) -> list[Indexes]:
+        return [*MongoArticles.article_indexes(), *MongoAnalytics.analytics_indexes(search_log)]

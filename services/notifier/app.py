@@ -1,4 +1,4 @@
-"""Composition root of the notifier service."""
+"""Composition root of the notifier service: wiring only."""
 
 from __future__ import annotations
 
@@ -8,25 +8,23 @@ from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
 
 from services.notifier import console, http
-from services.notifier.board_store import BoardStore
+from services.notifier.config import load_config
 from services.notifier.email import EmailSender, SmtpEmailSender
-from services.notifier.escalations import Escalations
-from services.notifier.flows import Flows
 from services.notifier.handlers import register
-from services.notifier.ladders import check_against, load_notifier_config
 from services.notifier.live import Live
-from services.notifier.outbox import Outbox
+from services.notifier.publishers import publishers
 from services.notifier.push import PushHub
+from services.notifier.service import NotifierService
 from services.notifier.settings import NotifierSettings
+from services.notifier.store import MongoNotifierStore, NotifierStore
 from services.notifier.watch import LadderClock
-from services.notifier.webhook_store import WebhookStore
 from services.notifier.webhooks import WebhookSender
 from services.notifier.worker import Deliveries
 from shared.agent_tokens import AgentTokens
 from shared.broker import make_broker
-from shared.business_calendar import load_calendars
 from shared.clock import Clock, SystemClock
-from shared.directory import Directory, load_directory
+from shared.consuming import ConsumerKit
+from shared.directory import Directory
 from shared.idempotency import ProcessedEvents
 from shared.mongo import Document, make_mongo_client
 from shared.runtime import Service, new_http_app
@@ -37,6 +35,8 @@ def build_app(
     *,
     broker: KafkaBroker | None = None,
     mongo: AsyncMongoClient[Document] | None = None,
+    store: NotifierStore | None = None,
+    kit: ConsumerKit | None = None,
     sender: EmailSender | None = None,
     webhook_sender: WebhookSender | None = None,
     hub: PushHub | None = None,
@@ -45,32 +45,19 @@ def build_app(
     rng: random.Random | None = None,
 ) -> Service:
     settings = settings or NotifierSettings()
-    broker = broker or make_broker(settings)
+    broker = broker or (kit.broker if kit else make_broker(settings))
     mongo = mongo or make_mongo_client(settings.mongo)
     db = mongo[settings.database_name]
     clock = clock or SystemClock()
-    directory = directory or load_directory(settings.config_dir)
-    calendars = load_calendars(settings.config_dir)
-    config = load_notifier_config(settings.config_dir)
-    check_against(config, directory, calendars=calendars)
+    rules = load_config(settings.config_dir, directory=directory)
+    kit = kit or ConsumerKit(broker, settings, ProcessedEvents(db))
+    out = publishers(kit, settings.topics)
     hub = hub or PushHub()
-    outbox, escalations, board = Outbox(db), Escalations(db), BoardStore(db)
-    webhooks = WebhookStore(db)
-    flows = Flows(
-        broker=broker,
-        settings=settings,
-        config=config,
-        directory=directory,
-        calendars=calendars,
-        outbox=outbox,
-        escalations=escalations,
-        board=board,
-        webhooks=webhooks,
-        clock=clock,
-    )
+    store = store if store is not None else MongoNotifierStore(db)
+    service = NotifierService(store=store, rules=rules, publishers=out, clock=clock)
     webhook_sender = webhook_sender or WebhookSender(timeout=settings.webhook_timeout)
     deliveries = Deliveries(
-        outbox=outbox,
+        store=store,
         email=sender
         or SmtpEmailSender(
             host=settings.smtp_host,
@@ -82,22 +69,23 @@ def build_app(
             backoff_seconds=0,
         ),
         webhooks=webhook_sender,
-        targets=webhooks,
-        broker=broker,
+        publishers=out,
         settings=settings,
         clock=clock,
         rng=rng,
     )
-    ladders = LadderClock(flows, poll_seconds=settings.poll_seconds)
+    ladders = LadderClock(service, poll_seconds=settings.poll_seconds)
 
     def more_work() -> None:
         deliveries.wake()
         ladders.wake()
 
-    flows.on_work = more_work
-    live = Live(hub, board, escalations, directory)
-    register(broker, settings, flows, live, ProcessedEvents(db))
-    service = Service(
+    service.on_work = more_work
+    live = Live(
+        hub, store, rules.directory, delivered=out.delivered, replica_id=settings.replica_id
+    )
+    register(kit, settings, service, live)
+    running = Service(
         settings=settings,
         broker=broker,
         mongo=mongo,
@@ -111,15 +99,12 @@ def build_app(
         tokens=AgentTokens(secret.get_secret_value()) if secret else None,
         clock=clock,
         hub=hub,
-        board=board,
-        escalations=escalations,
-        outbox=outbox,
-        webhooks=webhooks,
-        flows=flows,
+        service=service,
     )
-    service.http.include_router(http.routes(api))
-    console.mount(service.http)
-    service.require_indexes(*Outbox.indexes(), *Escalations.indexes(), *BoardStore.indexes())
-    service.after_start += [deliveries.start, ladders.start]
-    service.on_stop[:0] = [ladders.stop, deliveries.stop, webhook_sender.aclose]
-    return service
+    http.mount(running.http, api)
+    console.mount(running.http)
+    if isinstance(store, MongoNotifierStore):
+        running.require_indexes(*store.indexes())
+    running.after_start += [deliveries.start, ladders.start]
+    running.on_stop[:0] = [ladders.stop, deliveries.stop, webhook_sender.aclose]
+    return running

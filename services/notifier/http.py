@@ -12,24 +12,25 @@ from typing import Any
 from fastapi import (
     APIRouter,
     Depends,
+    FastAPI,
     HTTPException,
     Query,
+    Request,
     WebSocket,
     WebSocketDisconnect,
     status,
 )
+from fastapi.responses import JSONResponse
 from pydantic import AnyHttpUrl, BaseModel, Field, SecretStr
 from sse_starlette import EventSourceResponse
 
-from services.notifier.board import Viewer, view, viewer_of
-from services.notifier.board_store import BoardStore
-from services.notifier.escalations import Escalations
-from services.notifier.flows import Flows
-from services.notifier.notices import NoticeKind
-from services.notifier.outbox import Job, Outbox
+from services.notifier.domain.chat import WebhookTarget
+from services.notifier.domain.deliveries import Job
+from services.notifier.domain.errors import Forbidden, NotFound, NotifierError
+from services.notifier.domain.notices import NoticeKind
+from services.notifier.domain.views import Viewer
 from services.notifier.push import PushHub, Stream
-from services.notifier.webhook_store import WebhookStore
-from services.notifier.webhooks import WebhookTarget
+from services.notifier.service import NotifierService
 from shared.agent_tokens import AgentTokens, BadToken, agent_dependency, unauthorized
 from shared.clock import Clock
 from shared.logging import get_logger
@@ -40,17 +41,19 @@ log = get_logger(__name__)
 CLOSE_UNAUTHORISED = 4401
 CLOSE_UNAVAILABLE = 1013
 
+#: The answer to each refusal of the service.
+ANSWERS: dict[type[NotifierError], int] = {
+    NotFound: status.HTTP_404_NOT_FOUND,
+    Forbidden: status.HTTP_403_FORBIDDEN,
+}
+
 
 @dataclass
 class Api:
     tokens: AgentTokens | None
     clock: Clock
     hub: PushHub
-    board: BoardStore
-    escalations: Escalations
-    outbox: Outbox
-    webhooks: WebhookStore
-    flows: Flows
+    service: NotifierService
 
 
 class WebhookIn(BaseModel):
@@ -93,10 +96,7 @@ def _caller(api: Api) -> Callable[..., Awaitable[Viewer]]:
     identified = Depends(person or unavailable)
 
     async def caller(person_id: str = identified) -> Viewer:
-        found = viewer_of(person_id, api.flows.directory)
-        if found is None:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"{person_id} is not in the directory")
-        return found
+        return api.service.viewer(person_id)
 
     return caller
 
@@ -108,10 +108,10 @@ def _token_viewer(api: Api, token: str | None) -> Viewer:
         person_id = api.tokens.verify(token or "", api.clock.now())
     except BadToken as exc:
         raise unauthorized(f"token refused: {exc}", bearer=False) from exc
-    found = viewer_of(person_id, api.flows.directory)
-    if found is None:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"{person_id} is not in the directory")
-    return found
+    try:
+        return api.service.viewer(person_id)
+    except Forbidden as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
 
 
 def _is_ping(text: str) -> bool:
@@ -134,14 +134,7 @@ def routes(api: Api) -> APIRouter:
 
     @router.get("/board", tags=["console"], summary="The caller's tickets and escalations.")
     async def board(viewer: Viewer = signed_in) -> dict[str, Any]:
-        rows = [view(r) for r in await api.board.for_viewer(viewer)]
-        heads = list(viewer.teams) if viewer.role != "agent" else []
-        escalations = await api.escalations.open_for(viewer.person_id, heads)
-        return {
-            "person": viewer.as_json(),
-            "tickets": [r for r in rows if viewer.sees(r)],
-            "escalations": [e.view() for e in escalations],
-        }
+        return await api.service.board(viewer)
 
     @router.get(
         "/events",
@@ -197,40 +190,17 @@ def routes(api: Api) -> APIRouter:
         responses={403: {"description": "Never told of it"}, 404: {"description": "Unknown"}},
     )
     async def acknowledge(escalation_id: str, viewer: Viewer = signed_in) -> dict[str, Any]:
-        found = await api.escalations.get(escalation_id)
-        if found is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no escalation {escalation_id}")
-        heads_it = viewer.role != "agent" and found.team in viewer.teams
-        if viewer.person_id not in found.told and not heads_it:
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN,
-                f"{viewer.person_id} was not told of this escalation and does not lead its team",
-            )
-        done = await api.flows.finish(
-            escalation_id, "acknowledged", by=viewer.person_id, reason=f"{viewer.name} is on it"
-        )
-        current = done or await api.escalations.get(escalation_id)
-        assert current is not None
-        return current.view()
+        return await api.service.acknowledge(escalation_id, viewer)
 
     @router.get("/deliveries", tags=["deliveries"], summary="The delivery log, newest first.")
     async def deliveries(
         ticket_id: str | None = Query(default=None, description="Only this ticket's."),
         limit: int = Query(default=100, ge=1, le=1000),
     ) -> list[Job]:
-        return await api.outbox.list(ticket_id=ticket_id, limit=limit)
-
-    def _heads(viewer: Viewer, teams: list[str]) -> None:
-        outside = sorted(set(teams) - set(viewer.teams))
-        if viewer.role == "agent" or outside:
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN,
-                f"only a lead or manager of the teams may change their webhooks ({outside})",
-            )
+        return await api.service.deliveries(ticket_id=ticket_id, limit=limit)
 
     @router.post("/webhooks", tags=["webhooks"], status_code=201, summary="Add or replace.")
     async def put_webhook(body: WebhookIn, viewer: Viewer = signed_in) -> WebhookOut:
-        _heads(viewer, body.teams)
         secret = body.secret or secrets.token_urlsafe(32)
         target = WebhookTarget(
             name=body.name,
@@ -239,19 +209,27 @@ def routes(api: Api) -> APIRouter:
             teams=body.teams,
             kinds=body.kinds,
         )
-        await api.webhooks.put(target)
+        await api.service.put_webhook(viewer, target)
         return _out(target, secret=None if body.secret else secret)
 
     @router.get("/webhooks", tags=["webhooks"], summary="Endpoints of the caller's teams.")
     async def list_webhooks(viewer: Viewer = signed_in) -> list[WebhookOut]:
-        return [_out(t) for t in await api.webhooks.all() if set(t.teams) & set(viewer.teams)]
+        return [_out(t) for t in await api.service.webhooks_of(viewer)]
 
     @router.delete("/webhooks/{name}", tags=["webhooks"], status_code=204, summary="Remove.")
     async def delete_webhook(name: str, viewer: Viewer = signed_in) -> None:
-        target = await api.webhooks.get(name)
-        if target is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no webhook {name}")
-        _heads(viewer, target.teams)
-        await api.webhooks.delete(name)
+        await api.service.delete_webhook(viewer, name)
 
     return router
+
+
+def mount(app: FastAPI, api: Api) -> None:
+    """The routes on the app, with the service's refusals answered per `ANSWERS`."""
+    app.include_router(routes(api))
+
+    async def refused(request: Request, exc: Exception) -> JSONResponse:
+        code = next(c for kind, c in ANSWERS.items() if isinstance(exc, kind))
+        return JSONResponse({"detail": str(exc)}, status_code=code)
+
+    for kind in ANSWERS:
+        app.add_exception_handler(kind, refused)

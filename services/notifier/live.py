@@ -1,48 +1,104 @@
 """What this replica pushes to the consoles it holds: board rows as tickets change, notices and
-escalations as they are decided. Every replica reads every event (a consumer group of its own).
+escalations as they are decided. Every replica reads every event (a consumer group of its own)
+and keeps the open rows in memory; a batch reads the rows it does not hold in one read.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from typing import Any
+from uuid import UUID
 
-from services.notifier.board import Row, audience, change_of, holds, is_stale, merged, view
-from services.notifier.board_store import BoardStore
-from services.notifier.escalations import Escalations
+from services.notifier.domain.board import Row, change_of, holds, is_stale, merged
+from services.notifier.domain.escalations import Escalation
+from services.notifier.domain.views import audience, view
 from services.notifier.push import PushHub, message
+from services.notifier.store import NotifierStore
+from shared.consuming import Batch
 from shared.directory import Directory
 from shared.events import (
     EscalationAcknowledged,
     Event,
+    NotificationDelivered,
     NotificationPushed,
     TicketAssigned,
     TicketTransferred,
 )
 from shared.ids import ticket_reference
 from shared.logging import get_logger
+from shared.publishing import Publisher
 
 log = get_logger(__name__)
 
 #: Rows kept in memory; beyond it the least recently changed are read again from MongoDB.
 ROWS_KEPT = 50_000
+#: Notices remembered as pushed: one published again (a redelivered cause) is not shown twice.
+PUSHES_KEPT = 10_000
 
 
 class Live:
     def __init__(
-        self, hub: PushHub, board: BoardStore, escalations: Escalations, directory: Directory
+        self,
+        hub: PushHub,
+        store: NotifierStore,
+        directory: Directory,
+        *,
+        delivered: Publisher,
+        replica_id: str,
     ) -> None:
         self.hub = hub
-        self._escalations = escalations
-        self._board = board
+        self._store = store
         self._directory = directory
+        self._delivered = delivered
+        self._replica_id = replica_id
         self._rows: OrderedDict[str, Row] = OrderedDict()
+        self._pushed: OrderedDict[UUID, None] = OrderedDict()
 
-    async def _row(self, ticket_id: str) -> Row | None:
-        row = self._rows.get(ticket_id)
-        if row is None:
-            row = await self._board.get(ticket_id)
-        return row
+    async def on_batch(self, batch: Batch[Event]) -> None:
+        """Push what a batch changes, in order; rows and escalations not held are read once."""
+        events = batch.events
+        changes = [c for c in map(change_of, events) if c is not None]
+        missing = {c.ticket_id for c in changes if c.ticket_id not in self._rows}
+        rows = await self._store.board_rows(missing) if missing else {}
+        ended = {e.escalation_id for e in events if isinstance(e, EscalationAcknowledged)}
+        escalations = await self._store.escalations(ended) if ended else {}
+        for delivery in batch:
+            with batch.isolate(delivery):
+                event = delivery.event
+                if isinstance(event, NotificationPushed):
+                    if self._first_push(event.event_id):
+                        reached = await self.on_notification(event)
+                        self._log_pushes(batch, event, reached)
+                elif isinstance(event, EscalationAcknowledged):
+                    await self.on_finished(event, escalations.get(event.escalation_id))
+                else:
+                    await self.on_ticket_event(event, rows)
+
+    def _first_push(self, event_id: UUID) -> bool:
+        if event_id in self._pushed:
+            return False
+        self._pushed[event_id] = None
+        while len(self._pushed) > PUSHES_KEPT:
+            self._pushed.popitem(last=False)
+        return True
+
+    def _log_pushes(
+        self, batch: Batch[Event], event: NotificationPushed, reached: dict[str, int]
+    ) -> None:
+        """One `notification.delivered` per person whose console here took the notice."""
+        replica = self._replica_id
+        for person_id, connections in reached.items():
+            if connections:
+                delivered = event.caused(
+                    NotificationDelivered,
+                    f"notification:{person_id}:push:{replica}",
+                    recipient=person_id,
+                    channel="push",
+                    address=f"console:{replica}",
+                    cause_event_id=event.cause_event_id,
+                    attempts=1,
+                )
+                batch.publish(self._delivered, delivered)
 
     def _keep(self, ticket_id: str, row: Row) -> None:
         self._rows[ticket_id] = row
@@ -50,13 +106,14 @@ class Live:
         while len(self._rows) > ROWS_KEPT:
             self._rows.popitem(last=False)
 
-    async def on_ticket_event(self, event: Event) -> None:
+    async def on_ticket_event(self, event: Event, read: dict[str, Row]) -> None:
         """A ticket, routing or SLA event: update the row, push it to who sees it now, and
-        tell who saw it before and no longer does to drop it."""
+        tell who saw it before and no longer does to drop it. `read` holds the rows read for
+        the batch, and the batch's latest of each."""
         change = change_of(event)
         if change is None:
             return
-        row = await self._row(change.ticket_id)
+        row = read.get(change.ticket_id) or self._rows.get(change.ticket_id)
         if is_stale(row, change):
             return
         # A row read from MongoDB may hold this very change already (written by the replica
@@ -65,6 +122,7 @@ class Live:
         before = view(row) if row is not None and known and row.get("open", True) else None
         new = merged(row, change)
         after = view(new)
+        read[change.ticket_id] = new
         if after["open"]:
             self._keep(change.ticket_id, new)
         else:
@@ -93,37 +151,38 @@ class Live:
             return audience({"team": event.team, "assignee_id": None}, self._directory)
         return set()
 
-    async def on_notification(self, event: Event) -> dict[str, int]:
-        """A notice or an escalation's change: push it to its recipients connected here."""
-        if isinstance(event, NotificationPushed):
-            notice = {
-                "kind": event.kind,
+    async def on_notification(self, event: NotificationPushed) -> dict[str, int]:
+        """A notice: push it to its recipients connected here; the connections each reached."""
+        notice = {
+            "kind": event.kind,
+            "ticket_id": event.ticket_id,
+            "reference": _reference(event),
+            "text": event.text,
+        }
+        reached = await self.hub.broadcast(event.recipients, message("notice", notice))
+        if event.escalation_id:
+            await self.hub.broadcast(event.recipients, message("escalation", _view(event)))
+        return reached
+
+    async def on_finished(
+        self, event: EscalationAcknowledged, found: Escalation | None
+    ) -> dict[str, int]:
+        """An escalation's end: push its view (written before the event was published) to
+        everybody it names who is connected here."""
+        update = (
+            found.view()
+            if found is not None
+            else {
+                "escalation_id": event.escalation_id,
                 "ticket_id": event.ticket_id,
-                "reference": _reference(event),
-                "text": event.text,
+                "reference": ticket_reference(event.ticket_id),
+                "status": event.status,
+                "acknowledged_by": event.acknowledged_by,
+                "acknowledged_at": event.occurred_at,
             }
-            reached = await self.hub.broadcast(event.recipients, message("notice", notice))
-            if event.escalation_id:
-                await self.hub.broadcast(event.recipients, message("escalation", _view(event)))
-            return reached
-        if isinstance(event, EscalationAcknowledged):
-            # Written before the event was published: the record is the escalation's view.
-            found = await self._escalations.get(event.escalation_id)
-            update = (
-                found.view()
-                if found is not None
-                else {
-                    "escalation_id": event.escalation_id,
-                    "ticket_id": event.ticket_id,
-                    "reference": ticket_reference(event.ticket_id),
-                    "status": event.status,
-                    "acknowledged_by": event.acknowledged_by,
-                    "acknowledged_at": event.occurred_at,
-                }
-            )
-            update["reason"] = event.reason
-            return await self.hub.broadcast(event.recipients, message("escalation", update))
-        return {}
+        )
+        update["reason"] = event.reason
+        return await self.hub.broadcast(event.recipients, message("escalation", update))
 
 
 def _reference(event: NotificationPushed) -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
-
 from pydantic import Field, SecretStr
 
 from shared.settings import ServiceSettings
@@ -56,14 +54,3 @@ class NotifierSettings(ServiceSettings):
         description="Longest wait before a replica looks for deliveries and escalations that "
         "other replicas scheduled or left behind; its own wake it at once.",
     )
-    replica_id: str = Field(
-        default_factory=lambda: secrets.token_hex(6),
-        description=(
-            "Names this replica's own push consumer group; random per process, so a restarted "
-            "replica starts at the latest events instead of replaying old pushes."
-        ),
-    )
-
-    @property
-    def push_consumer_group(self) -> str:
-        return f"helpdesk-notifier-push-{self.replica_id}"

@@ -9,15 +9,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from services.notifier.flows import Flows
+from services.notifier.service import NotifierService
 from shared.logging import get_logger
 
 log = get_logger(__name__)
 
 
 class LadderClock:
-    def __init__(self, flows: Flows, *, poll_seconds: float) -> None:
-        self._flows = flows
+    def __init__(self, service: NotifierService, *, poll_seconds: float) -> None:
+        self._service = service
         self._poll = poll_seconds
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -36,13 +36,13 @@ class LadderClock:
             self._task = None
 
     async def _run(self) -> None:
-        flows, clock = self._flows, self._flows.clock
+        service, clock = self._service, self._service.clock
         while True:
             wait = self._poll
             self._wake.clear()
             try:
-                await flows.climb_due()
-                upcoming = await flows.escalations.next_due()
+                await service.climb_due()
+                upcoming = await service.store.next_escalation_due()
                 if upcoming is not None:
                     wait = min(max((upcoming - clock.now()).total_seconds(), 0.01), wait)
             except Exception:

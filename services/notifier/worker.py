@@ -12,21 +12,14 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from faststream.kafka import KafkaBroker
-
+from services.notifier.domain.chat import encode, next_delay, slack_payload
+from services.notifier.domain.deliveries import Attempt, Job, OutboxChannel
 from services.notifier.email import DeliveryFailed, EmailSender, OutgoingEmail
-from services.notifier.outbox import Attempt, Job, Outbox, OutboxChannel
+from services.notifier.publishers import Publishers
 from services.notifier.render import render_email
 from services.notifier.settings import NotifierSettings
-from services.notifier.webhook_store import WebhookStore
-from services.notifier.webhooks import (
-    WebhookFailure,
-    WebhookSender,
-    encode,
-    next_delay,
-    slack_payload,
-)
-from shared.broker import publish_event
+from services.notifier.store import NotifierStore
+from services.notifier.webhooks import WebhookFailure, WebhookSender
 from shared.clock import Clock
 from shared.events import DeadLettered, NotificationDelivered, NotificationFailed
 from shared.ids import derived_id
@@ -49,20 +42,18 @@ class Deliveries:
     def __init__(
         self,
         *,
-        outbox: Outbox,
+        store: NotifierStore,
         email: EmailSender,
         webhooks: WebhookSender,
-        targets: WebhookStore,
-        broker: KafkaBroker,
+        publishers: Publishers,
         settings: NotifierSettings,
         clock: Clock,
         rng: random.Random | None = None,
     ) -> None:
-        self._outbox = outbox
+        self._outbox = store
         self._email = email
         self._webhooks = webhooks
-        self._targets = targets
-        self._broker = broker
+        self._publishers = publishers
         self._settings = settings
         self._clock = clock
         self._rng = rng or random.Random()
@@ -178,7 +169,7 @@ class Deliveries:
 
     async def _send_webhook(self, jobs: list[Job]) -> None:
         job = jobs[0]
-        target = await self._targets.get(job.recipient)
+        target = await self._outbox.webhook(job.recipient)
         if target is None or not target.active:
             failure = SendFailed(f"webhook {job.recipient!r} was removed", permanent=True)
             await self._settle(jobs, failure)
@@ -260,7 +251,8 @@ class Deliveries:
             event = NotificationFailed(
                 event_id=derived_id(job.key, "failed"), error=error, **fields
             )
-        await publish_event(self._broker, self._settings.topics.notifications, event)
+        publisher = self._publishers.delivered if error is None else self._publishers.failed
+        await publisher.publish(event)
 
     async def _dead_letter(self, job: Job, reason: str, tries: int) -> None:
         """The message the notifier gave up on, whole, with why: an operator can resend it."""
@@ -277,4 +269,4 @@ class Deliveries:
             original_value=job.model_dump_json(exclude={"log"}),
             attempts=tries,
         )
-        await publish_event(self._broker, self._settings.topics.deadletter, letter)
+        await self._publishers.dead_letters.publish(letter)

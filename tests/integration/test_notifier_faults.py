@@ -30,9 +30,9 @@ from bench.notifier import ChatEndpoint
 from devstack.pipeline import Pipeline
 from devstack.stack import StackEndpoints
 from services.notifier.app import build_app
+from services.notifier.domain.chat import WebhookTarget
 from services.notifier.settings import NotifierSettings
-from services.notifier.webhook_store import WebhookStore
-from services.notifier.webhooks import WebhookTarget
+from services.notifier.store import MongoNotifierStore
 from shared.broker import make_broker, publish_event
 from shared.directory import load_directory
 from shared.events import SlaBreached, SlaStarted, TicketRouted
@@ -118,7 +118,9 @@ async def test_a_hanging_webhook_does_not_hold_up_the_email_and_is_retried_after
         await chat.start()
         try:
             ticket_id = "t-hanging-chat"
-            await WebhookStore(service.db).put(chat_target("team-chat", chat.url, ["technical"]))
+            await MongoNotifierStore(service.db).put_webhook(
+                chat_target("team-chat", chat.url, ["technical"])
+            )
             # The shared group has joined once both board groups are applied: the breach is then
             # handled at once, and its timing is the notifier's, not the group's join.
             routed = TicketRouted(
@@ -289,7 +291,7 @@ async def test_a_notifier_killed_mid_delivery_tells_each_recipient_each_breach_o
         await chat.start()
         try:
             teams = [t.name for t in directory.teams]
-            await WebhookStore(db).put(chat_target("team-chat", chat.url, teams))
+            await MongoNotifierStore(db).put_webhook(chat_target("team-chat", chat.url, teams))
             first.start()
             await producer.start()
             await log.start()

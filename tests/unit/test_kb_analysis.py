@@ -4,7 +4,7 @@ the original text."""
 
 from __future__ import annotations
 
-from services.kb.analysis import analyse, fold, query_terms
+from services.kb.domain.analysis import analyse, fold, query_terms
 
 
 def words(text: str, language: str) -> list[str]:

@@ -6,7 +6,7 @@ import random
 from collections import Counter
 
 from bench.kb_data import CATEGORIES, CONTENT, FUNCTION, articles, queries, typo
-from services.kb.analysis import LANGUAGES, ZWNJ
+from services.kb.domain.analysis import LANGUAGES, ZWNJ
 
 
 def test_the_same_seed_gives_the_same_articles_and_queries() -> None:

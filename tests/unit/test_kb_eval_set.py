@@ -53,8 +53,11 @@ def test_loader_names_a_query_whose_article_is_unknown(tmp_path: Path) -> None:
         "queries:\n  - {query_id: en-x, language: en, text: wifi, relevant: {en-nope: 2}}\n",
         encoding="utf-8",
     )
-    with pytest.raises(ConfigError, match="en-x names unknown article 'en-nope'"):
+    with pytest.raises(
+        ConfigError, match=r"en-x\.relevant: names unknown article 'en-nope'"
+    ) as caught:
         load_eval_set(EVAL_DIR / "articles.yaml", queries)
+    assert (caught.value.file, caught.value.field) == (str(queries), "en-x.relevant")
 
 
 def test_loader_refuses_duplicate_ids(tmp_path: Path) -> None:

@@ -3,8 +3,9 @@ short queries, categories, and snippets whose text is always escaped."""
 
 from __future__ import annotations
 
-from services.kb.search import SearchIndex, Translation
-from services.kb.snippets import snippet, within
+from services.kb.domain.articles import Translation
+from services.kb.domain.snippets import snippet, within
+from services.kb.search import SearchIndex
 
 
 def index(*translations: Translation) -> SearchIndex:

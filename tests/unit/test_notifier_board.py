@@ -9,19 +9,9 @@ from typing import Any
 
 import pytest
 
-from services.notifier.board import (
-    Change,
-    Row,
-    Viewer,
-    audience,
-    change_of,
-    current_clock,
-    is_stale,
-    merged,
-    view,
-    viewer_of,
-)
-from services.notifier.notices import Notice, describe_duration, line, notice_kind, notice_of
+from services.notifier.domain.board import Change, Row, change_of, is_stale, merged
+from services.notifier.domain.notices import Notice, describe_duration, line, notice_kind, notice_of
+from services.notifier.domain.views import Viewer, audience, current_clock, view, viewer_of
 from shared.directory import load_directory
 from shared.events import (
     Event,

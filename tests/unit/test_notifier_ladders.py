@@ -11,20 +11,18 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from services.notifier.ladders import (
+from services.notifier.config import check_against, load_notifier_config
+from services.notifier.domain.ladders import (
     NotifierConfig,
     Step,
-    check_against,
     digest_slot,
     first_step,
     is_digestible,
-    load_notifier_config,
     next_step,
     parse_duration,
-    recipients,
-    send_after,
 )
-from services.notifier.notices import Notice, NoticeKind, Recipient, Role
+from services.notifier.domain.notices import Notice, NoticeKind, Recipient, Role
+from services.notifier.domain.recipients import recipients, send_after
 from shared.business_calendar import load_calendars
 from shared.clock import FakeClock
 from shared.config import ConfigError
@@ -103,7 +101,7 @@ def test_check_against_names_every_unknown_team_person_calendar_and_level() -> N
         on_call={"billing": RAW["on_call"]["technical"], "*": RAW["on_call"]["*"]},
         working_hours={"default_calendar": "mars", "people": {"ag-ghost": "iran"}},
     )
-    with pytest.raises(ValueError) as caught:
+    with pytest.raises(ConfigError) as caught:
         check_against(config, DIRECTORY, calendars=CALENDARS, warning_levels=[50, 90])
     message = str(caught.value)
     for name in ("'billing'", "'ag-ghost'", "'mars'", "[75]"):
@@ -112,7 +110,7 @@ def test_check_against_names_every_unknown_team_person_calendar_and_level() -> N
 
 def test_check_against_wants_an_on_call_person_for_every_team_when_the_role_is_used() -> None:
     config = _config(on_call={"technical": RAW["on_call"]["technical"]})
-    with pytest.raises(ValueError, match=r"\['accounts', 'service-desk'\] and no '\*'"):
+    with pytest.raises(ConfigError, match=r"\['accounts', 'service-desk'\] and no '\*'"):
         check_against(config, DIRECTORY)
 
 

@@ -11,16 +11,11 @@ from typing import Any
 
 import pytest
 
+from services.notifier.config import catalog, read_catalog
+from services.notifier.domain.notices import Notice, NoticeKind, Recipient, Role
+from services.notifier.domain.wording import LANGUAGES, email_language, placeholders
 from services.notifier.email import OutgoingEmail, build_message
-from services.notifier.notices import Notice, NoticeKind, Recipient, Role
-from services.notifier.render import (
-    LANGUAGES,
-    catalog,
-    email_language,
-    placeholders,
-    read_catalog,
-    render_email,
-)
+from services.notifier.render import render_email
 from shared.ids import ticket_reference
 
 KINDS: list[NoticeKind] = [

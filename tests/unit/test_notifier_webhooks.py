@@ -20,11 +20,8 @@ from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from devstack.stack import free_port
-from services.notifier.notices import Notice
-from services.notifier.webhooks import (
+from services.notifier.domain.chat import (
     DIGEST_LIMIT,
-    WebhookFailure,
-    WebhookSender,
     WebhookTarget,
     backoff_delay,
     encode,
@@ -35,6 +32,8 @@ from services.notifier.webhooks import (
     slack_payload,
     verify,
 )
+from services.notifier.domain.notices import Notice
+from services.notifier.webhooks import WebhookFailure, WebhookSender
 from tests.conftest import eventually
 
 SECRET = "whsec-0123456789abcdef"

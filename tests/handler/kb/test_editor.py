@@ -95,9 +95,9 @@ async def test_html_in_articles_and_queries_is_escaped(kb: Kb) -> None:
     # Titles travel as JSON text; the self-help page renders them escaped (see below).
     assert result["title"].startswith("<img")
     from services.kb.self_help_page import Offer, offered_article, render
-    from services.kb.store import KbStore
+    from services.kb.store import MongoKbStore
 
-    article = await KbStore(kb.service.db).article("hostile")
+    article = await MongoKbStore(kb.service.db).article("hostile")
     assert article is not None
     page = render(
         Offer(

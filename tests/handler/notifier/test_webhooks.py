@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from services.notifier.webhooks import verify
+from services.notifier.domain.chat import verify
 from shared.clock import FakeClock
 from shared.events import NotificationDelivered
 from shared.ids import ticket_reference

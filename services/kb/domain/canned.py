@@ -7,7 +7,8 @@ from string import Formatter
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from services.kb.analysis import LANGUAGES
+from services.kb.domain.analysis import LANGUAGES
+from services.kb.domain.errors import NotFound
 
 #: What a canned response may ask to be filled in, and what it means.
 PLACEHOLDERS = {
@@ -68,7 +69,7 @@ class CannedResponse(BaseModel):
         """The answer in `language` (else `fallback`) with every placeholder filled."""
         text = self.texts.get(language) or self.texts.get(fallback)
         if text is None:
-            raise KeyError(f"no text in {language!r} or {fallback!r}")
+            raise NotFound(f"no text in {language!r} or {fallback!r}")
         missing = [name for name in placeholders(text) if not values.get(name)]
         if missing:
             raise MissingValues(f"no value for {', '.join(missing)}")

@@ -6,12 +6,12 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from services.notifier.notices import Recipient, Role
+from services.notifier.domain.notices import Recipient, Role
 from shared.business_calendar import NEVER_OPEN_DAYS, BusinessCalendar, Calendars
 from shared.directory import Directory, Person, Team
 
 if TYPE_CHECKING:
-    from services.notifier.ladders import NotifierConfig
+    from services.notifier.domain.ladders import NotifierConfig
 
 _ONE_DAY = timedelta(days=1)
 

@@ -1,6 +1,5 @@
 """The outbox and delivery log in MongoDB (collection `deliveries`): one job per email or
-webhook to send, its `_id` the delivery key `event_id:recipient:channel` (plus `#rung` for a
-ladder's later rungs), so an event redelivered by Kafka enqueues nothing twice.
+webhook call, its `_id` the delivery key, so an event handled twice enqueues nothing twice.
 
 A replica takes a due job with a lease and sends it; one that dies mid-delivery leaves the
 lease to run out and the job to be taken again. A sent message is therefore sent at least
@@ -10,50 +9,18 @@ once and, in effect, once: the repeat carries the same Message-ID (email) or
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, Field
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
-from services.notifier.notices import Notice, Recipient
-from shared.mongo import Document, Indexes
+from services.notifier.domain.deliveries import Attempt, Job, JobStatus, OutboxChannel
+from shared.mongo import Document, Indexes, insert_new
 
 COLLECTION = "deliveries"
-
-JobStatus = Literal["pending", "leased", "sent", "failed"]
-OutboxChannel = Literal["email", "webhook"]
-
-
-class Attempt(BaseModel):
-    at: datetime
-    outcome: Literal["sent", "retry", "failed"]
-    error: str | None = None
-
-
-class Job(BaseModel):
-    """One message to one recipient on one channel, and what became of it."""
-
-    key: str = Field(description="`event_id:recipient:channel` (`#rung` for later rungs).")
-    channel: OutboxChannel
-    recipient: str = Field(description="Person id, or the webhook's name.")
-    address: str | None = Field(default=None, description="Email address or webhook URL.")
-    person: Recipient | None = Field(default=None, description="The person, for an email.")
-    notice: Notice
-    ticket_id: str
-    cause_event_id: str
-    status: JobStatus = "pending"
-    send_at: datetime = Field(description="Not before: a retry's backoff, working hours, digest.")
-    created_at: datetime
-    attempts: int = 0
-    log: list[Attempt] = Field(default_factory=list, description="Every try, in order.")
-    fold_key: str | None = Field(default=None, description="Jobs folded into one digest share it.")
-    folded_into: str | None = Field(default=None, description="The job whose message carried it.")
-    lease_owner: str | None = None
-    lease_until: datetime | None = None
-    error: str | None = None
 
 
 def _doc(job: Job) -> Document:
@@ -66,52 +33,56 @@ def _job(doc: Document) -> Job:
     return Job.model_validate({**doc, "key": doc["_id"]})
 
 
-class Outbox:
-    """Jobs waiting, being sent, sent and failed."""
+def _due(now: datetime) -> Document:
+    return {
+        "$or": [
+            {"status": "pending", "send_at": {"$lte": now}},
+            {"status": "leased", "lease_until": {"$lte": now}},
+        ]
+    }
+
+
+class MongoOutbox:
+    _jobs: AsyncCollection[Document]
 
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._jobs = db[COLLECTION]
 
     @staticmethod
-    def indexes() -> list[Indexes]:
+    def outbox_indexes() -> list[Indexes]:
+        # Sent jobs stay as the delivery log: every read goes by status or by a key.
         return [
             Indexes(
                 COLLECTION,
                 [
                     IndexModel([("channel", ASCENDING), ("status", ASCENDING), ("send_at", 1)]),
                     IndexModel([("fold_key", ASCENDING), ("send_at", DESCENDING)]),
+                    IndexModel([("fold_key", ASCENDING), ("status", ASCENDING), ("send_at", 1)]),
                     IndexModel([("ticket_id", ASCENDING), ("created_at", DESCENDING)]),
+                    IndexModel([("created_at", DESCENDING)]),
                 ],
             )
         ]
 
-    async def enqueue(self, job: Job) -> bool:
-        """Add the job; false when one with its key exists (a redelivered event)."""
-        try:
-            await self._jobs.insert_one(_doc(job))
-        except DuplicateKeyError:
-            return False
-        return True
+    async def enqueue(self, jobs: Sequence[Job]) -> set[str]:
+        return {str(key) for key in await insert_new(self._jobs, [_doc(job) for job in jobs])}
 
-    async def last_slot(self, fold_key: str) -> datetime | None:
-        """When the latest message that folds with this key was scheduled."""
-        doc = await self._jobs.find_one({"fold_key": fold_key}, sort=[("send_at", DESCENDING)])
-        return doc["send_at"] if doc else None
-
-    def _due(self, now: datetime) -> Document:
-        return {
-            "$or": [
-                {"status": "pending", "send_at": {"$lte": now}},
-                {"status": "leased", "lease_until": {"$lte": now}},
-            ]
-        }
+    async def last_slots(self, fold_keys: Iterable[str]) -> dict[str, datetime | None]:
+        # One indexed read of one document per person and channel of the batch's digestible
+        # messages (rare: warnings), whatever their history holds.
+        slots: dict[str, datetime | None] = {}
+        for fold_key in dict.fromkeys(fold_keys):
+            doc = await self._jobs.find_one(
+                {"fold_key": fold_key}, {"send_at": 1}, sort=[("send_at", DESCENDING)]
+            )
+            slots[fold_key] = doc["send_at"] if doc else None
+        return slots
 
     async def take(
         self, channel: OutboxChannel, *, now: datetime, owner: str, lease: timedelta
     ) -> Job | None:
-        """Lease the job due soonest on the channel (or one whose holder's lease ran out)."""
         doc = await self._jobs.find_one_and_update(
-            {"channel": channel, **self._due(now)},
+            {"channel": channel, **_due(now)},
             {"$set": {"status": "leased", "lease_owner": owner, "lease_until": now + lease}},
             sort=[("send_at", ASCENDING)],
             return_document=ReturnDocument.AFTER,
@@ -121,11 +92,10 @@ class Outbox:
     async def take_folding(
         self, job: Job, *, now: datetime, owner: str, lease: timedelta, limit: int = 50
     ) -> list[Job]:
-        """Lease the other due jobs that fold into the same digest as `job`."""
         taken: list[Job] = []
         while job.fold_key and len(taken) < limit:
             doc = await self._jobs.find_one_and_update(
-                {"fold_key": job.fold_key, "_id": {"$ne": job.key}, **self._due(now)},
+                {"fold_key": job.fold_key, "_id": {"$ne": job.key}, **_due(now)},
                 {"$set": {"status": "leased", "lease_owner": owner, "lease_until": now + lease}},
                 sort=[("send_at", ASCENDING)],
                 return_document=ReturnDocument.AFTER,
@@ -144,7 +114,6 @@ class Outbox:
         send_at: datetime | None = None,
         folded_into: str | None = None,
     ) -> None:
-        """Record a try's outcome; `pending` with `send_at` schedules the next try."""
         update: dict[str, Any] = {
             "status": status,
             "lease_owner": None,
@@ -170,7 +139,7 @@ class Outbox:
         )
         return doc["send_at"] if doc else None
 
-    async def list(self, *, ticket_id: str | None = None, limit: int = 100) -> list[Job]:
+    async def jobs(self, *, ticket_id: str | None = None, limit: int = 100) -> list[Job]:
         query: Document = {"ticket_id": ticket_id} if ticket_id else {}
         cursor = self._jobs.find(query).sort("created_at", DESCENDING).limit(limit)
         return [_job(doc) async for doc in cursor]

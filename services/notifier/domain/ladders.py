@@ -1,4 +1,4 @@
-"""Escalation ladders from `config/notifier.yaml`: which step of which ladder a notice is,
+"""Escalation ladders (the rules of `config/notifier.yaml`): which step of which ladder a notice is,
 who hears at each step, on which channels, and whether it may wait or be folded into a digest.
 
 A breach climbs its metric's ladder: rung 0 is told at once; if nobody acknowledges within
@@ -11,9 +11,8 @@ from __future__ import annotations
 import contextlib
 import math
 import re
-from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import (
@@ -26,11 +25,8 @@ from pydantic import (
     model_validator,
 )
 
-from services.notifier.notices import Notice, NoticeKind, Role
-from services.notifier.recipients import recipients as recipients
-from services.notifier.recipients import send_after as send_after
+from services.notifier.domain.notices import Notice, NoticeKind, Role
 from shared.business_calendar import Calendars
-from shared.config import load_yaml
 from shared.directory import Directory, Person
 from shared.events.notifications import DeliveryChannel
 from shared.events.sla import Metric
@@ -164,45 +160,6 @@ class NotifierConfig(_Frozen):
         return {role for rule in rules for role in rule.notify}
 
 
-def load_notifier_config(config_dir: Path) -> NotifierConfig:
-    """Read and validate `config_dir/notifier.yaml`; raises ConfigError naming the problem."""
-    return load_yaml(config_dir / "notifier.yaml", NotifierConfig)
-
-
-def check_against(
-    config: NotifierConfig,
-    directory: Directory,
-    *,
-    calendars: Calendars | None = None,
-    warning_levels: Iterable[int] | None = None,
-) -> None:
-    """Raise ValueError naming every team, person, calendar or warning level (of
-    config/sla.yaml's `warning_levels`) the config names in vain."""
-    problems: list[str] = []
-    teams = {team.name for team in directory.teams}
-    if unknown := sorted(set(config.on_call) - teams - {"*"}):
-        problems.append(f"on_call names teams not in the directory: {unknown}")
-    if "on_call" in config.roles_used() and "*" not in config.on_call:
-        if uncovered := sorted(teams - set(config.on_call)):
-            problems.append(f"on_call has nobody for teams {uncovered} and no '*' default")
-    people = {p.person_id for t in directory.teams for p in (t.manager, t.lead, *t.agents) if p}
-    people |= {p.person_id for p in config.on_call.values()}
-    if unknown := sorted(set(config.working_hours.people) - people):
-        problems.append(f"working_hours names people not in the directory: {unknown}")
-    if calendars is not None:
-        named = {config.working_hours.default_calendar, *config.working_hours.people.values()}
-        named |= {t.shift_calendar for t in directory.teams}
-        named |= {a.shift for t in directory.teams for a in t.agents}
-        if unknown := sorted(n for n in named if n is not None and n not in calendars.names):
-            problems.append(f"calendars not in calendars.yaml: {unknown}")
-    if warning_levels is not None:
-        steps = {s.at_percent for m in METRICS for s in config.ladder(m).warnings}
-        if unheard := sorted(steps - set(warning_levels)):
-            problems.append(f"warning steps at levels the SLA service never emits: {unheard}")
-    if problems:
-        raise ValueError("; ".join(problems))
-
-
 class Step(_Frozen):
     """One step of a ladder: who to tell, how, and (on a breach rung) how long to wait."""
 
@@ -274,3 +231,13 @@ def digest_slot(previous: datetime | None, *, now: datetime, window: timedelta) 
     if previous > now:
         return previous
     return previous + window
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Everything the notifier decides by: its ladders and the people and calendars they name
+    (loaded and cross-checked by `services.notifier.config`)."""
+
+    ladders: NotifierConfig
+    directory: Directory
+    calendars: Calendars

@@ -1,56 +1,31 @@
 """Search analytics in MongoDB: every search with its results and the article opened from it;
-views, votes, suggestions and deflections per article; the reports built from them."""
+views, votes, suggestions, offers and deflections per article; the reports built from them."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, Field
-from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from services.kb.analysis import fold
+from services.kb.domain.reports import ArticleRow, Counter, Counts, QueryRow, query_key
+from services.kb.store_tickets import bulk_upsert
 from shared.mongo import Document, Indexes
 
-Counter = Literal["views", "helpful", "not_helpful", "suggested", "offered", "deflections"]
 
+class MongoAnalytics:
+    """Collections `searches` (each kept `search_log` long), `article_stats`, `deflections`."""
 
-class QueryRow(BaseModel):
-    query: str = Field(description="The query as most often typed.")
-    language: str | None
-    searches: int
-    found_nothing: int = Field(description="How many of these searches found no article.")
-    opened: int = Field(description="How many led to an article being opened.")
-    last_searched: datetime
-
-
-class ArticleRow(BaseModel):
-    article_id: str
-    views: int = 0
-    helpful: int = 0
-    not_helpful: int = 0
-    suggested: int = Field(default=0, description="Tickets it was suggested for.")
-    offered: int = Field(default=0, description="Customers it was offered to as self-help.")
-    deflections: int = Field(default=0, description="Tickets it solved without an agent.")
-
-
-def query_key(query: str) -> str:
-    """Searches for the same words count together: case, accents, letter forms, spacing."""
-    return " ".join(fold(query).replace("\x00", "").lower().split())
-
-
-class Analytics:
-    def __init__(self, db: AsyncDatabase[Document], keep: timedelta) -> None:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._searches = db["searches"]
         self._stats = db["article_stats"]
         self._deflections = db["deflections"]
-        self._keep = keep
 
     @staticmethod
-    def indexes(keep: timedelta) -> list[Indexes]:
-        seconds = int(keep.total_seconds())
+    def analytics_indexes(search_log: timedelta) -> list[Indexes]:
+        seconds = int(search_log.total_seconds())
         return [
             Indexes(
                 "searches",
@@ -60,6 +35,14 @@ class Analytics:
                 ],
             )
         ]
+
+    async def count(self, counts: Counts) -> None:
+        ops = [
+            UpdateOne({"_id": article_id}, {"$inc": dict(counters)}, upsert=True)
+            for article_id, counters in counts.items()
+            if counters
+        ]
+        await bulk_upsert(self._stats, ops)
 
     async def searched(
         self, query_id: str, query: str, language: str | None, results: int, at: datetime
@@ -76,27 +59,23 @@ class Analytics:
         await self._searches.insert_one(doc)
 
     async def opened(self, query_id: str, article_id: str) -> bool:
-        """Record the article opened from a search; False if there is no such search."""
         result = await self._searches.update_one(
             {"_id": query_id}, {"$set": {"opened": article_id}}
         )
         return result.matched_count == 1
 
-    async def count(self, article_id: str, counter: Counter, by: int = 1) -> None:
-        await self._stats.update_one({"_id": article_id}, {"$inc": {counter: by}}, upsert=True)
-
     async def deflected(self, ticket_id: str, article_id: str, at: datetime) -> bool:
-        """True the first time a ticket is deflected; its article counts one deflection."""
-        doc = {"_id": ticket_id, "article_id": article_id, "at": at}
         try:
-            await self._deflections.insert_one(doc)
+            await self._deflections.insert_one(
+                {"_id": ticket_id, "article_id": article_id, "at": at}
+            )
         except DuplicateKeyError:
             return False
-        await self.count(article_id, "deflections")
         return True
 
-    async def deflection(self, ticket_id: str) -> Document | None:
-        return await self._deflections.find_one({"_id": ticket_id})
+    async def deflection(self, ticket_id: str) -> str | None:
+        doc = await self._deflections.find_one({"_id": ticket_id})
+        return str(doc["article_id"]) if doc else None
 
     async def top_queries(
         self, since: datetime, *, limit: int = 20, only_empty: bool = False
@@ -122,6 +101,6 @@ class Analytics:
         rows = await (await self._searches.aggregate(pipeline)).to_list()
         return [QueryRow(language=row["_id"]["language"], **row) for row in rows]
 
-    async def articles(self, *, limit: int = 50, order: Counter = "views") -> list[ArticleRow]:
+    async def article_rows(self, *, limit: int = 50, order: Counter = "views") -> list[ArticleRow]:
         cursor = self._stats.find({}).sort([(order, DESCENDING), ("_id", ASCENDING)]).limit(limit)
         return [ArticleRow(article_id=doc.pop("_id"), **doc) async for doc in cursor]

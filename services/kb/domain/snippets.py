@@ -12,7 +12,7 @@ from html import escape
 
 from rapidfuzz.distance import OSA
 
-from services.kb.analysis import Term, analyse
+from services.kb.domain.analysis import Term, analyse
 
 ELLIPSIS = "…"
 

@@ -1,16 +1,18 @@
-"""Pure knowledge-base logic: articles with translations, status and versions; what the search
+"""Articles with translations, status and versions; editors' changes and moves; what the search
 index holds of them; drafts from resolved tickets."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from services.kb.analysis import LANGUAGES
-from services.kb.search import Translation
+from services.kb.domain.analysis import LANGUAGES
+from services.kb.domain.errors import InvalidChange, NotAllowed, StaleVersion
+from shared.events import Event, KbArticleChanged
 
 Status = Literal["draft", "published", "archived"]
 #: Which status an editor may move an article to from each status.
@@ -79,12 +81,16 @@ class ArticleChange(BaseModel):
     _languages = field_validator("translations")(check_languages)
 
 
-class StaleVersion(Exception):
-    """The article changed since the editor read it."""
+@dataclass(frozen=True)
+class Translation:
+    """One language of a published article, as the search index holds it."""
 
-
-class NotAllowed(Exception):
-    """A change the article's status does not allow."""
+    article_id: str
+    language: str
+    title: str
+    body: str
+    tags: tuple[str, ...] = ()
+    category: str | None = None
 
 
 def slug(title: str, taken: str = "") -> str:
@@ -103,7 +109,7 @@ def edited(article: Article, change: ArticleChange, editor: str, now: datetime) 
         else:
             translations[language] = text
     if not translations:
-        raise NotAllowed("an article keeps at least one translation")
+        raise InvalidChange("an article keeps at least one translation")
     fields = {
         "translations": translations,
         "version": article.version + 1,
@@ -165,3 +171,13 @@ def draft_from_ticket(
         created_at=now,
         updated_at=now,
     )
+
+
+def changed_event(article: Article, cause: Event | None = None) -> KbArticleChanged:
+    """The event that tells every replica to take the article's new version; one caused by a
+    ticket event has an id derived from it, so a redelivered cause publishes the same one."""
+    fields = {"article_id": article.article_id, "version": article.version}
+    if cause is None:
+        return KbArticleChanged(status=article.status, **fields)
+    effect = f"kb.article_changed:{article.article_id}:{article.version}"
+    return cause.caused(KbArticleChanged, effect, ticket_id=None, status=article.status, **fields)

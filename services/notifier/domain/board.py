@@ -1,18 +1,19 @@
-"""The console's board: each open ticket as a row, who may see it, and how an event changes it.
+"""The console's board: each open ticket as a row, and how events change it.
 
-A row is a plain document, the same in MongoDB and in a replica's memory. Each event sets the
-fields of its group (the ticket's own facts, its routing, or one SLA clock) and the time of
-the latest event applied to that group; an older event for a group is stale and changes
-nothing, so a redelivery or a late reader never undoes a newer change.
+A row is a plain document, the same in MongoDB and in a replica's memory (how it reads and
+who sees it is `views`). Each event sets the fields of its group (the ticket's own facts, its
+routing, or one SLA clock) and the time of the latest event applied to that group; an older
+event for a group is stale and changes nothing, so a redelivery or a late reader never undoes
+a newer change.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
-from shared.directory import Directory
 from shared.events import (
     Event,
     SlaBreached,
@@ -31,10 +32,8 @@ from shared.events import (
     TicketStatusChanged,
     TicketTransferred,
 )
-from shared.ids import ticket_reference
 
 Row = dict[str, Any]
-ViewerRole = Literal["agent", "lead", "manager"]
 CLOSED = frozenset({"resolved", "closed"})
 
 
@@ -165,108 +164,57 @@ def merged(row: Row | None, change: Change) -> Row:
     return new
 
 
-def _field(row: Row, name: str) -> Any:
-    value = row.get(name)
-    return value if value is not None else row.get(f"sla_{name}")
+@dataclass(frozen=True)
+class GroupWrite:
+    """The changes of one group of one row in a batch, as one write: `fields` of them all, in
+    order; the row's version of the group must not be newer than `since` (the first change's
+    time) and becomes `at` (the last one's)."""
 
-
-def current_clock(row: Row) -> dict[str, Any] | None:
-    """The clock to show: a breached one first, then the one falling due soonest."""
-    clocks = [c for c in (row.get("clocks") or {}).values() if c and not c.get("met")]
-    if not clocks:
-        return None
-    far = datetime.max.replace(tzinfo=None)
-
-    def urgency(clock: dict[str, Any]) -> tuple[bool, datetime]:
-        due = clock.get("due_at")
-        return (not clock.get("breached"), due.replace(tzinfo=None) if due else far)
-
-    return min(clocks, key=urgency)
-
-
-def view(row: Row) -> dict[str, Any]:
-    """The row as the console receives it (the HTTP contract's TicketRow)."""
-    clock = current_clock(row)
-    sla = None
-    if clock is not None:
-        sla = {
-            "metric": clock.get("metric"),
-            "due_at": clock.get("due_at"),
-            "target_seconds": clock.get("target_seconds"),
-            "colour": clock.get("colour", "green"),
-            "breached": bool(clock.get("breached")),
-            "paused": bool(clock.get("paused")),
-        }
-    ticket_id = str(row["_id"])
-    assignee = row.get("assignee_id") if "assignee_id" in row else row.get("sla_assignee_id")
-    return {
-        "ticket_id": ticket_id,
-        "reference": row.get("reference") or ticket_reference(ticket_id),
-        "subject": row.get("subject"),
-        "customer": row.get("customer"),
-        "priority": _field(row, "priority"),
-        "category": _field(row, "category"),
-        "team": _field(row, "team"),
-        "assignee_id": assignee,
-        "status": row.get("status", "open"),
-        "queued": bool(row.get("queued")) or assignee is None,
-        "open": bool(row.get("open", True)),
-        "sla": sla,
-        "updated_at": row.get("updated_at"),
-    }
+    group: str
+    since: datetime
+    at: datetime
+    fields: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
-class Viewer:
-    """Whose console: an agent sees their own tickets and their team's queue; a lead or
-    manager sees every ticket of their teams."""
+class RowWrite:
+    """What a batch changes in one row: one write of its groups' changes."""
 
-    person_id: str
-    name: str
-    role: ViewerRole
-    teams: tuple[str, ...]
+    ticket_id: str
+    groups: tuple[GroupWrite, ...]
 
-    def sees(self, row: dict[str, Any]) -> bool:
-        """Whether the console shows this row (a `view`)."""
-        if self.role != "agent":
-            return row["team"] in self.teams
-        if row["assignee_id"] is not None:
-            return bool(row["assignee_id"] == self.person_id)
-        return row["team"] in self.teams
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "person_id": self.person_id,
-            "name": self.name,
-            "role": self.role,
-            "teams": list(self.teams),
-        }
+    @property
+    def fields(self) -> dict[str, Any]:
+        merged_fields: dict[str, Any] = {}
+        for group in self.groups:
+            merged_fields.update(group.fields)
+        return merged_fields
 
 
-def viewer_of(person_id: str, directory: Directory) -> Viewer | None:
-    """The viewer a person id is, or None for somebody the directory does not know."""
-    managed = [t for t in directory.teams if t.manager.person_id == person_id]
-    if managed:
-        return Viewer(person_id, managed[0].manager.name, "manager", tuple(t.name for t in managed))
-    led = [t for t in directory.teams if t.lead is not None and t.lead.person_id == person_id]
-    if led and led[0].lead is not None:
-        return Viewer(person_id, led[0].lead.name, "lead", tuple(t.name for t in led))
-    agent, team = directory.agent(person_id), directory.team_of(person_id)
-    if agent is None or team is None:
-        return None
-    return Viewer(person_id, agent.name, "agent", (team.name,))
+def coalesce(changes: Iterable[Change], rows: Mapping[str, Row] | None = None) -> list[RowWrite]:
+    """The changes of a batch as one write per row, the same as applying them one by one.
 
-
-def audience(row: dict[str, Any], directory: Directory) -> set[str]:
-    """Everybody whose console shows the row (a `view`)."""
-    team = directory.team(row["team"]) if row["team"] else None
-    people: set[str] = set()
-    if team is not None:
-        people.add(team.manager.person_id)
-        if team.lead is not None:
-            people.add(team.lead.person_id)
-        if row["assignee_id"] is None:
-            people.update(a.person_id for a in team.agents)
-    if row["assignee_id"] is not None:
-        people.add(row["assignee_id"])
-    return people
+    Per row and group, changes are merged in order; one older than a change before it in the
+    batch is stale and left out, as is one older than the row's version when `rows` (the rows
+    as they are now) is given. A write whose row turns out newer than `since` is redone from
+    the row read again.
+    """
+    per_row: dict[str, dict[str, GroupWrite]] = {}
+    for change in changes:
+        groups = per_row.setdefault(change.ticket_id, {})
+        current = groups.get(change.group)
+        if current is None:
+            row = rows.get(change.ticket_id) if rows is not None else None
+            if not is_stale(row, change):
+                groups[change.group] = GroupWrite(
+                    change.group, change.at, change.at, dict(change.fields)
+                )
+        elif _ms(change.at) >= _ms(current.at):
+            groups[change.group] = replace(
+                current, at=change.at, fields={**current.fields, **change.fields}
+            )
+    return [
+        RowWrite(ticket_id, tuple(groups.values()))
+        for ticket_id, groups in per_row.items()
+        if groups
+    ]

@@ -1,0 +1,105 @@
+"""The board in MongoDB (collection `board`): the tickets the consoles show, one row each.
+
+A batch's changes are one bulk write of one update per row, guarded by the version of each
+group it sets; a row found newer than a guard (a redelivery, a race) is read again and only
+its still-fresh changes are written again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
+
+from services.notifier.domain.board import Change, Row, RowWrite, coalesce
+from services.notifier.domain.views import Viewer
+from shared.mongo import DUPLICATE_KEY, Document, Indexes, find_by_ids
+
+COLLECTION = "board"
+#: Most rows one console is sent at sign-in; the oldest changes beyond it are left out.
+BOARD_LIMIT = 500
+#: Writes of one batch's rows that may lose a race before the batch is tried again.
+RACE_TRIES = 5
+
+
+def _update(write: RowWrite) -> UpdateOne:
+    guards: list[Document] = []
+    fields = write.fields
+    for group in write.groups:
+        version = f"versions.{group.group}"
+        guards.append({"$or": [{version: {"$exists": False}}, {version: {"$lte": group.since}}]})
+        fields[version] = group.at
+    update: Document = {
+        "$set": fields,
+        "$max": {"updated_at": max(group.at for group in write.groups)},
+    }
+    if "open" not in fields:
+        update["$setOnInsert"] = {"open": True}
+    # A row newer than a guard is not matched; the upsert then meets its `_id` and fails
+    # with a duplicate key, which names the row to read again.
+    return UpdateOne({"_id": write.ticket_id, "$and": guards}, update, upsert=True)
+
+
+class MongoBoard:
+    _rows: AsyncCollection[Document]
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._rows = db[COLLECTION]
+
+    @staticmethod
+    def board_indexes() -> list[Indexes]:
+        return [
+            Indexes(
+                COLLECTION,
+                [
+                    IndexModel([("team", ASCENDING), ("open", ASCENDING), ("updated_at", -1)]),
+                    IndexModel(
+                        [("assignee_id", ASCENDING), ("open", ASCENDING), ("updated_at", -1)]
+                    ),
+                ],
+            )
+        ]
+
+    async def apply_board(self, changes: Sequence[Change]) -> None:
+        writes = coalesce(changes)
+        for _ in range(RACE_TRIES):
+            lost = await self._write(writes)
+            if not lost:
+                return
+            writes = coalesce(
+                [c for c in changes if c.ticket_id in lost],
+                await find_by_ids(self._rows, lost),
+            )
+        raise RuntimeError(f"board rows kept changing under this batch: {sorted(lost)[:10]}")
+
+    async def _write(self, writes: list[RowWrite]) -> set[str]:
+        """Write the rows in one command; the ids of those whose guard did not hold."""
+        if not writes:
+            return set()
+        try:
+            await self._rows.bulk_write([_update(w) for w in writes], ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(error.get("code") != DUPLICATE_KEY for error in errors):
+                raise
+            return {writes[error["index"]].ticket_id for error in errors}
+        return set()
+
+    async def board_rows(self, ticket_ids: Iterable[str]) -> dict[str, Row]:
+        return await find_by_ids(self._rows, ticket_ids)
+
+    async def board_for(self, viewer: Viewer) -> list[Row]:
+        teams = list(viewer.teams)
+        query: Document = {"open": True}
+        if viewer.role == "agent":
+            query["$or"] = [
+                {"assignee_id": viewer.person_id},
+                {"assignee_id": None, "team": {"$in": teams}},
+            ]
+        else:
+            query["team"] = {"$in": teams}
+        cursor = self._rows.find(query).sort("updated_at", DESCENDING).limit(BOARD_LIMIT)
+        return [row async for row in cursor]

@@ -1,0 +1,136 @@
+"""The notifier's store behind one Protocol: the board, the outbox, escalations in flight and
+chat-tool webhooks. `MongoNotifierStore` is the MongoDB adapter (one module per collection
+beside this one); `store_memory.MemoryNotifierStore` the in-memory fake with the same contract.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.notifier.domain.board import Change, Row
+from services.notifier.domain.chat import WebhookTarget
+from services.notifier.domain.deliveries import Attempt, Job, JobStatus, OutboxChannel
+from services.notifier.domain.escalations import Escalation
+from services.notifier.domain.views import Viewer
+from services.notifier.mongo_board import MongoBoard
+from services.notifier.mongo_escalations import MongoEscalations
+from services.notifier.mongo_outbox import MongoOutbox
+from services.notifier.mongo_webhooks import MongoWebhooks
+from shared.events.notifications import EscalationStatus
+from shared.mongo import Document, Indexes
+
+
+class BoardStore(Protocol):
+    async def apply_board(self, changes: Sequence[Change]) -> None:
+        """Apply a batch's changes in order; a change older than the row's is left out."""
+        ...
+
+    async def board_rows(self, ticket_ids: Iterable[str]) -> dict[str, Row]: ...
+    async def board_for(self, viewer: Viewer) -> list[Row]:
+        """Open rows the viewer's console shows, most recently changed first."""
+        ...
+
+
+class OutboxStore(Protocol):
+    async def enqueue(self, jobs: Sequence[Job]) -> set[str]:
+        """Add the jobs; returns the keys that were there already (left as they are)."""
+        ...
+
+    async def last_slots(self, fold_keys: Iterable[str]) -> dict[str, datetime | None]:
+        """When the latest message that folds with each key was scheduled."""
+        ...
+
+    async def take(
+        self, channel: OutboxChannel, *, now: datetime, owner: str, lease: timedelta
+    ) -> Job | None:
+        """Lease the job due soonest on the channel (or one whose holder's lease ran out)."""
+        ...
+
+    async def take_folding(
+        self, job: Job, *, now: datetime, owner: str, lease: timedelta, limit: int = 50
+    ) -> list[Job]:
+        """Lease the other due jobs that fold into the same digest as `job`."""
+        ...
+
+    async def settle(
+        self,
+        job: Job,
+        attempt: Attempt,
+        *,
+        status: JobStatus,
+        send_at: datetime | None = None,
+        folded_into: str | None = None,
+    ) -> None:
+        """Record a try's outcome; `pending` with `send_at` schedules the next try."""
+        ...
+
+    async def next_send_at(self, channel: OutboxChannel) -> datetime | None: ...
+    async def jobs(self, *, ticket_id: str | None = None, limit: int = 100) -> list[Job]:
+        """The delivery log, newest first."""
+        ...
+
+
+class EscalationStore(Protocol):
+    async def open_escalations(self, escalations: Sequence[Escalation]) -> set[str]:
+        """Start tracking ladders; returns the ids tracked already (a redelivered breach)."""
+        ...
+
+    async def escalation(self, escalation_id: str) -> Escalation | None: ...
+    async def escalations(self, escalation_ids: Iterable[str]) -> dict[str, Escalation]: ...
+    async def due_escalations(self, now: datetime, limit: int = 100) -> list[Escalation]: ...
+    async def next_escalation_due(self) -> datetime | None: ...
+    async def climb(
+        self, escalation: Escalation, *, next_at: datetime | None, told: list[str]
+    ) -> bool:
+        """Move from the rung told last to the next one; false when another replica did."""
+        ...
+
+    async def finish(
+        self,
+        escalation_id: str,
+        status: EscalationStatus,
+        *,
+        at: datetime,
+        by: str | None = None,
+        reason: str,
+    ) -> Escalation | None:
+        """Stop a ladder still open; the escalation after the change, None if it was not open."""
+        ...
+
+    async def open_escalations_of(self, ticket_ids: Iterable[str]) -> list[Escalation]: ...
+    async def open_escalations_for(self, person_id: str, teams: list[str]) -> list[Escalation]:
+        """Open escalations a person was told about, or of the teams they lead or manage."""
+        ...
+
+
+class WebhookStore(Protocol):
+    async def put_webhook(self, target: WebhookTarget) -> None: ...
+    async def webhook(self, name: str) -> WebhookTarget | None: ...
+    async def delete_webhook(self, name: str) -> bool: ...
+    async def webhooks(self) -> list[WebhookTarget]: ...
+
+
+class NotifierStore(BoardStore, OutboxStore, EscalationStore, WebhookStore, Protocol):
+    """Everything the notifier keeps."""
+
+
+class MongoNotifierStore(MongoBoard, MongoOutbox, MongoEscalations, MongoWebhooks):
+    """The notifier's collections in its MongoDB database."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        MongoBoard.__init__(self, db)
+        MongoOutbox.__init__(self, db)
+        MongoEscalations.__init__(self, db)
+        MongoWebhooks.__init__(self, db)
+
+    @staticmethod
+    def indexes() -> list[Indexes]:
+        return [
+            *MongoBoard.board_indexes(),
+            *MongoOutbox.outbox_indexes(),
+            *MongoEscalations.escalation_indexes(),
+        ]
