@@ -29,11 +29,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 
 from shared.agent_tokens import BadToken, TokenKeys, unauthorized
 from shared.clock import Clock, SystemClock
 from shared.directory import Directory
+from shared.settings import ServiceSettings
 
 
 class Rule(StrEnum):
@@ -219,6 +220,56 @@ class Access:
         """Mark a service's own dependency (an adapter's signature, a signed link) as the
         route's rule."""
         return _ruled(rule, dependency)
+
+
+class InsecureSettings(RuntimeError):
+    """Outside the local stack, a secret is missing or is a placeholder: the service refuses
+    to start rather than run open or with a key anybody could guess."""
+
+
+#: Words that say a secret was never set: copied from an example, or a default.
+_PLACEHOLDER_WORDS = ("change", "example", "placeholder", "secret", "default", "xxxx", "todo")
+
+
+def placeholder(secret: str) -> bool:
+    lowered = secret.lower()
+    return len(set(lowered)) < 8 or any(word in lowered for word in _PLACEHOLDER_WORDS)
+
+
+def checked_secret(settings: ServiceSettings, name: str, value: SecretStr | None) -> str | None:
+    """The secret's value; outside the local stack, refuse an empty or placeholder one."""
+    secret = value.get_secret_value() if value is not None else ""
+    if settings.environment != "local" and (not secret or placeholder(secret)):
+        raise InsecureSettings(
+            f"HELPDESK_{name.upper()} is {'a placeholder' if secret else 'not set'}: set a "
+            "random secret of 32+ bytes (e.g. `python -c 'import secrets; "
+            "print(secrets.token_urlsafe(48))'`), or HELPDESK_ENVIRONMENT=local on a machine "
+            "of your own"
+        )
+    return secret or None
+
+
+def token_keys(settings: ServiceSettings, issuer: str = "helpdesk") -> TokenKeys | None:
+    """The service's keys for people's tokens (None: none configured, on the local stack)."""
+    current = checked_secret(settings, "agent_token_secret", settings.agent_token_secret)
+    if current is None:
+        return None
+    previous = settings.agent_token_previous_secret
+    return TokenKeys(
+        current,
+        previous=previous.get_secret_value() if previous else None,
+        previous_until=settings.agent_token_previous_until,
+        issuer=issuer,
+    )
+
+
+def access_for(
+    settings: ServiceSettings, directory: Directory, clock: Clock | None = None
+) -> Access:
+    """The access rules of a service, from its settings and the directory."""
+    return Access(
+        token_keys(settings), directory, public_limit=settings.public_rate_limit, clock=clock
+    )
 
 
 def rule_of(route: APIRoute | APIWebSocketRoute) -> Rule | None:

@@ -8,7 +8,7 @@ should be 'L1', 'L2' or 'L3'`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -44,7 +44,15 @@ def load_yaml(path: Path, model: type[M]) -> M:
         return model.model_validate(raw or {})
     except ValidationError as exc:
         errors = exc.errors()
-        problems = "; ".join(f"{_field(e['loc'])}: {e['msg']}" for e in errors[1:6])
+        problems = "; ".join(f"{_field(e['loc'])}: {_said(e)}" for e in errors[1:6])
         first = errors[0]
-        problem = first["msg"] + (f" (also {problems})" if problems else "")
+        problem = _said(first) + (f" (also {problems})" if problems else "")
         raise ConfigError(path, _field(first["loc"]), problem) from exc
+
+
+def _said(error: Any) -> str:
+    """The problem, with what was written when it is a plain value an operator can find."""
+    written = error.get("input")
+    if isinstance(written, str | int | float | bool) and len(repr(written)) <= 80:
+        return f"{error['msg']} (written: {written!r})"
+    return str(error["msg"])

@@ -14,8 +14,11 @@ DETECT_LIMIT = 2_000
 # Cleaning scans a little more than it keeps, so stripped URLs and quotes do not eat the budget.
 _SCAN_LIMIT = 4 * DETECT_LIMIT
 
-_URL = re.compile(r"\b(?:[a-z][a-z0-9+.-]*://|www\.)\S+", re.IGNORECASE)
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
+# Both patterns start only where a token starts and bound what they scan before giving up: an
+# unbounded `[\w.+-]+@` tried at every letter of a long run of word characters is quadratic
+# (half a second on 8,000 characters), a bounded one from token starts is linear.
+_URL = re.compile(r"(?<![\w+.-])(?:[a-z][a-z0-9+.-]{0,31}://|www\.)\S+", re.IGNORECASE)
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63})+", re.UNICODE)
 # "> > quoted" at a line start: the markers go, the quoted words stay (they are the contact's
 # language as often as not, and dropping them would leave short replies with nothing to judge).
 _QUOTE_MARKERS = re.compile(r"^[ \t]*(?:>[ \t]*)+", re.MULTILINE)

@@ -47,6 +47,8 @@ class CommandCounter(monitoring.CommandListener):
         items = _WRITES.get(event.command_name)
         if items is not None:
             DB_DOCUMENTS.labels(event.command_name).inc(len(event.command.get(items, ())))
+        elif event.command_name == "findAndModify":
+            DB_DOCUMENTS.labels(event.command_name).inc()
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         if event.command_name in ("find", "getMore", "aggregate"):

@@ -6,7 +6,7 @@ import secrets
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -20,6 +20,7 @@ class TopicSettings(BaseModel):
     sla: str = "helpdesk.sla.v1"
     kb: str = "helpdesk.kb.v1"
     notifications: str = "helpdesk.notifications.v1"
+    customers: str = "helpdesk.customers.v1"
     deadletter: str = "helpdesk.deadletter.v1"
 
     def all(self) -> list[str]:
@@ -89,6 +90,33 @@ class ServiceSettings(BaseSettings):
     )
     http_host: str = "127.0.0.1"
     http_port: int = 0
+    environment: Literal["local", "production"] = Field(
+        default="production",
+        description="`local` (the local stack: `make run`, the tests) lets a service start "
+        "without secrets; anywhere else it refuses an empty or placeholder secret.",
+    )
+    agent_token_secret: SecretStr | None = Field(
+        default=None,
+        description="Key (32+ bytes) people's tokens are signed with, the same on every "
+        "service. Without it the routes for people answer 503.",
+    )
+    agent_token_previous_secret: SecretStr | None = Field(
+        default=None,
+        description="The key before the last rotation: tokens it signed are still accepted "
+        "until `agent_token_previous_until`.",
+    )
+    agent_token_previous_until: AwareDatetime | None = Field(
+        default=None,
+        description="When tokens signed with the previous key stop being accepted (ISO 8601).",
+    )
+    public_rate_limit: str = Field(
+        default="120/minute",
+        description="Requests per client address on public routes (and per adapter on "
+        "adapters' routes), e.g. `120/minute`; more get 429 with Retry-After.",
+    )
+    max_request_bytes: int = Field(
+        default=1_048_576, ge=1024, description="Largest request body a route takes (413 above)."
+    )
     replica_id: str = Field(
         default_factory=lambda: secrets.token_hex(4),
         description="Names this replica's own consumer groups (state every replica holds); "

@@ -18,7 +18,7 @@ from services.intake.store import IntakeStore, MongoIntakeStore
 from shared.broker import make_broker
 from shared.consuming import ConsumerKit
 from shared.directory import Directory, load_directory
-from shared.events import ContactReceived
+from shared.events import ContactReceived, CustomerEvent
 from shared.idempotency import ProcessedEvents
 from shared.language import LanguageDetector
 from shared.mongo import Document, make_mongo_client
@@ -53,7 +53,13 @@ def build_app(
         description="Contacts taken by intake's SMTP server and HTTP API, as adapters publish.",
     )
     mailbox = Mailbox(intake_store, rules, contacts.publish)
-    intake = IntakeService(intake_store, rules, detector, settings, tickets, guard)
+    customers = kit.publisher(
+        settings.topics.customers,
+        CustomerEvent,
+        title="intake.customers",
+        description="Customers merged (a contact proved two records are one person) or erased.",
+    )
+    intake = IntakeService(intake_store, rules, detector, settings, tickets, guard, customers)
     register(kit, settings, intake)
     service = Service(
         settings=settings,

@@ -8,7 +8,7 @@ from typing import Any
 
 from services.intake.service import CONTACT_GUARD, IntakeService
 from shared.consuming import Batch, ConsumerKit, Delivery
-from shared.events import ContactReceived, KbEvent, RoutingEvent, TicketEvent
+from shared.events import ContactReceived, CustomerEvent, KbEvent, RoutingEvent, TicketEvent
 from shared.publishing import Publisher
 from shared.settings import ServiceSettings
 
@@ -78,6 +78,25 @@ def register(kit: ConsumerKit, settings: ServiceSettings, intake: IntakeService)
                 batch.publish(intake.tickets, event)
 
         await batch.each(act)
+
+    customers_subscriber(kit, settings, intake)
+
+
+def customers_subscriber(
+    kit: ConsumerKit, settings: ServiceSettings, intake: IntakeService
+) -> None:
+    @kit.subscriber(
+        settings.topics.customers,
+        name="intake.on_customer",
+        events=CustomerEvent,
+        accepts=frozenset({"customer.erased"}),
+        group="customers",
+        description="Erases what intake keeps of a customer (erasing twice changes nothing).",
+    )
+    async def on_customer(batch: Batch[Any]) -> None:
+        for delivery in batch:
+            with batch.isolate(delivery):
+                await intake.store.erase(delivery.event)
 
 
 def ticket_publisher(kit: ConsumerKit, settings: ServiceSettings) -> Publisher:

@@ -29,6 +29,8 @@ from shared.consuming import Batch, Delivery
 from shared.events import (
     CallRecord,
     ContactReceived,
+    CustomerErased,
+    CustomerMerged,
     Event,
     KbDeflected,
     KbEvent,
@@ -44,6 +46,7 @@ from shared.events import (
     ticket_events,
 )
 from shared.idempotency import Guard
+from shared.ids import derived_id
 from shared.language import LanguageDetector
 from shared.logging import get_logger
 from shared.publishing import Publisher
@@ -89,6 +92,19 @@ def resolvable(status: str) -> bool:
     return True
 
 
+class UnknownCustomer(LookupError):
+    """No customer has this id (or it was erased)."""
+
+
+@dataclass
+class Erasure:
+    """What `erase` announced: the event, and how much it covers."""
+
+    event: CustomerErased
+    records: int
+    tickets: int
+
+
 @dataclass
 class IntakeService:
     store: IntakeStore
@@ -97,6 +113,7 @@ class IntakeService:
     settings: IntakeSettings
     tickets: Publisher
     guard: Guard
+    customers: Publisher
 
     # -- contacts --------------------------------------------------------------------------------
 
@@ -147,6 +164,17 @@ class IntakeService:
                 for event in events:
                     batch.publish(self.tickets, event)
                 log.debug("contact.decided", outcome=stored["outcome"], ticket=stored["ticket_id"])
+        # Announced before they are written: a crash in between merges again after redelivery
+        # and announces the same merge under the same id, which the other services drop.
+        await self.customers.publish_all(
+            CustomerMerged(
+                event_id=derived_id("customer.merged", m.keeper_id, m.merged["_id"]),
+                customer_id=m.keeper_id,
+                merged_id=m.merged["_id"],
+                proved_by_contact=m.contact_id,
+            )
+            for m in view.changes.merges
+        )
         await self.store.write(view.changes)
         log.info(
             "contacts.decided",
@@ -241,6 +269,39 @@ class IntakeService:
             if await self.store.transition(ticket["_id"], ticket["status"], "resolved", resolved):
                 return resolved
         raise RuntimeError(f"ticket {deflected.ticket_id} kept changing while being resolved")
+
+    # -- erasure ----------------------------------------------------------------------------------
+
+    async def erase(self, customer_id: str, requested_by: str) -> Erasure:
+        """Announce that a customer is to be erased; every service, intake too, acts on it."""
+        customer = await self.store.customer(customer_id)
+        if customer is None or customer.get("erased_at"):
+            raise UnknownCustomer(f"no customer {customer_id}")
+        records = await self.store.records_of(customer["_id"])
+        ids = [r["_id"] for r in records]
+        tickets = [t["_id"] for r in ids for t in await self.store.tickets_of(r)]
+        identities = [
+            i for r in records for i in (*r.get("identities", []), *r.get("merged_identities", []))
+        ]
+        names = [n for t in tickets for n in [await _customer_name(self.store, t)] if n]
+        event = CustomerErased(
+            event_id=derived_id("customer.erased", customer["_id"], len(tickets)),
+            customer_id=customer["_id"],
+            customer_ids=ids,
+            ticket_ids=tickets,
+            identities=sorted({*identities, *(f"name:{n}" for n in names)}),
+            requested_by=requested_by,
+        )
+        await self.customers.publish(event)
+        log.info("customer.erase_requested", customer_id=customer["_id"], tickets=len(tickets))
+        return Erasure(event, len(records), len(tickets))
+
+
+async def _customer_name(store: IntakeStore, ticket_id: str) -> str | None:
+    ticket = await store.ticket(ticket_id)
+    opened = (ticket or {}).get("opened_event") or {}
+    name = opened.get("customer_name")
+    return str(name) if name else None
 
 
 def _references(contact: ContactReceived) -> list[str]:

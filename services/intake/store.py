@@ -5,18 +5,22 @@ writes, in the order that makes every step safe to repeat: customers, decisions,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Protocol
 
-from gridfs import AsyncGridFSBucket
+from bson import ObjectId
+from bson.errors import InvalidId
+from gridfs import AsyncGridFSBucket, NoFile
 from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.intake.customers import CustomersChanged, MongoCustomers
+from services.intake.domain.erasure import erased_ticket
 from services.intake.domain.view import TICKET_FIELDS, BatchView, Changes
-from shared.events import Event
+from shared.events import CustomerErased, Event
 from shared.mongo import Document, Indexes, find_by_ids, insert_new
 
 ACTIVE = ["open", "reopened", "pending", "on_hold"]
@@ -50,6 +54,8 @@ class IntakeStore(Protocol):
     async def calls_since(self, since: datetime) -> list[Document]: ...
     async def suppress(self, record: Document) -> None: ...
     async def store_attachment(self, filename: str, content_type: str, data: bytes) -> str: ...
+    async def records_of(self, customer_id: str) -> list[Document]: ...
+    async def erase(self, event: CustomerErased) -> None: ...
 
 
 class MongoIntakeStore(MongoCustomers):
@@ -196,5 +202,80 @@ class MongoIntakeStore(MongoCustomers):
         )
         return str(file_id)
 
+    # -- erasure ----------------------------------------------------------------------------------
 
-__all__ = ["CustomersChanged", "DecisionsChanged", "IntakeStore", "MongoIntakeStore"]
+    async def records_of(self, customer_id: str) -> list[Document]:
+        """The customer's record and every record merged into it, however deep."""
+        first = await self._customers.find_one({"_id": customer_id})
+        found = [first] if first else []
+        frontier = [customer_id]
+        while frontier:
+            seen = {doc["_id"] for doc in found}
+            merged = [
+                doc
+                async for doc in self._customers.find({"merged_into": {"$in": frontier}})
+                if doc["_id"] not in seen
+            ]
+            found.extend(merged)
+            frontier = [doc["_id"] for doc in merged]
+        return found
+
+    async def erase(self, event: CustomerErased) -> None:
+        """Remove what identifies the person: their records become tombstones, their tickets
+        keep only what reports need (no text, no names, no addresses), and their decisions,
+        thread keys, calls, stored attachments and suppressed mail go."""
+        tickets = [t async for t in self._tickets.find({"_id": {"$in": event.ticket_ids}})]
+        files = [
+            a["stored_id"]
+            for t in tickets
+            for h in t.get("history", [])
+            for a in h.get("attachments") or []
+            if a.get("stored_id")
+        ]
+        contacts = [
+            h["contact_id"] for t in tickets for h in t.get("history", []) if h.get("contact_id")
+        ]
+        for file_id in files:
+            await self._delete_file(file_id)
+        writes = [UpdateOne({"_id": t["_id"]}, erased_ticket(t), upsert=False) for t in tickets]
+        if writes:
+            await self._tickets.bulk_write(writes, ordered=False)
+        await self._decisions.delete_many({"_id": {"$in": contacts}})
+        await self._threads.delete_many({"ticket_id": {"$in": event.ticket_ids}})
+        await self._calls.delete_many({"ticket_id": {"$in": event.ticket_ids}})
+        values = [i.partition(":")[2] or i for i in event.identities]
+        if values:
+            await self._suppressed.delete_many(
+                {"$or": [{"headers": {"$regex": re.escape(v), "$options": "i"}} for v in values]}
+            )
+        await self._customers.update_many(
+            {"_id": {"$in": event.customer_ids}},
+            {
+                "$set": {"identities": [], "recent": [], "erased_at": event.occurred_at},
+                "$unset": {"merged_identities": ""},
+            },
+        )
+        await self._merges.update_many(
+            {
+                "$or": [
+                    {"survivor": {"$in": event.customer_ids}},
+                    {"merged": {"$in": event.customer_ids}},
+                ]
+            },
+            {"$set": {"identities": []}},
+        )
+
+    async def _delete_file(self, file_id: str) -> None:
+        try:
+            await self._files.delete(ObjectId(file_id))
+        except (NoFile, InvalidId):
+            pass
+
+
+__all__ = [
+    "CustomersChanged",
+    "DecisionsChanged",
+    "IntakeStore",
+    "MongoIntakeStore",
+    "erased_ticket",
+]

@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 from services.intake.customers import CustomersChanged
 from services.intake.domain.view import RECENT_KEPT, TICKET_FIELDS, BatchView, Changes
 from services.intake.store import ACTIVE, DecisionsChanged
-from shared.events import Event
+from services.intake.domain.erasure import erased_ticket
+from shared.events import CustomerErased, Event
 from shared.mongo import Document
 
 
@@ -200,3 +201,36 @@ class MemoryIntakeStore:
         file_id = f"file-{next(self._ids)}"
         self.files[file_id] = (filename, content_type, data)
         return file_id
+
+    async def records_of(self, customer_id: str) -> list[Document]:
+        found = [self.customers[customer_id]] if customer_id in self.customers else []
+        frontier = [customer_id]
+        while frontier:
+            merged = [
+                c
+                for c in self.customers.values()
+                if c.get("merged_into") in frontier and c not in found
+            ]
+            found.extend(merged)
+            frontier = [c["_id"] for c in merged]
+        return copy.deepcopy(found)
+
+    async def erase(self, event: CustomerErased) -> None:
+        for ticket_id in event.ticket_ids:
+            ticket = self.tickets.get(ticket_id)
+            if ticket is None:
+                continue
+            for key, value in erased_ticket(ticket).get("$set", {}).items():
+                ticket[key] = value
+            for key in erased_ticket(ticket).get("$unset", {}):
+                ticket.pop(key, None)
+        self.decisions = {
+            k: d for k, d in self.decisions.items() if d["ticket_id"] not in event.ticket_ids
+        }
+        self.threads = {k: t for k, t in self.threads.items() if t not in event.ticket_ids}
+        self.calls = {k: c for k, c in self.calls.items() if c["ticket_id"] not in event.ticket_ids}
+        for customer_id in event.customer_ids:
+            if customer_id in self.customers:
+                record = self.customers[customer_id]
+                record.update(identities=[], recent=[], erased_at=event.occurred_at)
+                record.pop("merged_identities", None)

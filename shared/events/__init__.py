@@ -11,6 +11,7 @@ from shared.events.contacts import (
     ContactReceived,
     EmailMessage,
 )
+from shared.events.customers import CustomerErased, CustomerEvent, CustomerMerged
 from shared.events.deadletter import DeadLettered
 from shared.events.envelope import Event
 from shared.events.kb import (
@@ -68,6 +69,7 @@ contact_events: TypeAdapter[ContactReceived] = TypeAdapter(ContactEvent)
 ticket_events: TypeAdapter[TicketEvent] = TypeAdapter(TicketEvent)
 routing_events: TypeAdapter[RoutingEvent] = TypeAdapter(RoutingEvent)
 agent_events: TypeAdapter[AgentPresenceChanged] = TypeAdapter(AgentEvent)
+customer_events: TypeAdapter[CustomerMerged | CustomerErased] = TypeAdapter(CustomerEvent)
 sla_events: TypeAdapter[SlaEvent] = TypeAdapter(SlaEvent)
 kb_events: TypeAdapter[KbEvent] = TypeAdapter(KbEvent)
 notification_events: TypeAdapter[NotificationEvent] = TypeAdapter(NotificationEvent)
@@ -81,6 +83,9 @@ __all__ = [
     "ChatMessage",
     "ContactEvent",
     "ContactReceived",
+    "CustomerErased",
+    "CustomerEvent",
+    "CustomerMerged",
     "DeadLettered",
     "EmailMessage",
     "EscalationAcknowledged",
@@ -125,6 +130,7 @@ __all__ = [
     "TicketTransfersExceeded",
     "TransferCause",
     "contact_events",
+    "customer_events",
     "kb_events",
     "notification_events",
     "routing_events",

@@ -38,6 +38,7 @@ def intake() -> IntakeService:
         settings,
         tickets,
         MemoryGuard(),
+        Publisher(KafkaBroker(), settings.topics.customers, dict, title="customers"),
     )
 
 
