@@ -61,6 +61,9 @@ class Pipeline:
         env = {
             **os.environ,
             **self.endpoints.env(),
+            # The local stack: a service may start without secrets (none of them is reachable
+            # from outside this machine).
+            "HELPDESK_ENVIRONMENT": "local",
             **self.env,
             "HELPDESK_HTTP_PORT": str(port),
             "PYTHONUNBUFFERED": "1",

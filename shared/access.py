@@ -6,6 +6,7 @@ People sign in with a bearer token naming them; what they may see follows from w
 - an **agent** sees their own and their team's tickets and queue;
 - a **lead** or **manager** sees the tickets, queues and reports of the teams they lead or manage;
 - an **operator** sees service-wide reports, the delivery log and the agent directory;
+- **reports** are for operators (every team) and leads and managers (their teams' figures);
 - **channel adapters** sign their requests with HMAC (intake's `adapter` rule);
 - **customers** hold signed links, each naming what it opens (`link` rules);
 - **public**: health, published knowledge-base search and articles, pages behind a signed link.
@@ -42,6 +43,7 @@ class Rule(StrEnum):
     STAFF = "staff"
     HEADS = "heads"
     OPERATOR = "operator"
+    REPORTS = "reports"
     MANAGER = "manager"
     ADAPTER = "adapter"
     LINK = "link"
@@ -53,6 +55,7 @@ ANSWERS: dict[Rule, tuple[int, ...]] = {
     Rule.STAFF: (401, 403, 503),
     Rule.HEADS: (401, 403, 503),
     Rule.OPERATOR: (401, 403, 503),
+    Rule.REPORTS: (401, 403, 503),
     Rule.MANAGER: (401, 403, 503),
     Rule.ADAPTER: (401, 429),
     Rule.LINK: (401, 429, 503),
@@ -170,6 +173,10 @@ class Access:
             Rule.HEADS, self._require(lambda p: p.is_head, "a team's lead or manager")
         )
         self.operator = _ruled(Rule.OPERATOR, self._require(lambda p: p.operator, "an operator"))
+        self.reports = _ruled(
+            Rule.REPORTS,
+            self._require(lambda p: p.operator or p.is_head, "an operator, a lead or a manager"),
+        )
         self.manager = _ruled(Rule.MANAGER, self._require(lambda p: bool(p.manages), "a manager"))
 
     @staticmethod

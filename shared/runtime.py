@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import uvicorn
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, HTTPException
 from fastapi.responses import PlainTextResponse
 from faststream.kafka import KafkaBroker
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -18,8 +18,10 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
+from shared.access import Access, Person, access_for, enforce
 from shared.broker import ensure_topics
 from shared.consuming import ConsumerKit
+from shared.directory import load_directory
 from shared.idempotency import processed_indexes
 from shared.logging import configure_logging, get_logger
 from shared.mongo import Document, Indexes, ensure_indexes
@@ -43,6 +45,8 @@ class Service:
     on_stop: list[Hook] = field(default_factory=list)
     #: The service's subscribers and publishers (the consumer kit), once it has any.
     kit: ConsumerKit | None = None
+    #: The access rules its routes state (`seal`).
+    access: Access | None = None
 
     @property
     def db(self) -> AsyncDatabase[Document]:
@@ -56,6 +60,37 @@ class Service:
             await ensure_indexes(self.db, [*specs, processed_indexes(ttl)])
 
         self.on_start.insert(0, create)
+
+    def seal(self, access: Access) -> None:
+        """Add the health and metrics routes, then check that every route states its access
+        rule (a service with a route that states none refuses to be built)."""
+        self.add_health_routes(access)
+        enforce(self.http)
+
+    def add_health_routes(self, access: Access) -> None:
+        self.access = access
+        public, operator = Depends(access.public), Depends(access.operator)
+
+        @self.http.get("/health/live", tags=["health"], summary="The process is up.")
+        async def live(_: None = public) -> dict[str, str]:
+            return {"status": "ok"}
+
+        @self.http.get("/health/ready", tags=["health"], summary="Broker and database answer.")
+        async def ready(_: None = public) -> dict[str, str]:
+            try:
+                await self.mongo.admin.command("ping")
+            except PyMongoError as exc:
+                raise HTTPException(503, f"database unreachable: {exc}") from exc
+            return {"status": "ready", "service": self.settings.service_name}
+
+        @self.http.get(
+            "/metrics",
+            tags=["health"],
+            summary="Prometheus metrics of this process (an operator's token).",
+            response_class=PlainTextResponse,
+        )
+        async def metrics(_: Person = operator) -> PlainTextResponse:
+            return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     async def start(self, *, create_topics: bool = True) -> None:
         if create_topics:
@@ -92,28 +127,11 @@ def attach_lifecycle(service: Service) -> None:
 
     service.http.router.lifespan_context = lifespan
 
-    @service.http.get("/health/live", tags=["health"], summary="The process is up.")
-    async def live() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @service.http.get(
-        "/metrics",
-        tags=["health"],
-        summary="Prometheus metrics of this process.",
-        response_class=PlainTextResponse,
-    )
-    async def metrics() -> PlainTextResponse:
-        return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
-    @service.http.get("/health/ready", tags=["health"], summary="Broker and database answer.")
-    async def ready() -> dict[str, str]:
-        try:
-            await service.mongo.admin.command("ping")
-        except PyMongoError as exc:
-            from fastapi import HTTPException
-
-            raise HTTPException(503, f"database unreachable: {exc}") from exc
-        return {"status": "ready", "service": service.settings.service_name}
+    if service.access is None:
+        # A service built before its routes stated their rules: health routes only.
+        service.add_health_routes(
+            access_for(service.settings, load_directory(service.settings.config_dir))
+        )
 
 
 def run(build: Callable[[], Service]) -> None:

@@ -51,6 +51,7 @@ def make_settings(stack: StackEndpoints, run_id: str) -> Callable[..., Any]:
             "mongo": MongoSettings(url=stack.mongo_url, database_prefix=f"t{run_id}_"),
             "topics": topics,
             "config_dir": ROOT / "config",
+            "environment": "local",
         }
         values.update(overrides)
         return cls(**values)

@@ -15,6 +15,7 @@ from services.intake.service import IntakeService
 from services.intake.settings import IntakeSettings
 from services.intake.smtp import SmtpEnvelope, SmtpIntake
 from services.intake.store import IntakeStore, MongoIntakeStore
+from shared.access import access_for, checked_secret
 from shared.broker import make_broker
 from shared.consuming import ConsumerKit
 from shared.directory import Directory, load_directory
@@ -38,6 +39,9 @@ def build_app(
     settings = settings or IntakeSettings()
     rules = rules or load_rules(settings.config_dir)
     directory = directory or load_directory(settings.config_dir)
+    access = access_for(settings, directory)
+    for name, secret in settings.adapter_secrets.items():
+        checked_secret(settings, f"adapter_secrets ({name})", secret)
     detector = detector or LanguageDetector(rules.languages)
     broker = broker or make_broker(settings)
     mongo = mongo or make_mongo_client(settings.mongo)
@@ -71,8 +75,8 @@ def build_app(
         ),
         kit=kit,
     )
-    service.http.include_router(http.routes(settings, rules, intake_store, mailbox))
-    service.http.include_router(agent_routes(tickets, settings, intake_store, directory))
+    service.http.include_router(http.routes(settings, rules, intake_store, mailbox, access, intake))
+    service.http.include_router(agent_routes(tickets, intake_store, directory, access))
     service.require_indexes(*MongoIntakeStore.indexes())
 
     if settings.smtp_listen_port is not None:
@@ -87,7 +91,9 @@ def build_app(
             host=settings.smtp_listen_host,
             port=settings.smtp_listen_port,
             max_message_bytes=int(rules.mail.max_message_mb * 1024 * 1024),
+            max_recipients=rules.mail.max_recipients,
         )
         service.after_start.append(smtp.start)
         service.on_stop.append(smtp.stop)
+    service.seal(access)
     return service

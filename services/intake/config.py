@@ -19,6 +19,9 @@ class MailRules(_Rules):
     max_message_mb: float = Field(default=25, gt=0)
     max_attachment_mb: float = Field(default=10, ge=0)
     max_text_chars: int = Field(default=100_000, ge=1)
+    max_recipients: int = Field(
+        default=100, ge=1, description="Recipients one SMTP message may name (452 beyond)."
+    )
 
 
 class ThreadingRules(_Rules):

@@ -15,8 +15,10 @@ from services.intake.config import IntakeRules
 from services.intake.domain.submissions import normalise_submission
 from services.intake.mailbox import Mailbox
 from services.intake.rejections import Rejected
+from services.intake.service import IntakeService, UnknownCustomer
 from services.intake.settings import IntakeSettings
 from services.intake.store import IntakeStore
+from shared.access import Access, Person, RateLimit, Rule
 from shared.events.contacts import ContactPayload
 from shared.ids import ticket_id_for_contact
 
@@ -36,6 +38,13 @@ class Accepted(BaseModel):
     ticket_id: str = Field(description="The ticket this contact opens if it is new.")
 
 
+class Erased(BaseModel):
+    customer_id: str = Field(description="The customer (the surviving record).")
+    event_id: str = Field(description="The `customer.erased` event every service acts on.")
+    records: int = Field(description="Customer records erased (merged ones included).")
+    tickets: int = Field(description="Tickets whose personal data is erased.")
+
+
 class MailAccepted(BaseModel):
     contact_id: str | None = Field(description="The contact published; none if suppressed.")
     suppressed: str | None = Field(default=None, description="Automatic mail: why no ticket.")
@@ -49,12 +58,33 @@ def _refuse(rejected: Rejected) -> HTTPException:
 
 
 def routes(
-    settings: IntakeSettings, rules: IntakeRules, store: IntakeStore, mailbox: Mailbox
+    settings: IntakeSettings,
+    rules: IntakeRules,
+    store: IntakeStore,
+    mailbox: Mailbox,
+    access: Access,
+    intake: IntakeService,
 ) -> APIRouter:
     router = APIRouter()
-    signed = adapter_dependency(
+    verified = adapter_dependency(
         {k: v.get_secret_value() for k, v in settings.adapter_secrets.items()},
         settings.signature_tolerance_seconds,
+    )
+    per_adapter = RateLimit(settings.adapter_rate_limit)
+
+    async def signed_within_limit(request: Request) -> str:
+        if not settings.adapter_secrets and settings.environment != "local":
+            # Unsigned contacts are for a machine of one's own, never a deployment.
+            raise HTTPException(503, "no adapter secrets configured (HELPDESK_ADAPTER_SECRETS)")
+        name = await verified(request)
+        await per_adapter.check(f"adapter:{name}")
+        return name
+
+    signed = access.rule(Rule.ADAPTER, signed_within_limit)
+    Staff, Manager, Operator = (
+        Depends(access.staff),
+        Depends(access.manager),
+        Depends(access.operator),
     )
 
     @router.post(
@@ -109,9 +139,9 @@ def routes(
         return MailAccepted(contact_id=result.contact_id)
 
     @router.get("/tickets/{ticket_id}", tags=["tickets"], summary="A ticket and its history.")
-    async def get_ticket(ticket_id: str) -> dict[str, Any]:
+    async def get_ticket(ticket_id: str, person: Person = Staff) -> dict[str, Any]:
         ticket = await store.ticket(ticket_id)
-        if ticket is None:
+        if ticket is None or not person.sees_ticket(ticket.get("team"), ticket.get("agent_id")):
             raise HTTPException(404, f"no ticket {ticket_id}")
         ticket.pop("opened_event", None)
         ticket.pop("topic_terms", None)
@@ -121,13 +151,17 @@ def routes(
     @router.get(
         "/customers/{customer_id}",
         tags=["customers"],
-        summary="A customer: identities, merges, previous tickets and agents' notes.",
+        summary="A customer: identities, merges, and the previous tickets (with agents' notes) "
+        "the caller may see.",
+        description="Shown to people who see at least one of the customer's tickets; tickets "
+        "of other teams are counted, not shown.",
     )
-    async def get_customer(customer_id: str) -> dict[str, Any]:
+    async def get_customer(customer_id: str, person: Person = Staff) -> dict[str, Any]:
         customer = await store.customer(customer_id)
-        if customer is None:
+        tickets = await store.tickets_of(customer["_id"]) if customer else []
+        visible = [t for t in tickets if person.sees_ticket(t.get("team"), t.get("agent_id"))]
+        if customer is None or not visible:
             raise HTTPException(404, f"no customer {customer_id}")
-        tickets = await store.tickets_of(customer["_id"])
         merges = await store.merges_of(customer["_id"])
         return {
             "customer_id": customer["_id"],
@@ -147,12 +181,40 @@ def routes(
                     "opened_at": t["opened_at"],
                     "notes": [h for h in t["history"] if h["event_type"] == "ticket.note_added"],
                 }
-                for t in tickets
+                for t in visible
             ],
+            "other_tickets": len(tickets) - len(visible),
         }
 
-    @router.get("/reports/calls", tags=["reports"], summary="Calls: missed, answered, waits.")
-    async def call_report(days: float = Query(default=7, gt=0, le=366)) -> dict[str, Any]:
+    @router.post(
+        "/customers/{customer_id}/erase",
+        status_code=status.HTTP_202_ACCEPTED,
+        tags=["customers"],
+        summary="Erase a customer's personal data in every service (a manager).",
+        description="Publishes `customer.erased`: every service removes what it keeps of the "
+        "person. Events already on Kafka keep their copies until the topics' retention "
+        "deletes them.",
+    )
+    async def erase_customer(customer_id: str, person: Person = Manager) -> Erased:
+        try:
+            erasure = await intake.erase(customer_id, person.person_id)
+        except UnknownCustomer as exc:
+            raise HTTPException(404, str(exc)) from exc
+        return Erased(
+            customer_id=erasure.event.customer_id,
+            event_id=str(erasure.event.event_id),
+            records=erasure.records,
+            tickets=erasure.tickets,
+        )
+
+    @router.get(
+        "/reports/calls",
+        tags=["reports"],
+        summary="Calls: missed, answered, waits (service-wide: an operator).",
+    )
+    async def call_report(
+        days: float = Query(default=7, gt=0, le=366), person: Person = Operator
+    ) -> dict[str, Any]:
         calls = await store.calls_since(datetime.now(UTC) - timedelta(days=days))
         waits = sorted(c["queue_wait_seconds"] for c in calls)
         by_outcome: dict[str, int] = {}

@@ -270,7 +270,17 @@ class IntakeService:
                 return resolved
         raise RuntimeError(f"ticket {deflected.ticket_id} kept changing while being resolved")
 
-    # -- erasure ----------------------------------------------------------------------------------
+    async def erase(self, customer_id: str, requested_by: str) -> Erasure:
+        """Announce that a customer is to be erased (see `Erasing`)."""
+        return await Erasing(self.store, self.customers).erase(customer_id, requested_by)
+
+
+@dataclass
+class Erasing:
+    """The right to erasure, as intake starts it: one event every service acts on."""
+
+    store: IntakeStore
+    customers: Publisher
 
     async def erase(self, customer_id: str, requested_by: str) -> Erasure:
         """Announce that a customer is to be erased; every service, intake too, acts on it."""

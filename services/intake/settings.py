@@ -8,14 +8,14 @@ from shared.settings import ServiceSettings
 class IntakeSettings(ServiceSettings):
     service_name: str = "intake"
     http_port: int = 8001
-    agent_token_secret: SecretStr | None = Field(
-        default=None,
-        description="Key (32+ bytes) signing agent tokens; without it agent actions answer 503.",
-    )
     agent_token_days: int = Field(default=30, ge=1, description="How long an agent token lasts.")
     adapter_secrets: dict[str, SecretStr] = Field(
         default_factory=dict,
-        description="HMAC secret per channel adapter, as JSON; empty: contacts go unsigned.",
+        description="HMAC secret per channel adapter, as JSON. Empty: on the local stack "
+        "contacts go unsigned; anywhere else the adapters' routes answer 503.",
+    )
+    adapter_rate_limit: str = Field(
+        default="600/minute", description="Requests per adapter on the adapters' routes."
     )
     signature_tolerance_seconds: int = Field(
         default=300, ge=1, description="How old a signed request may be (replays are refused)."

@@ -20,6 +20,8 @@ from shared.logging import get_logger
 log = get_logger(__name__)
 
 TOO_BIG = "552 5.3.4 Message too big"
+LINE_TOO_LONG = "500 5.5.2 Line too long: at most 1000 octets a line (RFC 5321 4.5.3.1.6)"
+TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
 TRY_LATER = "451 4.3.0 Temporarily unable to accept the message; try again later"
 # SMTP reply lines must stay under 512 octets (RFC 5321 4.5.3.1.5).
 MAX_REASON_CHARS = 400
@@ -75,15 +77,24 @@ class _IntakeSMTP(SMTP):
             log.info("smtp.refused_oversize", peer=_peer(self.session), detail=status[4:])
             await super().push(TOO_BIG)
             return
+        # It also refuses lines over RFC 5321's 1,000 octets (commands and text alike).
+        if isinstance(status, str) and status.startswith("500") and "too long" in status:
+            assert self.session is not None
+            log.info("smtp.refused_long_line", peer=_peer(self.session), detail=status[4:])
+            await super().push(LINE_TOO_LONG)
+            return
         await super().push(status)
 
 
 class _Handler:
     """aiosmtpd hooks: which recipients we take, and what becomes of a message."""
 
-    def __init__(self, submit: Submit, support_addresses: frozenset[str]) -> None:
+    def __init__(
+        self, submit: Submit, support_addresses: frozenset[str], max_recipients: int
+    ) -> None:
         self._submit = submit
         self._support_addresses = support_addresses
+        self._max_recipients = max_recipients
 
     async def handle_RCPT(
         self,
@@ -93,6 +104,10 @@ class _Handler:
         address: str,
         rcpt_options: list[str],
     ) -> str:
+        if len(envelope.rcpt_tos) >= self._max_recipients:
+            # 452: the sender's server sends the rest in another message (RFC 5321 4.5.3.1.10).
+            log.info("smtp.too_many_recipients", peer=_peer(session), limit=self._max_recipients)
+            return TOO_MANY_RECIPIENTS
         if support_address_of(address, self._support_addresses) is None:
             log.info("smtp.refused_recipient", recipient=address, peer=_peer(session))
             return f"550 5.1.1 <{address}>: no such support address"
@@ -143,6 +158,7 @@ class SmtpIntake:
         host: str,
         port: int,
         max_message_bytes: int,
+        max_recipients: int = 100,
         hostname: str | None = None,
     ) -> None:
         addresses = frozenset(a.strip().lower() for a in support_addresses if a.strip())
@@ -150,7 +166,7 @@ class SmtpIntake:
             raise ValueError("at least one support address is needed")
         if max_message_bytes < 1:
             raise ValueError("max_message_bytes must be positive")
-        self._handler = _Handler(submit, addresses)
+        self._handler = _Handler(submit, addresses, max_recipients)
         self._host = host
         self.port = port
         self._max_message_bytes = max_message_bytes

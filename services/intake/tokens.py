@@ -1,7 +1,7 @@
-"""`python -m services.intake.tokens <agent_id> [--days N]`: print a bearer token for an agent.
+"""`python -m services.intake.tokens <person_id> [--days N]`: print a person's bearer token.
 
-The token is signed with `HELPDESK_AGENT_TOKEN_SECRET`; only agents, leads and managers in
-`config/teams.yaml` get one.
+The token is signed with `HELPDESK_AGENT_TOKEN_SECRET`; only people in `config/teams.yaml`
+(agents, leads, managers, operators) get one, and it expires.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Protocol
 from pydantic import SecretStr
 
 from services.intake.settings import IntakeSettings
+from shared.access import person_of
 from shared.agent_tokens import AgentTokens
 from shared.clock import SystemClock
 from shared.config import ConfigError
@@ -46,9 +47,8 @@ def issue_agent_token(
 ) -> str:
     """A token for `agent_id`, valid `days` (default from settings) from `now`."""
     directory = directory or load_directory(settings.config_dir)
-    heads = {p.person_id for t in directory.teams for p in (t.manager, t.lead) if p is not None}
-    # Leads and managers get one too: they sign in to the notifier's console with it.
-    if directory.agent(agent_id) is None and agent_id not in heads:
+    # Agents, leads, managers and operators: everybody the access model knows.
+    if person_of(directory, agent_id) is None:
         raise UnknownAgent(f"no one called {agent_id!r} in {settings.config_dir / 'teams.yaml'}")
     valid_days = settings.agent_token_days if days is None else days
     if valid_days < 1:

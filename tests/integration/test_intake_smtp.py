@@ -42,6 +42,7 @@ async def smtp() -> AsyncIterator[tuple[SmtpIntake, Outcome]]:
         host="127.0.0.1",
         port=0,
         max_message_bytes=MAX_BYTES,
+        max_recipients=3,
         hostname="intake.test",
     )
     await server.start()
@@ -131,6 +132,49 @@ async def test_unknown_recipient_is_refused_with_550(smtp: tuple[SmtpIntake, Out
     assert code == 550
     assert b"5.1.1 <sales@helpdesk.example>: no such support address" in reply
     assert outcome.received == []
+
+
+async def test_recipients_beyond_the_limit_are_deferred_with_452(
+    smtp: tuple[SmtpIntake, Outcome],
+) -> None:
+    server, outcome = smtp
+    recipients = [f"support+{i}@helpdesk.example" for i in range(5)]
+
+    def talk() -> dict[str, tuple[int, bytes]]:
+        with smtplib.SMTP("127.0.0.1", server.port, timeout=10) as client:
+            return client.sendmail("ana@example.com", recipients, message("hi"))
+
+    refused = await asyncio.to_thread(talk)
+    assert {to: code for to, (code, _) in refused.items()} == {
+        recipients[3]: 452,
+        recipients[4]: 452,
+    }
+    assert refused[recipients[3]][1] == b"4.5.3 Too many recipients"
+    assert outcome.received[0][1].recipients == tuple(recipients[:3])
+
+
+async def test_a_line_over_1000_octets_is_refused_with_500_5_5_2(
+    smtp: tuple[SmtpIntake, Outcome],
+) -> None:
+    server, outcome = smtp
+    with pytest.raises(smtplib.SMTPDataError) as refused:
+        await send(server.port, message("x" * 1200), use_helo=True)
+    assert refused.value.smtp_code == 500
+    assert refused.value.smtp_error.startswith(b"5.5.2 Line too long")
+    assert outcome.received == []
+
+
+async def test_a_command_line_over_the_limit_is_refused_with_500_5_5_2(
+    smtp: tuple[SmtpIntake, Outcome],
+) -> None:
+    server, _ = smtp
+
+    def talk() -> tuple[int, bytes]:
+        with smtplib.SMTP("127.0.0.1", server.port, timeout=10) as client:
+            return client.docmd("NOOP", "x" * 1100)
+
+    code, reply = await asyncio.to_thread(talk)
+    assert code == 500 and reply.startswith(b"5.5.2 Line too long")
 
 
 async def test_declared_oversize_is_refused_at_mail_from_with_552(

@@ -3,8 +3,6 @@
 from services.intake.domain.actions import (
     Action,
     InvalidTransition,
-    NotYourTicket,
-    authorise,
     status_after,
 )
 from services.intake.domain.contacts import (
@@ -45,8 +43,6 @@ __all__ = [
     "Facts",
     "Identity",
     "InvalidTransition",
-    "NotYourTicket",
-    "authorise",
     "body_reference",
     "check",
     "close_chat",

@@ -39,10 +39,6 @@ class InvalidTransition(ValueError):
     """The agent's action does not fit the ticket's current status."""
 
 
-class NotYourTicket(PermissionError):
-    """The agent is not in the team that owns the ticket."""
-
-
 def status_after(current: str, action: str) -> TicketStatus | None:
     """The status `action` leads to (None: it leaves the status alone), or refuse it."""
     if action not in _RULES:
@@ -54,15 +50,3 @@ def status_after(current: str, action: str) -> TicketStatus | None:
             f"cannot {_VERBS.get(action, action)} a ticket that is {current}{hint}"
         )
     return target
-
-
-def authorise(agent_id: str, agent_team: str | None, ticket_team: str | None) -> None:
-    """An agent acts only on tickets of their own team."""
-    if agent_team is None:
-        raise NotYourTicket(f"agent {agent_id} is not in any team")
-    if ticket_team is None:
-        raise NotYourTicket("the ticket has no team yet; it is still being routed")
-    if ticket_team != agent_team:
-        raise NotYourTicket(
-            f"the ticket belongs to team {ticket_team}; agent {agent_id} is in {agent_team}"
-        )

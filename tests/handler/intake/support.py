@@ -99,6 +99,16 @@ class Desk:
         )
         await self.broker.publish(routed.model_dump(mode="json"), self.settings.topics.routing)
 
+    def token(self, person: str) -> dict[str, str]:
+        token = AgentTokens(TOKEN_SECRET).issue(person, ttl=timedelta(hours=1), now=_now())
+        return {"Authorization": f"Bearer {token}"}
+
+    async def read(self, path: str, person: str = "lead-technical") -> Any:
+        """GET `path` as `person` (by default the technical team's lead); the JSON answer."""
+        answer = await self.client.get(path, headers=self.token(person))
+        assert answer.status_code == 200, (answer.status_code, answer.text)
+        return answer.json()
+
     async def act(
         self,
         agent: str,

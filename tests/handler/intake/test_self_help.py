@@ -136,7 +136,8 @@ async def test_a_deflection_resolves_an_open_ticket_exactly_once(desk: Desk) -> 
     assert resolved["agent_id"] is None
     assert resolved["reason"] == "solved by self-help article kb-7"
     assert resolved["customer_id"] == opened["customer_id"]
-    ticket = (await desk.client.get(f"/tickets/{ticket_id}")).json()
+    await desk.route(ticket_id)
+    ticket = await desk.read(f"/tickets/{ticket_id}")
     assert ticket["status"] == "resolved"
     assert [h["event_id"] for h in ticket["history"]].count(resolved["event_id"]) == 1
 

@@ -72,7 +72,7 @@ async def test_a_reply_to_a_resolved_ticket_reopens_it_within_the_window(desk: D
     )
     changes = [e["status"] for e in desk.events("ticket.status_changed", ticket_id)]
     assert changes == ["resolved", "reopened"]
-    ticket = (await desk.client.get(f"/tickets/{ticket_id}")).json()
+    ticket = await desk.read(f"/tickets/{ticket_id}")
     assert ticket["status"] == "reopened"
     assert len(desk.events("ticket.opened")) == 1
 
