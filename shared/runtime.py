@@ -23,6 +23,7 @@ from shared.broker import ensure_topics
 from shared.consuming import ConsumerKit
 from shared.directory import load_directory
 from shared.idempotency import processed_indexes
+from shared.limits import BodyLimit
 from shared.logging import configure_logging, get_logger
 from shared.mongo import Document, Indexes, ensure_indexes
 from shared.settings import ServiceSettings
@@ -61,11 +62,15 @@ class Service:
 
         self.on_start.insert(0, create)
 
-    def seal(self, access: Access) -> None:
-        """Add the health and metrics routes, then check that every route states its access
-        rule (a service with a route that states none refuses to be built)."""
+    def seal(self, access: Access, *, larger_bodies: dict[str, int] | None = None) -> None:
+        """Add the health and metrics routes, check that every route states its access rule (a
+        service with a route that states none refuses to be built), and limit request bodies to
+        `max_request_bytes` (more on the paths in `larger_bodies`)."""
         self.add_health_routes(access)
         enforce(self.http)
+        self.http.add_middleware(
+            BodyLimit, limit=self.settings.max_request_bytes, larger=larger_bodies or {}
+        )
 
     def add_health_routes(self, access: Access) -> None:
         self.access = access

@@ -79,6 +79,7 @@ def build_app(
     service.http.include_router(agent_routes(tickets, intake_store, directory, access))
     service.require_indexes(*MongoIntakeStore.indexes())
 
+    mail_limit = int(rules.mail.max_message_mb * 1024 * 1024)
     if settings.smtp_listen_port is not None:
 
         async def submit(raw: bytes, envelope: SmtpEnvelope) -> Rejected | None:
@@ -90,10 +91,11 @@ def build_app(
             support_addresses=rules.support_addresses,
             host=settings.smtp_listen_host,
             port=settings.smtp_listen_port,
-            max_message_bytes=int(rules.mail.max_message_mb * 1024 * 1024),
+            max_message_bytes=mail_limit,
             max_recipients=rules.mail.max_recipients,
         )
         service.after_start.append(smtp.start)
         service.on_stop.append(smtp.stop)
-    service.seal(access)
+    # Raw mail comes whole, up to the mail limit; everything else within the default.
+    service.seal(access, larger_bodies={"/contacts/email": mail_limit})
     return service
