@@ -32,7 +32,7 @@ from bench.sla_data import Templates, arming_rates, bench_config, make_due, new_
 from bench.sla_procs import Breaches, LoggedProcess, contacts_flow, loaded_at
 from devstack.pipeline import topic_env
 from devstack.stack import LocalStack, StackEndpoints, _wait_for_port, free_port
-from services.sla.app import load_rules
+from services.sla.config import load_config
 from shared.mongo import Document
 from shared.settings import TopicSettings
 
@@ -157,7 +157,7 @@ async def create_topics(endpoints: StackEndpoints, topics: TopicSettings, partit
 
 
 async def run(args: argparse.Namespace, config_dir: Path) -> list[tuple[str, ...]]:
-    rules = load_rules(config_dir)
+    rules = load_config(config_dir)
     say(f"arming {args.arm:,} tickets in process (routed + DeadlineHeap) and as call_at")
     arm_service, arm_base = arming_rates(rules, args.arm, args.partitions)
     suffix = uuid.uuid4().hex[:8]

@@ -22,11 +22,12 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from devstack.pipeline import ROOT
 from devstack.sla_config import write_fast_sla
-from services.sla import transitions
-from services.sla.clocks import ms
-from services.sla.domain import Rules, TicketSla
-from services.sla.store import _document, timer_bucket, timer_field
+from services.sla.domain import transitions
+from services.sla.domain.clocks import ms
+from services.sla.domain.ticket import Rules, TicketSla
+from services.sla.store import _document
 from services.sla.timer import DeadlineHeap
+from services.sla.timer_index import timer_bucket, timer_field
 from shared.events import TicketRouted
 from shared.mongo import Document
 

@@ -3,37 +3,26 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
 
 from services.sla import http
-from services.sla.domain import Rules
-from services.sla.handlers import fire_ticket, register
-from services.sla.policies import SlaPolicies, config_version
+from services.sla.config import load_config
+from services.sla.domain.ticket import Rules
+from services.sla.handlers import register, sla_publisher
+from services.sla.partitions import PartitionListener
+from services.sla.service import SlaService
 from services.sla.settings import SlaSettings
 from services.sla.state import SlaState
 from services.sla.store import MongoSlaStore, SlaStore
 from services.sla.timer import DeadlineHeap, TimerRunner
 from shared.broker import make_broker
-from shared.business_calendar import load_calendars
 from shared.clock import Clock, SystemClock
-from shared.config import load_yaml
+from shared.consuming import ConsumerKit
+from shared.idempotency import ProcessedEvents
 from shared.mongo import Document, make_mongo_client
 from shared.runtime import Service, new_http_app
-
-POLICY_FILES = ("sla.yaml", "calendars.yaml")
-
-
-def load_rules(config_dir: Path) -> Rules:
-    """Policies and calendars, and a version that changes whenever either file does."""
-    texts = [(config_dir / name).read_text(encoding="utf-8") for name in POLICY_FILES]
-    return Rules(
-        policies=load_yaml(config_dir / "sla.yaml", SlaPolicies),
-        calendars=load_calendars(config_dir),
-        version=config_version(*texts),
-    )
 
 
 def build_app(
@@ -46,14 +35,16 @@ def build_app(
     rules: Rules | None = None,
 ) -> Service:
     settings = settings or SlaSettings()
+    rules = rules or load_config(settings.config_dir)
     broker = broker or make_broker(settings)
     mongo = mongo or make_mongo_client(settings.mongo)
     clock = clock or SystemClock()
     db = mongo[settings.database_name]
     tickets: SlaStore = store or MongoSlaStore(db)
+    kit = ConsumerKit(broker, settings, ProcessedEvents(db))
 
     async def on_due(ticket_id: str) -> None:
-        await fire_ticket(broker, settings, state, ticket_id)
+        await sla.fire(ticket_id)
 
     runner = TimerRunner(
         clock,
@@ -63,13 +54,19 @@ def build_app(
         fire_timeout=timedelta(seconds=settings.deadline_timeout_seconds),
     )
     state = SlaState(
-        rules=rules or load_rules(settings.config_dir),
+        rules=rules,
         store=tickets,
         timer=runner,
         clock=clock,
         read_ahead=timedelta(seconds=settings.read_ahead_seconds),
     )
-    listener = register(broker, settings, state)
+    sla = SlaService(state, sla_publisher(kit, settings), group_size=settings.kafka.max_batch)
+    listener = PartitionListener(
+        state,
+        first_delay=timedelta(seconds=settings.load_retry_first_seconds),
+        max_delay=timedelta(seconds=settings.load_retry_max_seconds),
+    )
+    register(kit, settings, sla, listener)
     service = Service(
         settings=settings,
         broker=broker,
@@ -78,14 +75,17 @@ def build_app(
             "Help desk: SLA",
             "Business-time SLA clocks per ticket, warnings and breaches on time, compliance.",
         ),
+        kit=kit,
     )
-    service.http.include_router(http.routes(tickets, state.rules, clock))
+    service.http.include_router(http.routes(sla))
 
     async def start_timer() -> None:
         runner.start()
 
     service.require_indexes(*MongoSlaStore.indexes())
     service.after_start.append(start_timer)
-    service.on_stop.append(runner.stop)
+    # Stopped in reverse: the timer, then the saves its firings left under way, then loading.
     service.on_stop.append(listener.stop)
+    service.on_stop.append(sla.stop)
+    service.on_stop.append(runner.stop)
     return service

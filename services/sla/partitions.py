@@ -106,7 +106,9 @@ class PartitionListener(ConsumerRebalanceListener):
                     continue
                 stale = armed.version != state.rules.version
                 due = min(armed.next_at, state.clock.now()) if stale else armed.next_at
-                state.schedule(armed.ticket_id, due, armed.partition)
+                # Earliest wins: a ticket may have an entry left behind by a crash or a lost
+                # race beside its real one; firing early only reads it, firing late misses.
+                state.schedule(armed.ticket_id, due, armed.partition, earliest=True)
                 loaded += 1
         except Exception as exc:
             log.warning(

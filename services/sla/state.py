@@ -1,21 +1,24 @@
-"""What the SLA handlers share within one replica: rules, store, deadlines, ticket locks."""
+"""What the SLA service holds within one replica: rules, store, deadlines, ticket locks."""
 
 from __future__ import annotations
 
 import asyncio
 import weakref
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from services.sla.domain import Rules, TicketSla
-from services.sla.store import SlaStore
+from services.sla.domain.ticket import Rules, TicketSla
+from services.sla.store import SlaStore, Stored
 from services.sla.timer import Timer
 from shared.clock import Clock
 
 
 @dataclass
 class SlaState:
-    """What the handlers work with: the rules, stored tickets and the in-memory deadlines."""
+    """What the use cases work with: the rules, stored tickets and the in-memory deadlines."""
 
     rules: Rules
     store: SlaStore
@@ -29,13 +32,13 @@ class SlaState:
     locks: weakref.WeakValueDictionary[str, asyncio.Lock] = field(
         default_factory=weakref.WeakValueDictionary
     )
-    #: How long before a ticket's next moment its record is read (see `handlers.fire_ticket`).
+    #: How long before a ticket's next moment its record is read (see `SlaService.fire`).
     read_ahead: timedelta = timedelta(0)
     #: Saves under way after their events went out; a ticket is read again only once its
     #: save is done, so a firing cut off by its timeout is never decided twice.
-    persisting: dict[str, asyncio.Future[bool]] = field(default_factory=dict)
-    #: Tickets read ahead of their moment, kept current by the handlers until they fire.
-    ahead: dict[str, tuple[TicketSla, int] | None] = field(default_factory=dict)
+    persisting: dict[str, asyncio.Future[Any]] = field(default_factory=dict)
+    #: Tickets read ahead of their moment, kept current by the subscriber until they fire.
+    ahead: dict[str, Stored | None] = field(default_factory=dict)
 
     def lock_for(self, ticket_id: str) -> asyncio.Lock:
         """The lock held while one ticket's clocks are read, decided on, announced and saved.
@@ -50,6 +53,25 @@ class SlaState:
             lock = self.locks[ticket_id] = asyncio.Lock()
         return lock
 
+    @asynccontextmanager
+    async def holding(self, ticket_ids: Iterable[str]) -> AsyncIterator[None]:
+        """Hold the locks of these tickets (a batch's), each once, then wait out any save of
+        them still under way. Taken in one order, so two holders can never wait on each other."""
+        wanted = sorted(set(ticket_ids))
+        locks = [self.lock_for(ticket_id) for ticket_id in wanted]
+        held: list[asyncio.Lock] = []
+        try:
+            for lock in locks:
+                await lock.acquire()
+                held.append(lock)
+            pending = [self.persisting[t] for t in wanted if t in self.persisting]
+            if pending:
+                await asyncio.wait(pending)
+            yield
+        finally:
+            for lock in reversed(held):
+                lock.release()
+
     def owns(self, partition: int | None) -> bool:
         return self.owned is None or partition is None or partition in self.owned
 
@@ -60,18 +82,29 @@ class SlaState:
         else:
             self.disarm(ticket.ticket_id)
 
-    def schedule(self, ticket_id: str, next_at: datetime, partition: int | None) -> None:
-        self.timer.schedule(ticket_id, next_at - self.read_ahead)
+    def schedule(
+        self, ticket_id: str, next_at: datetime, partition: int | None, *, earliest: bool = False
+    ) -> None:
+        """Fire the ticket `read_ahead` before `next_at`; with `earliest`, only if that is
+        sooner than it fires now (loading: an index entry left behind by a crash or a lost
+        race must not put off the real one; firing early only reads the ticket)."""
+        at = next_at - self.read_ahead
+        current = self.timer.due(ticket_id) if earliest else None
+        if current is None or at < current:
+            self.timer.schedule(ticket_id, at)
         self.armed[ticket_id] = partition
 
     def disarm(self, key: str) -> None:
         self.timer.cancel(key)
         self.armed.pop(key, None)
 
-    def saved(self, ticket: TicketSla, revision: int) -> None:
-        """A ticket read ahead of its moment changed: the firing must see the new one."""
-        if ticket.ticket_id in self.ahead:
-            self.ahead[ticket.ticket_id] = (ticket, revision)
+    def saved(self, stored: Stored) -> None:
+        """A ticket was saved: armed as it now is, and a firing that read it ahead of its
+        moment sees the new one."""
+        ticket_id = stored.ticket.ticket_id
+        if ticket_id in self.ahead:
+            self.ahead[ticket_id] = stored
+        self.arm(stored.ticket)
 
     async def settled(self, ticket_id: str) -> None:
         """Wait for a save of this ticket still under way, whatever its outcome."""

@@ -57,6 +57,7 @@ class Timer(Protocol):
 
     def schedule(self, key: str, due_at: datetime) -> None: ...
     def cancel(self, key: str) -> None: ...
+    def due(self, key: str) -> datetime | None: ...
     def keys(self) -> Iterable[str]: ...
 
 
@@ -93,6 +94,11 @@ class DeadlineHeap:
 
     def cancel(self, key: str) -> None:
         self._live.pop(key, None)
+
+    def due(self, key: str) -> datetime | None:
+        """The key's deadline, if it has one."""
+        due = self._live.get(key)
+        return None if due is None else datetime.fromtimestamp(due, UTC)
 
     def next_due(self) -> datetime | None:
         """The earliest live deadline, or None when nothing is scheduled."""
@@ -159,6 +165,9 @@ class TimerRunner:
     def cancel(self, key: str) -> None:
         # The runner may wake for the cancelled deadline and find nothing: harmless.
         self._heap.cancel(key)
+
+    def due(self, key: str) -> datetime | None:
+        return self._heap.due(key)
 
     def keys(self) -> list[str]:
         return self._heap.keys()

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from aiokafka.structs import ConsumerRecord
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 
 from devstack.sla_config import write_fast_sla
@@ -25,10 +26,12 @@ from shared.events import (
     SlaWarning,
     TicketAgentReplied,
     TicketAssigned,
+    TicketOpened,
     TicketRouted,
     TicketStatusChanged,
     sla_events,
 )
+from shared.mongo import DB_COMMANDS
 from shared.runtime import Service
 from tests.conftest import eventually
 
@@ -337,3 +340,62 @@ async def test_changed_policies_recompute_open_deadlines_from_the_time_used(
     # 24x7: one more hour of target moves the deadline by one hour, whatever was used.
     assert abs((moved.due_at - first_due).total_seconds() - 3600) < 1
     assert doc["clocks"][0]["target"] == 7200
+
+
+def _commands() -> float:
+    samples = next(iter(DB_COMMANDS.collect())).samples
+    return sum(sample.value for sample in samples if sample.name.endswith("_total"))
+
+
+def _records(settings: SlaSettings, events: list[Event]) -> list[ConsumerRecord[bytes, bytes]]:
+    out = []
+    for offset, event in enumerate(events):
+        topic = (
+            settings.topics.routing
+            if event.event_type != "ticket.opened"
+            else (settings.topics.tickets)
+        )
+        value = event.model_dump_json().encode()
+        key = event.kafka_key()
+        out.append(ConsumerRecord(topic, 0, offset, 0, 0, key, value, None, 1, len(value), []))
+    return out
+
+
+def _opened(ticket_id: str) -> TicketOpened:
+    return TicketOpened(
+        ticket_id=ticket_id,
+        reference=f"HD-{ticket_id}",
+        contact_id=f"c-{ticket_id}",
+        customer_id="cu-1",
+        customer_plan="standard",
+        channel="email",
+    )
+
+
+async def test_a_batch_of_routed_tickets_costs_the_same_commands_at_ten_and_at_fifty(
+    make_settings: Any,
+) -> None:
+    settings = make_settings(SlaSettings)
+    captured: list[SlaEvent] = []
+    costs: dict[int, float] = {}
+    async with _running(settings, captured) as (service, _broker):
+        assert service.kit is not None
+        spec = service.kit.subscriptions["sla.on_ticket"]
+        for count in (10, 50):
+            ids = [f"t-{count}-{n}" for n in range(count)]
+            events: list[Event] = []
+            for ticket_id in ids:
+                assigned = TicketAssigned(
+                    ticket_id=ticket_id, agent_id="ag-1", team="network", reason="free"
+                )
+                events += [_opened(ticket_id), _routed(ticket_id), assigned]
+            before = _commands()
+            await service.kit.consume(spec, _records(settings, events))
+            costs[count] = _commands() - before
+        stored = await service.db["tickets"].count_documents({"revision": 1})
+
+    assert len(captured) == 2 * 60 and stored == 60
+    # One read of the tickets, one write of the timer index, one of the tickets: the same
+    # three commands for 30 events as for 150 (each ticket written once, its three inputs
+    # coalesced), where one at a time cost 8 commands per ticket.
+    assert costs[50] <= costs[10] <= 3, costs

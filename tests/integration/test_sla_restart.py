@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import uuid
 from collections import Counter
@@ -27,7 +28,7 @@ from shared.broker import make_broker, publish_event
 from shared.clock import SystemClock
 from shared.events import TicketRouted, sla_events
 from shared.mongo import make_mongo_client
-from tests.conftest import eventually
+from tests.conftest import ROOT, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -176,6 +177,8 @@ async def test_two_replicas_split_the_partitions_and_the_survivor_fires_the_dead
     make_settings: Any, stack: StackEndpoints, tmp_path: Path
 ) -> None:
     config = write_fast_sla(tmp_path / "config", first_response="PT30S", resolution="PT1H")
+    # A service process reads the directory of people beside its own rules (its routes' access).
+    shutil.copy(ROOT / "config" / "teams.yaml", config / "teams.yaml")
     settings = make_settings(SlaSettings, config_dir=config)
     env = _replica_env(settings)
     replicas = [

@@ -1,4 +1,5 @@
-"""The SLA domain under test: a desk of real calendars, rules and a fake clock.
+"""The SLA domain under test: a desk of real calendars, rules and a fake clock; and the
+service on an in-memory store and publisher.
 
 Unless a test says otherwise the ticket belongs to team `technical`, whose calendar is
 `greece` (Europe/Athens, Mon-Fri 09:00-17:00, EET = UTC+2 in November). The week of Monday
@@ -8,18 +9,27 @@ by hand in a comment.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from services.sla import announce, transitions
-from services.sla.domain import Decision, Finished, Rules, TicketSla
-from services.sla.policies import SlaPolicies
+from faststream.kafka import KafkaBroker
+
+from services.sla.domain import announce, transitions
+from services.sla.domain.policies import SlaPolicies
+from services.sla.domain.ticket import Decision, Finished, Rules, TicketSla
+from services.sla.service import SlaService
+from services.sla.state import SlaState
+from services.sla.store import SlaStore
+from services.sla.timer import DeadlineHeap
 from shared.business_calendar import load_calendars
 from shared.clock import FakeClock
+from shared.consuming import Batch, Delivery
 from shared.events import (
     Event,
+    SlaEvent,
     TicketAgentReplied,
     TicketAssigned,
     TicketContactAppended,
@@ -29,6 +39,7 @@ from shared.events import (
     TicketStatusChanged,
     TicketTransferred,
 )
+from shared.publishing import Publisher
 
 ROOT = Path(__file__).resolve().parents[2]
 CALENDARS = load_calendars(ROOT / "config")
@@ -197,3 +208,54 @@ def only(events: list[Event], kind: type[E], metric: str | None = None) -> E:
 
 def kinds(events: list[Event]) -> list[tuple[str, str]]:
     return [(e.event_type, e.metric) for e in events]  # type: ignore[attr-defined]
+
+
+# --- the service in memory ---------------------------------------------------------------
+
+
+class RecordingPublisher(Publisher):
+    """The SLA topic in memory: what is published, in order. With `hold_breaches`, a breach
+    stays in flight until the test sets `release`."""
+
+    def __init__(self, *, hold_breaches: bool = False) -> None:
+        super().__init__(KafkaBroker(), "helpdesk.sla.v1", SlaEvent, title="sla.events")
+        self.events: list[Event] = []
+        self.holding = asyncio.Event()
+        self.release = asyncio.Event()
+        if not hold_breaches:
+            self.release.set()
+
+    @property
+    def sent(self) -> list[str]:
+        return [e.event_type for e in self.events]
+
+    async def send(self, event: Event) -> asyncio.Future[Any] | None:
+        self.events.append(event)
+        if event.event_type == "sla.breached":
+            self.holding.set()
+            await self.release.wait()
+        return None
+
+
+def delivery(event: Event, partition: int = 0, offset: int = 0) -> Delivery[Any]:
+    """An input as the kit hands it over (the topic does not matter to the service)."""
+    return Delivery(event, "helpdesk.tickets.v1", partition, offset, event.kafka_key(), None)
+
+
+async def take(service: SlaService, *items: Event | Delivery[Any]) -> Batch[Any]:
+    """Hand the service one batch of these inputs, as the kit does, and send what it left."""
+    deliveries = [
+        i if isinstance(i, Delivery) else delivery(i, offset=n) for n, i in enumerate(items)
+    ]
+    batch: Batch[Any] = Batch(deliveries)
+    await service.take(batch)
+    await batch.flush()
+    return batch
+
+
+def memory_service(
+    store: SlaStore, rules: Rules, clock: FakeClock, publisher: Publisher | None = None
+) -> SlaService:
+    """The service on an in-memory store, timer and publisher."""
+    state = SlaState(rules=rules, store=store, timer=DeadlineHeap(), clock=clock)
+    return SlaService(state, publisher or RecordingPublisher())

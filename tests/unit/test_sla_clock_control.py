@@ -7,7 +7,7 @@ from datetime import timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.sla import clocks
+from services.sla.domain import clocks
 from shared.events import SlaMet, SlaPaused, SlaRecomputed, SlaResumed, SlaStarted, SlaWarning
 from tests.unit.sla_desk import (
     CALENDARS,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from services.sla.compliance import percentile, period_of, summarise
+from services.sla.domain.compliance import percentile, period_of, summarise
 
 
 def _result(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from services.sla import announce, transitions
+from services.sla.domain import announce, transitions
 from shared.events import SlaBreached, SlaMet, SlaStarted, SlaWarning
 from tests.unit.sla_desk import (
     RULES,

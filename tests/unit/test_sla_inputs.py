@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from services.sla.domain import Rules
-from services.sla.policies import SlaPolicies
+from services.sla.domain.policies import SlaPolicies
+from services.sla.domain.ticket import Rules
 from shared.config import load_yaml
 from shared.events import SlaBreached, SlaMet, SlaResumed, SlaStarted, SlaWarning
 from tests.unit.sla_desk import (

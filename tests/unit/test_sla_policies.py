@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -9,8 +10,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from services.sla.domain import Rules
-from services.sla.policies import Prompt, SlaPolicies, config_version
+from services.sla.config import config_version, load_config
+from services.sla.domain.policies import Prompt, SlaPolicies
+from services.sla.domain.ticket import Rules
 from shared.business_calendar import load_calendars
 from shared.config import ConfigError, load_yaml
 
@@ -155,3 +157,26 @@ def test_config_version_changes_with_the_text() -> None:
     assert config_version("a", "b") == config_version("a", "b")
     assert config_version("a", "b") != config_version("a", "c")
     assert config_version("ab", "") != config_version("a", "b")
+
+
+def test_loading_refuses_a_policy_naming_an_unknown_calendar_naming_file_and_field(
+    tmp_path: Path,
+) -> None:
+    shutil.copy(ROOT / "config" / "calendars.yaml", tmp_path / "calendars.yaml")
+    text = (ROOT / "config" / "sla.yaml").read_text(encoding="utf-8")
+    (tmp_path / "sla.yaml").write_text(text.replace("calendar: 24x7", "calendar: moonbase"))
+    with pytest.raises(ConfigError) as refused:
+        load_config(tmp_path)
+    assert refused.value.file == str(tmp_path / "sla.yaml")
+    assert refused.value.field == "policies.0.calendar"
+    assert "moonbase" in refused.value.problem and "24x7" in refused.value.problem
+
+
+def test_the_shipped_config_loads_with_a_version_that_follows_its_text(tmp_path: Path) -> None:
+    shipped = load_config(ROOT / "config")
+    for name in ("sla.yaml", "calendars.yaml"):
+        shutil.copy(ROOT / "config" / name, tmp_path / name)
+    assert load_config(tmp_path).version == shipped.version
+    with (tmp_path / "sla.yaml").open("a", encoding="utf-8") as sla:
+        sla.write("\n# an operator's note\n")
+    assert load_config(tmp_path).version != shipped.version

@@ -3,33 +3,33 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from aiokafka import TopicPartition
 from structlog.testing import capture_logs
 
 from devstack.sla_config import write_fast_sla
-from services.sla import transitions
-from services.sla.app import load_rules
-from services.sla.domain import Finished, Rules, TicketSla
-from services.sla.handlers import fire_ticket, handle
+from services.sla.config import load_config
+from services.sla.domain import transitions
+from services.sla.domain.ticket import Finished, Rules, TicketSla
 from services.sla.partitions import PartitionListener
-from services.sla.settings import SlaSettings
+from services.sla.service import SlaService
 from services.sla.state import SlaState
-from services.sla.store import Armed
+from services.sla.store import Armed, Save, Saved, Stored
+from services.sla.store_memory import MemorySlaStore
 from services.sla.timer import DeadlineHeap
 from shared.clock import FakeClock
 from shared.events import TicketAgentReplied, TicketRouted
 from tests.conftest import eventually
+from tests.unit.sla_desk import RecordingPublisher, take
 
 START = FakeClock().now()
 
 
 def _rules(folder: Path) -> Rules:
-    return load_rules(write_fast_sla(folder, first_response="PT1H", resolution="PT8H"))
+    return load_config(write_fast_sla(folder, first_response="PT1H", resolution="PT8H"))
 
 
 def _ticket(rules: Rules, ticket_id: str = "t-1", partition: int = 0) -> TicketSla:
@@ -54,58 +54,29 @@ def _first_response_due(ticket: TicketSla) -> datetime:
     return first.due_at
 
 
-class MemoryStore:
-    """The SLA store's contract, in a dict; the first `failures` loads of armed tickets fail."""
+class MemoryStore(MemorySlaStore):
+    """The SLA store in memory; keeps every finished target saved, and the first `failures`
+    loads of armed tickets fail."""
 
     def __init__(self, tickets: Iterable[TicketSla] = (), *, failures: int = 0) -> None:
-        self.tickets = {t.ticket_id: (t, 1) for t in tickets}
+        super().__init__(Stored(t, 1) for t in tickets)
         self.finished: list[Finished] = []
         self.failures = failures
         self.loads = 0
 
-    async def get(self, ticket_id: str) -> tuple[TicketSla, int] | None:
-        return self.tickets.get(ticket_id)
-
-    async def save(
-        self, ticket: TicketSla, revision: int | None, *, before: TicketSla | None = None
-    ) -> bool:
-        current = self.tickets.get(ticket.ticket_id)
-        if (current[1] if current else None) != revision:
-            return False
-        self.tickets[ticket.ticket_id] = (ticket, (revision or 0) + 1)
-        return True
-
-    async def record(self, finished: Iterable[Finished]) -> None:
-        self.finished.extend(finished)
+    async def save_all(self, saves: Sequence[Save]) -> Saved:
+        outcome = await super().save_all(saves)
+        self.finished.extend(
+            f for s in saves if s.ticket.ticket_id in outcome.saved for f in s.finished
+        )
+        return outcome
 
     async def armed_in(self, partitions: Iterable[int]) -> AsyncIterator[Armed]:
         self.loads += 1
         if self.loads <= self.failures:
             raise ConnectionError("database away")
-        wanted = set(partitions)
-        for ticket, _ in list(self.tickets.values()):
-            if ticket.next_at is not None and ticket.partition in wanted:
-                yield Armed(
-                    ticket.ticket_id, ticket.next_at, ticket.partition, ticket.version or ""
-                )
-
-    async def results(self, query: dict[str, Any]) -> list[dict[str, Any]]:
-        return []
-
-
-class HoldingBroker:
-    """Records what is published; holds a breach in flight until the test releases it."""
-
-    def __init__(self) -> None:
-        self.sent: list[str] = []
-        self.holding = asyncio.Event()
-        self.release = asyncio.Event()
-
-    async def publish(self, body: dict[str, Any], **_: Any) -> None:
-        self.sent.append(body["event_type"])
-        if body["event_type"] == "sla.breached":
-            self.holding.set()
-            await self.release.wait()
+        async for armed in super().armed_in(partitions):
+            yield armed
 
 
 def _state(store: MemoryStore, rules: Rules, clock: FakeClock | None = None) -> SlaState:
@@ -117,6 +88,10 @@ def _state(store: MemoryStore, rules: Rules, clock: FakeClock | None = None) -> 
     )
 
 
+def _service(state: SlaState, publisher: RecordingPublisher) -> SlaService:
+    return SlaService(state, publisher)
+
+
 async def test_reply_in_time_while_the_breach_is_published_leaves_the_clock_breached_only(
     tmp_path: Path,
 ) -> None:
@@ -125,15 +100,15 @@ async def test_reply_in_time_while_the_breach_is_published_leaves_the_clock_brea
     first_due = _first_response_due(ticket)
     store = MemoryStore([ticket])
     state = _state(store, rules, FakeClock(first_due + timedelta(seconds=1)))
-    broker: Any = HoldingBroker()
-    settings = SlaSettings()
+    broker = RecordingPublisher(hold_breaches=True)
+    service = _service(state, broker)
     replied = TicketAgentReplied(
         ticket_id="t-1", agent_id="a-1", body="Try this", occurred_at=START + timedelta(minutes=30)
     )
 
-    firing = asyncio.create_task(fire_ticket(broker, settings, state, "t-1"))
+    firing = asyncio.create_task(service.fire("t-1"))
     await broker.holding.wait()
-    replying = asyncio.create_task(handle(broker, settings, state, replied, partition=0))
+    replying = asyncio.create_task(take(service, replied))
     # Every store call is in memory, so a few turns of the loop take the reply as far as it can
     # go while the breach is in flight: to its end if nothing stops it.
     for _ in range(20):
@@ -209,6 +184,34 @@ async def test_revoking_the_partitions_or_stopping_ends_the_retries(tmp_path: Pa
     assert list(state.timer.keys()) == []
 
 
+class LeftBehind(MemoryStore):
+    """The index holds an entry a crash left behind beside the ticket's real one."""
+
+    def __init__(self, ticket: TicketSla, stale: datetime) -> None:
+        super().__init__([ticket])
+        self.stale = stale
+
+    async def armed_in(self, partitions: Iterable[int]) -> AsyncIterator[Armed]:
+        async for armed in super().armed_in(partitions):
+            yield armed
+            yield armed._replace(next_at=self.stale)
+
+
+async def test_an_entry_left_behind_never_puts_off_a_deadline_when_partitions_load(
+    tmp_path: Path,
+) -> None:
+    rules = _rules(tmp_path)
+    for offset in (timedelta(hours=1), -timedelta(minutes=10)):
+        ticket = _ticket(rules)
+        assert ticket.next_at is not None
+        state = _state(LeftBehind(ticket, ticket.next_at + offset), rules)
+        listener = _listener(state)
+        await listener.on_partitions_assigned({TopicPartition("tickets", 0)})
+        # The earlier of the two: firing early only reads the ticket and arms it again.
+        assert state.timer.due("t-1") == min(ticket.next_at, ticket.next_at + offset)
+        await listener.stop()
+
+
 async def test_a_ticket_stored_under_other_policies_fires_at_once_to_be_recomputed(
     tmp_path: Path,
 ) -> None:
@@ -224,16 +227,6 @@ async def test_a_ticket_stored_under_other_policies_fires_at_once_to_be_recomput
     await listener.stop()
 
 
-class CountingStore(MemoryStore):
-    def __init__(self, tickets: Iterable[TicketSla]) -> None:
-        super().__init__(tickets)
-        self.reads = 0
-
-    async def get(self, ticket_id: str) -> tuple[TicketSla, int] | None:
-        self.reads += 1
-        return await super().get(ticket_id)
-
-
 async def test_a_ticket_read_ahead_of_its_deadline_sees_a_reply_that_came_meanwhile(
     tmp_path: Path,
 ) -> None:
@@ -241,25 +234,24 @@ async def test_a_ticket_read_ahead_of_its_deadline_sees_a_reply_that_came_meanwh
     ticket = _ticket(rules)
     first = ticket.clock("first_response")
     assert first is not None and first.due_at is not None and ticket.next_at is not None
-    store = CountingStore([ticket])
+    store = MemoryStore([ticket])
     clock = FakeClock(ticket.next_at - timedelta(milliseconds=300))
     state = _state(store, rules, clock)
     state.read_ahead = timedelta(seconds=1)
-    broker: Any = HoldingBroker()
-    broker.release.set()
-    settings = SlaSettings()
+    broker = RecordingPublisher()
+    service = _service(state, broker)
     # The 50% warning is the ticket's next moment; the timer hands it over 300 ms early.
-    firing = asyncio.create_task(fire_ticket(broker, settings, state, "t-1"))
+    firing = asyncio.create_task(service.fire("t-1"))
     await eventually(lambda: state.ahead.get("t-1") is not None, timeout=2.0, interval=0.01)
     replied = TicketAgentReplied(
         ticket_id="t-1", agent_id="a-1", body="Try this", occurred_at=clock.now()
     )
-    await handle(broker, settings, state, replied, partition=0)
+    await take(service, replied)
     clock.advance(timedelta(milliseconds=301))
     await firing
 
     assert broker.sent == ["sla.met"]  # no warning for a first response already met
-    assert store.reads == 2  # the read ahead and the reply's own: none at the moment itself
+    assert store.reads == 2  # the read ahead and the reply batch's: none at the moment itself
     stored = store.tickets["t-1"][0]
     assert stored.next_at is not None and stored.next_at > clock.now()
     assert state.ahead == {}
@@ -273,12 +265,10 @@ class SlowSavingStore(MemoryStore):
         self.saving = asyncio.Event()
         self.let_through = asyncio.Event()
 
-    async def save(
-        self, ticket: TicketSla, revision: int | None, *, before: TicketSla | None = None
-    ) -> bool:
+    async def save_all(self, saves: Sequence[Save]) -> Saved:
         self.saving.set()
         await self.let_through.wait()
-        return await super().save(ticket, revision, before=before)
+        return await super().save_all(saves)
 
 
 async def test_a_firing_cut_off_after_publishing_is_not_decided_again_by_its_retry(
@@ -289,14 +279,13 @@ async def test_a_firing_cut_off_after_publishing_is_not_decided_again_by_its_ret
     first_due = _first_response_due(ticket)
     store = SlowSavingStore([ticket])
     state = _state(store, rules, FakeClock(first_due + timedelta(seconds=1)))
-    broker: Any = HoldingBroker()
-    broker.release.set()
-    settings = SlaSettings()
+    broker = RecordingPublisher()
+    service = _service(state, broker)
 
-    firing = asyncio.create_task(fire_ticket(broker, settings, state, "t-1"))
+    firing = asyncio.create_task(service.fire("t-1"))
     await store.saving.wait()
     firing.cancel()  # what the timer's timeout does to a firing that takes too long
-    retry = asyncio.create_task(fire_ticket(broker, settings, state, "t-1"))
+    retry = asyncio.create_task(service.fire("t-1"))
     for _ in range(20):
         await asyncio.sleep(0)
     assert not retry.done()  # it waits for the save of the first firing

@@ -40,6 +40,19 @@ def test_cancelled_and_moved_keys_fire_once_at_their_live_deadline() -> None:
     assert heap.pop_due(clock.advance(timedelta(hours=1))) == []
 
 
+def test_a_key_tells_its_live_deadline_until_it_fires_or_is_cancelled() -> None:
+    clock = FakeClock()
+    heap = DeadlineHeap()
+    heap.schedule("a", clock.now() + timedelta(minutes=1))
+    heap.schedule("a", clock.now() + timedelta(minutes=3))
+    assert heap.due("a") == clock.now() + timedelta(minutes=3)
+    assert heap.pop_due(clock.advance(timedelta(minutes=5))) == ["a"]
+    assert heap.due("a") is None
+    heap.schedule("b", clock.now() + timedelta(minutes=1))
+    heap.cancel("b")
+    assert heap.due("b") is None
+
+
 def test_keys_due_at_the_same_instant_all_fire_together() -> None:
     clock = FakeClock()
     heap = DeadlineHeap()

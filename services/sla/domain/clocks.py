@@ -16,7 +16,7 @@ from typing import Literal, Protocol
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from services.sla.policies import Prompt
+from services.sla.domain.policies import Prompt
 from shared.events.sla import Metric
 
 ClockStatus = Literal["running", "paused", "met", "breached"]

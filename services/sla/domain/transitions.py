@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Literal
 
-from services.sla import clocks
-from services.sla.clocks import Clock, ms
-from services.sla.domain import (
+from services.sla.domain import clocks
+from services.sla.domain.clocks import Clock, ms
+from services.sla.domain.policies import METRICS
+from services.sla.domain.ticket import (
     Decision,
     Finished,
     Note,
@@ -20,7 +21,6 @@ from services.sla.domain import (
     schedule,
     settle_open,
 )
-from services.sla.policies import METRICS
 from shared.events import (
     TicketAgentReplied,
     TicketAssigned,

@@ -19,9 +19,9 @@ from typing import Literal, Protocol
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from services.sla import clocks
-from services.sla.clocks import Calendar, Clock, ms
-from services.sla.policies import SlaPolicies, Terms
+from services.sla.domain import clocks
+from services.sla.domain.clocks import Calendar, Clock, ms
+from services.sla.domain.policies import SlaPolicies, Terms, calendars_named
 from shared.events import Event
 from shared.events.sla import Colour, Metric
 
@@ -97,11 +97,8 @@ class Rules:
 
     def __post_init__(self) -> None:
         # A policy naming a calendar that does not exist would fail every ticket it matches.
-        named = [("default", self.policies.default.calendar)]
-        named += [(p.name, p.calendar) for p in self.policies.policies]
-        for policy, calendar in named:
-            if calendar is None:
-                continue
+        # (`config.load_config` checks the same first, to name the field in sla.yaml.)
+        for _, policy, calendar in calendars_named(self.policies):
             try:
                 self.calendars.get(calendar)
             except KeyError:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from services.sla.clocks import Calendar
-from services.sla.domain import Decision, Note, Rules, TicketSla
+from services.sla.domain.clocks import Calendar
+from services.sla.domain.ticket import Decision, Note, Rules, TicketSla
 from shared.events import (
     Event,
     SlaBreached,

@@ -9,7 +9,6 @@ first response when both match.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import timedelta
 from typing import Literal
 
@@ -159,7 +158,12 @@ class SlaPolicies(_Frozen):
         )
 
 
-def config_version(*texts: str) -> str:
-    """A short digest of the configuration files: a change means deadlines are recomputed."""
-    digest = hashlib.sha256("\x1f".join(texts).encode()).hexdigest()
-    return digest[:16]
+def calendars_named(policies: SlaPolicies) -> list[tuple[str, str, str]]:
+    """Every calendar the policies name: (field in sla.yaml, policy, calendar)."""
+    named = []
+    if policies.default.calendar is not None:
+        named.append(("default.calendar", "default", policies.default.calendar))
+    for n, policy in enumerate(policies.policies):
+        if policy.calendar is not None:
+            named.append((f"policies.{n}.calendar", policy.name, policy.calendar))
+    return named
