@@ -25,9 +25,9 @@ from devstack.sla_config import write_fast_sla
 from services.sla.domain import transitions
 from services.sla.domain.clocks import ms
 from services.sla.domain.ticket import Rules, TicketSla
-from services.sla.store import _document
+from services.sla.store import HOME, _document
 from services.sla.timer import DeadlineHeap
-from services.sla.timer_index import timer_bucket, timer_field
+from services.sla.timer_index import Homes, timer_field
 from shared.events import TicketRouted
 from shared.mongo import Document
 
@@ -124,37 +124,34 @@ async def seed(
     def build(i: int) -> Document:
         started = now - timedelta(milliseconds=rng.randrange(6 * 3600 * 1000))
         doc = templates.copy(templates.far, ids[i], i % partitions, started)
-        index.append(
-            {
-                "ticket_id": doc["_id"],
-                "partition": doc["partition"],
-                "next_at": doc["next_at"],
-                "version": doc["version"],
-            }
-        )
+        index.append(doc)
         return doc
 
-    rate = await insert_all(tickets, len(ids), build)
+    homes = Homes("seed")
+    rate = await insert_all(tickets, len(ids), lambda i: housed(build(i), homes))
     progress(f"seeded {len(ids):,} armed tickets at {rate:,.0f} docs/s; indexing their timers")
     await index_entries(timers, index)
     return rate
 
 
-async def index_entries(timers: AsyncCollection[Document], entries: list[Document]) -> None:
-    """The timer index of the seeded tickets, one bulk write per bucket document."""
+def housed(doc: Document, homes: Homes) -> Document:
+    """The ticket with a home bucket of the timer index, as the service gives one."""
+    doc[HOME] = homes.take(doc["partition"])
+    return doc
+
+
+async def index_entries(timers: AsyncCollection[Document], docs: list[Document]) -> None:
+    """The timer index of these tickets: their home buckets, new documents, in bulk inserts."""
     buckets: dict[str, Document] = {}
-    for entry in entries:
+    for doc in docs:
         bucket = buckets.setdefault(
-            timer_bucket(entry["partition"], entry["ticket_id"]),
-            {"partition": entry["partition"], "entries": {}},
+            doc[HOME], {"_id": doc[HOME], "partition": doc["partition"], "entries": {}}
         )
-        epoch_ms = round(entry["next_at"].timestamp() * 1000)
-        bucket["entries"][timer_field(entry["ticket_id"])] = [epoch_ms, entry["version"]]
-    for key, bucket in buckets.items():
-        sets = {f"entries.{f}": value for f, value in bucket["entries"].items()}
-        await timers.update_one(
-            {"_id": key}, {"$set": {**sets, "partition": bucket["partition"]}}, upsert=True
-        )
+        epoch_ms = round(doc["next_at"].timestamp() * 1000)
+        bucket["entries"][timer_field(doc["_id"])] = [epoch_ms, doc["version"]]
+    values = list(buckets.values())
+    for first in range(0, len(values), 1000):
+        await timers.insert_many(values[first : first + 1000], ordered=False)
 
 
 async def make_due(
@@ -166,26 +163,21 @@ async def make_due(
     start: datetime,
     span: timedelta,
 ) -> dict[str, datetime]:
-    """Replace these tickets by ones whose breach falls due evenly over [start, start+span]."""
+    """Replace these tickets by ones whose breach falls due evenly over [start, start+span].
+
+    Their new entries go in new home buckets; the old entries (hours later) stay behind, as a
+    crash can leave them: the earliest entry of a ticket wins, and a later one finds nothing."""
     step = span / max(1, len(ids))
     due = {tid: ms(start + i * step) for i, tid in enumerate(ids)}
-    await tickets.delete_many({"_id": {"$in": ids}})
+    for first in range(0, len(ids), 100):
+        await tickets.delete_many({"_id": {"$in": ids[first : first + 100]}})
+    homes = Homes(f"due{uuid.uuid4().hex[:6]}")
     docs = [
-        templates.copy(templates.due, tid, i % partitions, due[tid]) for i, tid in enumerate(ids)
+        housed(templates.copy(templates.due, tid, i % partitions, due[tid]), homes)
+        for i, tid in enumerate(ids)
     ]
     await insert_all(tickets, len(ids), lambda i: docs[i])
-    await index_entries(
-        timers,
-        [
-            {
-                "ticket_id": d["_id"],
-                "partition": d["partition"],
-                "next_at": d["next_at"],
-                "version": d["version"],
-            }
-            for d in docs
-        ],
-    )
+    await index_entries(timers, docs)
     return due
 
 

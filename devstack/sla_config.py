@@ -22,8 +22,10 @@ def write_fast_sla(
     run shows warnings and breaches within seconds whatever the hour or the day.
     """
     config_dir.mkdir(parents=True, exist_ok=True)
-    if not (config_dir / "calendars.yaml").exists():
-        shutil.copy(ROOT / "config" / "calendars.yaml", config_dir / "calendars.yaml")
+    # The calendars the policy names, and the people the service's routes know.
+    for name in ("calendars.yaml", "teams.yaml"):
+        if not (config_dir / name).exists():
+            shutil.copy(ROOT / "config" / name, config_dir / name)
     targets = f"first_response: {first_response}, resolution: {resolution}"
     if next_reply is not None:
         targets += f", next_reply: {next_reply}"
