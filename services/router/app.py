@@ -1,9 +1,9 @@
-"""Composition root of the routing service."""
+"""Composition root of the routing service: wiring only."""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 
 from fastapi import HTTPException
@@ -12,24 +12,20 @@ from pymongo import AsyncMongoClient
 
 from services.router import http
 from services.router.classifier import TextClassifier, load_or_train
-from services.router.desk import Desk
-from services.router.domain.categories import CategoryTree, check_teams
-from services.router.domain.rules import RoutingRules, check_rules
-from services.router.domain.triage import TriageRules, load_triage
-from services.router.flows import Flows
-from services.router.handlers import RouterState, register
+from services.router.config import Example, RouterConfig, load_config
+from services.router.domain.rules import RoutingRules
+from services.router.handlers import register
+from services.router.service import RouterService, ScoreMany
 from services.router.settings import RouterSettings
 from services.router.store import MongoRoutingStore, RoutingStore
 from services.router.triaging import Scores
 from services.router.watch import Watchers
 from shared.agent_tokens import AgentTokens, agent_dependency
-from shared.broker import make_broker, publish_event
-from shared.business_calendar import Calendars, load_calendars
+from shared.broker import make_broker
 from shared.clock import Clock, SystemClock
-from shared.config import load_yaml
-from shared.directory import Directory, load_directory
-from shared.events import AgentPresenceChanged, Event
-from shared.idempotency import ProcessedEvents
+from shared.consuming import ConsumerKit
+from shared.events import AgentEvent, RoutingEvent
+from shared.idempotency import Guard, ProcessedEvents
 from shared.mongo import Document, make_mongo_client
 from shared.runtime import Service, new_http_app
 
@@ -40,49 +36,46 @@ def build_app(
     broker: KafkaBroker | None = None,
     mongo: AsyncMongoClient[Document] | None = None,
     store: RoutingStore | None = None,
+    guard: Guard | None = None,
+    config: RouterConfig | None = None,
     rules: RoutingRules | None = None,
-    tree: CategoryTree | None = None,
-    triage_rules: TriageRules | None = None,
-    directory: Directory | None = None,
-    calendars: Calendars | None = None,
     scores: Scores | None = None,
     clock: Clock | None = None,
 ) -> Service:
     settings = settings or RouterSettings()
-    config = settings.config_dir
     # Every rule file is read and cross-checked here: a bad config stops the service at start.
-    rules = rules or load_yaml(config / "routing.yaml", RoutingRules)
-    tree = tree or load_yaml(config / "categories.yaml", CategoryTree)
-    triage_rules = triage_rules or load_triage(config)
-    directory = directory or load_directory(config)
-    calendars = calendars or load_calendars(config)
-    check_teams(tree, [t.name for t in directory.teams])
-    check_rules(rules, directory, calendars.names, set(tree.teams))
-    if scores is None:
-        examples = config / tree.classification.examples_dir
-        scores = _model(settings.classifier_model, examples, tree.labels).scores
+    config = config or load_config(settings.config_dir, rules=rules)
+    score_many: ScoreMany = (
+        _one_by_one(scores)
+        if scores
+        else _model(settings.classifier_model, config.examples).scores_many
+    )
     broker = broker or make_broker(settings)
     mongo = mongo or make_mongo_client(settings.mongo)
     db = mongo[settings.database_name]
-
-    async def publish(event: Event) -> None:
-        await publish_event(broker, settings.topics.routing, event)
-
-    desk = Desk(
-        rules=rules,
-        directory=directory,
-        calendars=calendars,
-        store=store or MongoRoutingStore(db),
-        publish=publish,
-        clock=clock or SystemClock(),
+    kit = ConsumerKit(broker, settings, guard or ProcessedEvents(db))
+    routing = kit.publisher(
+        settings.topics.routing,
+        RoutingEvent,
+        title="routing.decisions",
+        description="Every routing decision: routed, assigned, queued, escalated, transferred.",
     )
-    flows = Flows(desk=desk, tree=tree, scores=scores, triage_rules=triage_rules)
-    watchers = Watchers(flows, sweep_seconds=settings.queue_sweep_seconds)
-    desk.on_deadline = watchers.wake
-    register(broker, settings, RouterState(flows=flows, processed=ProcessedEvents(db)))
-
-    async def publish_presence(event: AgentPresenceChanged) -> None:
-        await publish_event(broker, settings.topics.agents, event)
+    presence = kit.publisher(
+        settings.topics.agents,
+        AgentEvent,
+        title="agent.presence_changed",
+        description="Presence agents report over HTTP.",
+    )
+    router = RouterService(
+        config=config,
+        store=store or MongoRoutingStore(db),
+        clock=clock or SystemClock(),
+        score_many=score_many,
+        routing=routing,
+    )
+    watchers = Watchers(router, sweep_seconds=settings.queue_sweep_seconds)
+    router.dispatcher.on_deadline = watchers.wake
+    register(kit, router)
 
     service = Service(
         settings=settings,
@@ -93,17 +86,25 @@ def build_app(
             "Categories, priority, tiers, skills- and load-aware assignment and team queues.",
         ),
     )
-    service.http.include_router(http.routes(desk, publish_presence, _agents(settings)))
+    http.serve(service.http, router, presence.publish, _agents(settings))
     service.require_indexes(*MongoRoutingStore.indexes())
+    service.on_start.append(router.prepare)
     service.after_start.append(watchers.start)
     service.on_stop.insert(0, watchers.stop)
     return service
 
 
 @functools.cache
-def _model(path: Path | None, examples: Path, labels: tuple[str, ...]) -> TextClassifier:
+def _model(path: Path | None, examples: tuple[Example, ...]) -> TextClassifier:
     """One model per process for the same examples: apps built again (tests) reuse it."""
-    return load_or_train(path, examples, labels)
+    return load_or_train(path, examples)
+
+
+def _one_by_one(scores: Scores) -> ScoreMany:
+    def score_many(texts: Sequence[str]) -> list[Mapping[str, float]]:
+        return [scores(text) for text in texts]
+
+    return score_many
 
 
 def _agents(settings: RouterSettings) -> Callable[..., Awaitable[str]]:

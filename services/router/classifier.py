@@ -1,5 +1,6 @@
 """The router's text model: character n-grams over folded text in all four languages, trained on
-the labelled example tickets under `config/routing-examples/`, saved and reloaded with joblib."""
+the labelled example tickets under `config/routing-examples/` (loaded by `config.py`), saved and
+reloaded with joblib."""
 
 from __future__ import annotations
 
@@ -10,21 +11,20 @@ import random
 import time
 import warnings
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import joblib
 import sklearn
-from pydantic import BaseModel, ConfigDict, Field
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import SGDClassifier
 from sklearn.metrics import f1_score
 from sklearn.pipeline import Pipeline
 
+from services.router.config import Example
 from services.router.domain.categories import CategoryTree, classify
-from shared.config import ConfigError, load_yaml
 from shared.logging import get_logger
 from shared.text import terms
 
@@ -36,7 +36,6 @@ __all__ = [
     "TextClassifier",
     "evaluate",
     "fingerprint",
-    "load_examples",
     "load_or_train",
     "prepare",
     "split",
@@ -44,57 +43,6 @@ __all__ = [
 
 log = get_logger(__name__)
 _FORMAT = 1
-
-
-@dataclass(frozen=True)
-class Example:
-    label: str
-    text: str
-    language: str
-
-
-class _Entry(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    label: str = Field(min_length=1)
-    text: str = Field(min_length=1)
-
-
-class _ExampleFile(BaseModel):
-    """One `config/routing-examples/<language>.yaml`."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    language: str = Field(pattern=r"^[a-z]{2,3}$")
-    examples: list[_Entry] = Field(min_length=1)
-
-
-def load_examples(directory: Path, labels: Collection[str] | None = None) -> list[Example]:
-    """Every example in the directory's `*.yaml` files, in file order; repeats are dropped."""
-    if not directory.is_dir():
-        raise ConfigError(f"{directory}: examples directory not found")
-    paths = sorted(directory.glob("*.yaml"))
-    if not paths:
-        raise ConfigError(f"{directory}: no example files (*.yaml)")
-    examples: list[Example] = []
-    seen: set[tuple[str, str, str]] = set()
-    for path in paths:
-        file = load_yaml(path, _ExampleFile)
-        if file.language != path.stem:
-            raise ConfigError(
-                f"{path}: says language {file.language!r}, its name says {path.stem!r}"
-            )
-        unknown = sorted({e.label for e in file.examples} - set(labels or ()))
-        if labels is not None and unknown:
-            raise ConfigError(f"{path}: labels not in categories.yaml: {', '.join(unknown)}")
-        for entry in file.examples:
-            key = (file.language, entry.label, prepare(entry.text))
-            if key in seen:
-                log.warning("example_repeated", path=str(path), label=entry.label, text=entry.text)
-                continue
-            seen.add(key)
-            examples.append(Example(entry.label, entry.text, file.language))
-    return examples
 
 
 def prepare(text: str) -> str:
@@ -204,15 +152,12 @@ class TextClassifier:
         )
 
 
-def load_or_train(
-    model_path: Path | None, examples_dir: Path, labels: Collection[str]
-) -> TextClassifier:
+def load_or_train(model_path: Path | None, examples: Sequence[Example]) -> TextClassifier:
     """The saved model if it learnt from exactly these examples with this sklearn; else train.
 
     A missing, stale or unreadable file is never fatal: the model is trained again (a second
     or two) and saved over it when a path is given.
     """
-    examples = load_examples(examples_dir, labels)
     wanted = fingerprint(examples)
     if model_path is not None and model_path.exists():
         try:

@@ -1,5 +1,5 @@
-"""The router's HTTP API: each team's queue, agents' load and presence, each ticket's routing
-and its reasons, and the tickets passed around most."""
+"""The router's HTTP API: each team's queue, agents' load and presence and the tickets they hold,
+each ticket's routing and its reasons, and the tickets passed around most."""
 
 from __future__ import annotations
 
@@ -7,16 +7,34 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from services.router.desk import Desk
 from services.router.domain.tickets import RoutedTicket
+from services.router.service import RouterService, UnknownAgent, UnknownTeam
 from shared.events import AgentPresenceChanged, Presence, QueueOrder
 from shared.events.tickets import Channel, Priority, Tier
 
 AgentDependency = Callable[..., Awaitable[str]]
 Publish = Callable[[AgentPresenceChanged], Awaitable[None]]
+
+
+class NotRouted(LookupError):
+    """The router has not seen the ticket."""
+
+
+class NotYours(PermissionError):
+    """An agent reporting another agent's presence."""
+
+
+#: Every refusal of the API, by the domain error behind it.
+ERRORS: dict[type[Exception], int] = {
+    UnknownTeam: 404,
+    UnknownAgent: 404,
+    NotRouted: 404,
+    NotYours: 403,
+}
 
 
 class QueuedTicket(BaseModel):
@@ -60,28 +78,39 @@ class PresenceAccepted(BaseModel):
 
 
 def _ticket_view(ticket: RoutedTicket) -> dict[str, object]:
-    return ticket.model_dump(mode="json", exclude={"routed_event"})
+    return ticket.model_dump(mode="json", exclude={"routed_event", "slot_changes"})
 
 
-def routes(desk: Desk, publish: Publish, current_agent: AgentDependency) -> APIRouter:
-    router = APIRouter(tags=["routing"])
+def serve(
+    app: FastAPI, router: RouterService, publish: Publish, current_agent: AgentDependency
+) -> None:
+    """Mount the routes and answer refusals by `ERRORS`."""
+    for error, code in ERRORS.items():
+
+        async def refused(request: Request, exc: Exception, code: int = code) -> Response:
+            return JSONResponse({"detail": str(exc)}, status_code=code)
+
+        app.add_exception_handler(error, refused)
+    app.include_router(routes(router, publish, current_agent))
+
+
+def routes(router: RouterService, publish: Publish, current_agent: AgentDependency) -> APIRouter:
+    api = APIRouter(tags=["routing"])
+    directory, rules, clock = router.config.directory, router.config.rules, router.clock
     # A default, not an annotation: FastAPI cannot resolve a local name in a string annotation.
     caller_agent = Depends(current_agent)
 
-    @router.get(
+    @api.get(
         "/queues/{team}",
         summary="A team's queue in the order its tickets will be taken.",
         responses={404: {"description": "No such team."}},
     )
     async def queue(team: str, limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> QueueView:
-        if desk.directory.team(team) is None:
-            raise HTTPException(404, f"no team {team!r} in teams.yaml")
-        order = desk.rules.queues.order_for(team)
-        now = desk.clock.now()
-        waiting = await desk.store.queued(team, order, limit)
+        waiting = await router.queue(team, limit)
+        now = clock.now()
         return QueueView(
             team=team,
-            order=order,
+            order=rules.queues.order_for(team),
             tickets=[
                 QueuedTicket(
                     position=n,
@@ -100,25 +129,32 @@ def routes(desk: Desk, publish: Publish, current_agent: AgentDependency) -> APIR
             ],
         )
 
-    @router.get("/agents", summary="Every agent's tier, presence, shift, load and capacity.")
+    @api.get("/agents", summary="Every agent's tier, presence, shift, load and capacity.")
     async def agents() -> list[AgentView]:
-        views = []
-        for team in desk.directory.teams:
-            for state in await desk.agent_states(team.name):
-                views.append(
-                    AgentView(
-                        agent_id=state.agent_id,
-                        team=team.name,
-                        tier=state.agent.tier,
-                        presence=state.presence,
-                        on_shift=state.on_shift,
-                        open_tickets={ch: len(ids) for ch, ids in state.open.items()},
-                        capacity=dict(state.agent.capacity),
-                    )
-                )
-        return views
+        return [
+            AgentView(
+                agent_id=state.agent_id,
+                team=state.team,
+                tier=state.agent.tier,
+                presence=state.presence,
+                on_shift=state.on_shift,
+                open_tickets=dict(state.held),
+                capacity=dict(state.agent.capacity),
+            )
+            for state in await router.agents()
+        ]
 
-    @router.put(
+    @api.get(
+        "/agents/{agent_id}/tickets",
+        summary="The tickets an agent holds now, from the routed tickets.",
+        responses={404: {"description": "No such agent."}},
+    )
+    async def held(
+        agent_id: str, limit: Annotated[int, Query(ge=1, le=1000)] = 200
+    ) -> list[dict[str, object]]:
+        return [_ticket_view(t) for t in await router.held_by(agent_id, limit)]
+
+    @api.put(
         "/agents/{agent_id}/presence",
         status_code=202,
         summary="An agent reports being online, away or offline (their own token).",
@@ -131,28 +167,28 @@ def routes(desk: Desk, publish: Publish, current_agent: AgentDependency) -> APIR
     async def set_presence(
         agent_id: str, change: PresenceChange, caller: str = caller_agent
     ) -> PresenceAccepted:
-        if desk.directory.agent(agent_id) is None:
-            raise HTTPException(404, f"no agent {agent_id!r} in teams.yaml")
+        if directory.agent(agent_id) is None:
+            raise UnknownAgent(f"no agent {agent_id!r} in teams.yaml")
         if caller != agent_id:
-            raise HTTPException(403, f"{caller} may report only their own presence")
+            raise NotYours(f"{caller} may report only their own presence")
         event = AgentPresenceChanged(agent_id=agent_id, presence=change.presence, source="http")
         await publish(event)
         return PresenceAccepted(
             agent_id=agent_id, presence=change.presence, event_id=str(event.event_id)
         )
 
-    @router.get(
+    @api.get(
         "/tickets/{ticket_id}/routing",
         summary="How the ticket was routed, where it stands, and every decision in words.",
         responses={404: {"description": "The router has not seen the ticket."}},
     )
     async def ticket_routing(ticket_id: str) -> dict[str, object]:
-        stored = await desk.store.ticket(ticket_id)
+        stored = await router.store.ticket(ticket_id)
         if stored is None:
-            raise HTTPException(404, f"no routing recorded for ticket {ticket_id}")
+            raise NotRouted(f"no routing recorded for ticket {ticket_id}")
         return _ticket_view(stored[0])
 
-    @router.get("/reports/transfers", summary="Tickets passed around most: transfers per ticket.")
+    @api.get("/reports/transfers", summary="Tickets passed around most: transfers per ticket.")
     async def transfers(
         at_least: Annotated[int, Query(ge=1)] = 1,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -165,7 +201,7 @@ def routes(desk: Desk, publish: Publish, current_agent: AgentDependency) -> APIR
                 "reported": t.transfers_reported,
                 "history": list(t.history),
             }
-            for t in await desk.store.passed_around(at_least, limit)
+            for t in await router.store.passed_around(at_least, limit)
         ]
 
-    return router
+    return api

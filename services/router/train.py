@@ -14,8 +14,8 @@ from services.router.classifier import (
     LanguageFigures,
     TextClassifier,
     evaluate,
-    load_examples,
 )
+from services.router.config import CATEGORIES, load_examples
 from services.router.domain.categories import CategoryTree
 from shared.config import ConfigError, load_yaml
 
@@ -57,7 +57,7 @@ def format_report(report: EvaluationReport, threshold: float) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        tree = load_yaml(args.config_dir / "categories.yaml", CategoryTree)
+        tree = load_yaml(args.config_dir / CATEGORIES, CategoryTree)
         examples_dir = args.config_dir / tree.classification.examples_dir
         examples = load_examples(examples_dir, tree.labels)
         report = evaluate(examples, test_share=args.test_share, seed=args.seed, tree=tree)

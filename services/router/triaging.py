@@ -93,6 +93,7 @@ def triage(
         priority=priority.priority,
         tier=tier,
         team=team,
+        wording=wording,
         history=(f"routed: {reason}",),
     )
     return Triage(ticket, classification, priority, level, wording, reason)

@@ -7,8 +7,7 @@ import asyncio
 import contextlib
 from datetime import timedelta
 
-from services.router.desk import Cause
-from services.router.flows import Flows
+from services.router.service import RouterService
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -20,8 +19,8 @@ DUE_BATCH = 100
 
 
 class Watchers:
-    def __init__(self, flows: Flows, *, sweep_seconds: float) -> None:
-        self._flows = flows
+    def __init__(self, router: RouterService, *, sweep_seconds: float) -> None:
+        self._router = router
         self._sweep = sweep_seconds
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -45,12 +44,12 @@ class Watchers:
         self._tasks = []
 
     async def _acknowledgements(self) -> None:
-        store, clock = self._flows.store, self._flows.desk.clock
+        store, clock = self._router.store, self._router.clock
         while True:
             wait = ACK_POLL.total_seconds()
             try:
                 for ticket in await store.due_acknowledgements(clock.now(), DUE_BATCH):
-                    await self._flows.acknowledgement_missed(ticket.ticket_id)
+                    await self._router.acknowledgement_missed(ticket.ticket_id)
                 upcoming = await store.next_acknowledgement()
                 if upcoming is not None:
                     until = (upcoming - clock.now()).total_seconds()
@@ -62,12 +61,9 @@ class Watchers:
                 await asyncio.wait_for(self._wake.wait(), timeout=wait)
 
     async def _sweeps(self) -> None:
-        desk = self._flows.desk
         while True:
             await asyncio.sleep(self._sweep)
             try:
-                stamp = int(desk.clock.now().timestamp() * 1000)
-                for team in await self._flows.store.queue_teams():
-                    await desk.drain(team, Cause(f"sweep:{team}:{stamp}"))
+                await self._router.sweep()
             except Exception:
                 log.exception("queue_sweep.failed")

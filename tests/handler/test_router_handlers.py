@@ -322,3 +322,22 @@ async def test_unacknowledged_ticket_goes_to_the_next_agent(make_settings: Any) 
 
 async def _async(value: list[Any]) -> list[Any] | None:
     return value or None
+
+
+async def test_an_agents_load_is_a_count_and_their_tickets_come_from_the_routed_tickets(
+    make_settings: Any,
+) -> None:
+    async with router(make_settings) as desk:
+        for n in range(2):
+            await desk.send(opened(f"chat-{n}", WIFI_EN, channel="chat", language="en"))
+        await desk.send(status("chat-0", "resolved", "ag-maria"))
+        async with desk.http() as client:
+            agents = {a["agent_id"]: a for a in (await client.get("/agents")).json()}
+            held = (await client.get("/agents/ag-maria/tickets")).json()
+            unknown = await client.get("/agents/ag-nobody/tickets")
+        record = await desk.service.db["agents"].find_one({"_id": "ag-maria"})
+    assert agents["ag-maria"]["open_tickets"] == {"chat": 1}
+    assert [t["ticket_id"] for t in held] == ["chat-1"]
+    assert unknown.status_code == 404
+    # The agent's record holds counters and nothing in flight, never a list of tickets.
+    assert record is not None and record["load"] == {"chat": 1} and record["slots"] == []

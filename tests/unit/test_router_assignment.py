@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from services.router.config import check_rules
 from services.router.domain.assignment import AgentState, Needs, choose, drain
-from services.router.domain.rules import AssignmentRules, RoutingRules, check_rules
+from services.router.domain.rules import AssignmentRules, RoutingRules
 from services.router.domain.tickets import RoutedTicket, queue_key
 from shared.business_calendar import load_calendars
 from shared.config import ConfigError, load_yaml
@@ -29,8 +30,9 @@ def agent(person_id: str, **fields: Any) -> Agent:
 
 def state(person_id: str, open_email: int = 0, **fields: Any) -> AgentState:
     extra = {k: fields.pop(k) for k in ("presence", "on_shift", "last_assigned") if k in fields}
-    held = tuple(f"{person_id}-t{i}" for i in range(open_email))
-    return AgentState(agent=agent(person_id, **fields), team="t", open={"email": held}, **extra)
+    return AgentState(
+        agent=agent(person_id, **fields), team="t", held={"email": open_email}, **extra
+    )
 
 
 def needs(**fields: Any) -> Needs:
@@ -73,7 +75,7 @@ def test_offline_away_and_off_shift_agents_get_nothing() -> None:
 
 def test_capacity_is_per_channel() -> None:
     full_chat = AgentState(
-        agent=agent("a", capacity={"email": 5, "chat": 1}), team="t", open={"chat": ("c1",)}
+        agent=agent("a", capacity={"email": 5, "chat": 1}), team="t", held={"chat": 1}
     )
     assert choose(needs(channel="chat"), [full_chat], RULES).agent_id is None
     assert choose(needs(channel="email"), [full_chat], RULES).agent_id == "a"
@@ -114,7 +116,7 @@ def test_excluded_agent_is_skipped_unless_nobody_else_is_left() -> None:
 
 
 def test_holder_of_a_claimed_slot_keeps_the_ticket() -> None:
-    holder = AgentState(agent=agent("h"), team="t", open={"email": ("new", "x")})
+    holder = AgentState(agent=agent("h"), team="t", held={"email": 2}, claiming={"email": ("new",)})
     assert choose(needs(), [state("idle"), holder], RULES).agent_id == "h"
 
 

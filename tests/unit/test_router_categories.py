@@ -9,7 +9,8 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from services.router.domain.categories import CategoryTree, check_teams, classify
+from services.router.config import check_teams
+from services.router.domain.categories import CategoryTree, classify
 from services.router.domain.keywords import TicketText, fold_keyword
 from shared.config import ConfigError, load_yaml
 

@@ -15,11 +15,11 @@ from services.router.classifier import (
     TextClassifier,
     evaluate,
     fingerprint,
-    load_examples,
     load_or_train,
     prepare,
     split,
 )
+from services.router.config import load_examples
 from services.router.train import main
 from shared.config import ConfigError
 
@@ -189,8 +189,8 @@ def test_load_or_train_reuses_a_model_trained_on_the_same_examples(
     directory = write_examples(tmp_path / "examples", EXAMPLES)
     path = tmp_path / "router.joblib"
     calls = count_training(monkeypatch)
-    first = load_or_train(path, directory, LABELS)
-    second = load_or_train(path, directory, LABELS)
+    first = load_or_train(path, load_examples(directory, LABELS))
+    second = load_or_train(path, load_examples(directory, LABELS))
     assert calls == [len(EXAMPLES)]
     assert second.fingerprint == first.fingerprint
     assert second.scores("refund") == first.scores("refund")
@@ -201,13 +201,13 @@ def test_load_or_train_retrains_when_examples_or_sklearn_changed(
 ) -> None:
     directory = write_examples(tmp_path / "examples", EXAMPLES)
     path = tmp_path / "router.joblib"
-    load_or_train(path, directory, LABELS)
+    load_or_train(path, load_examples(directory, LABELS))
     calls = count_training(monkeypatch)
     more = [*EXAMPLES, Example("billing/refund", "give me my money back", "en")]
     write_examples(directory, more)
-    assert load_or_train(path, directory, LABELS).fingerprint == fingerprint(more)
+    assert load_or_train(path, load_examples(directory, LABELS)).fingerprint == fingerprint(more)
     monkeypatch.setattr(classifier.sklearn, "__version__", "0.0-other")
-    load_or_train(path, directory, LABELS)
+    load_or_train(path, load_examples(directory, LABELS))
     assert calls == [len(more), len(more)]
     assert TextClassifier.load(path).sklearn_version == "0.0-other"
 
@@ -216,14 +216,14 @@ def test_load_or_train_retrains_over_a_corrupt_file(tmp_path: Path) -> None:
     directory = write_examples(tmp_path / "examples", EXAMPLES)
     path = tmp_path / "router.joblib"
     path.write_bytes(b"\x80\x04garbage")
-    model = load_or_train(path, directory, LABELS)
+    model = load_or_train(path, load_examples(directory, LABELS))
     assert set(model.labels) == set(LABELS)
     assert TextClassifier.load(path).fingerprint == fingerprint(EXAMPLES)
 
 
 def test_load_or_train_without_a_path_trains_and_saves_nothing(tmp_path: Path) -> None:
     directory = write_examples(tmp_path / "examples", EXAMPLES)
-    assert set(load_or_train(None, directory, LABELS).labels) == set(LABELS)
+    assert set(load_or_train(None, load_examples(directory, LABELS)).labels) == set(LABELS)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["examples"]
 
 

@@ -10,13 +10,14 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from services.router.config import load_triage
 from services.router.domain.priority import (
     PriorityDecision,
     PriorityRules,
     decide_priority,
     raise_priority,
 )
-from services.router.domain.triage import TriageRules, load_triage
+from services.router.domain.triage import TriageRules
 from services.router.domain.vocabulary import LEVELS, Level, Priority
 from shared.config import ConfigError
 

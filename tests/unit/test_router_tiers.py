@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from services.router.config import load_triage
 from services.router.domain.tiers import (
     CustomerHistory,
     TierRules,
@@ -21,7 +22,6 @@ from services.router.domain.tiers import (
     technical_tokens,
     wording_score,
 )
-from services.router.domain.triage import load_triage
 from services.router.domain.vocabulary import Difficulty, TechLevel, Tier
 from shared.text import terms
 

@@ -21,7 +21,11 @@ class AgentState:
     team: str
     presence: Presence = "online"
     on_shift: bool = True
-    open: Mapping[Channel, tuple[str, ...]] = field(default_factory=dict)
+    #: Tickets held per channel: a count, the agent's load.
+    held: Mapping[Channel, int] = field(default_factory=dict)
+    #: Tickets whose slot the agent claimed while the decision is not saved yet (counted in
+    #: `held`): a decision made again gives them to this agent again.
+    claiming: Mapping[Channel, tuple[str, ...]] = field(default_factory=dict)
     #: Sequence number of their latest assignment; lower means longer ago (round robin).
     last_assigned: int = 0
 
@@ -30,7 +34,7 @@ class AgentState:
         return self.agent.person_id
 
     def load(self, channel: Channel) -> int:
-        return len(self.open.get(channel, ()))
+        return self.held.get(channel, 0)
 
     def capacity(self, channel: Channel) -> int:
         return self.agent.capacity_for(channel)
@@ -41,21 +45,24 @@ class AgentState:
 
     @property
     def open_total(self) -> int:
-        return sum(len(held) for held in self.open.values())
+        return sum(self.held.values())
 
     def holds(self, ticket_id: str) -> bool:
-        return any(ticket_id in held for held in self.open.values())
+        return any(ticket_id in claimed for claimed in self.claiming.values())
 
     @property
     def available(self) -> bool:
         return self.presence == "online" and self.on_shift
 
     def with_ticket(self, channel: Channel, ticket_id: str, sequence: int) -> AgentState:
-        held = self.open.get(channel, ())
-        if ticket_id in held:
+        claimed = self.claiming.get(channel, ())
+        if ticket_id in claimed:
             return self
         return replace(
-            self, open={**self.open, channel: (*held, ticket_id)}, last_assigned=sequence
+            self,
+            held={**self.held, channel: self.load(channel) + 1},
+            claiming={**self.claiming, channel: (*claimed, ticket_id)},
+            last_assigned=sequence,
         )
 
 
@@ -125,7 +132,7 @@ def choose(needs: Needs, agents: Sequence[AgentState], rules: AssignmentRules) -
     # A slot claimed before a crash: the same agent again, so a redelivery decides the same.
     # Slots are claimed on the ticket's channel only, so only that channel is looked at.
     for state in agents:
-        if ticket_id in state.open.get(channel, ()):
+        if ticket_id in state.claiming.get(channel, ()):
             return Choice(state.agent_id, f"already holds the ticket ({state.agent_id})")
     pool, notes = qualified(needs, agents)
     wanted = _requirements(needs, notes)

@@ -3,7 +3,7 @@ model's scores with keyword and pattern rules by noisy-OR."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,9 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from services.router.domain.keywords import LANGUAGES, KeywordRules, Language, TicketText
 from services.router.domain.vocabulary import Difficulty, Level
-from shared.config import ConfigError
 
-__all__ = ["UNCATEGORISED", "CategoryTree", "Classification", "Leaf", "check_teams", "classify"]
+__all__ = ["UNCATEGORISED", "CategoryTree", "Classification", "Leaf", "classify"]
 
 UNCATEGORISED = "uncategorised"
 _NAME = r"^[a-z0-9][a-z0-9-]*$"
@@ -136,17 +135,6 @@ def _no_duplicates(what: str, names: list[str]) -> None:
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ValueError(f"{what} listed twice: {', '.join(duplicates)}")
-
-
-def check_teams(tree: CategoryTree, known_teams: Iterable[str]) -> None:
-    """Every team the tree routes to must exist in `teams.yaml`."""
-    known = set(known_teams)
-    unknown = sorted(tree.teams - known)
-    if unknown:
-        raise ConfigError(
-            f"categories.yaml names teams {unknown} not found in teams.yaml "
-            f"(teams: {sorted(known)})"
-        )
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,11 @@ class RoutedTicket(BaseModel):
     history: tuple[str, ...] = Field(default=(), description="Every decision, in words.")
     #: The `ticket.routed` event as first announced, announced again on a redelivery.
     routed_event: dict[str, Any] | None = None
+    #: What the ticket's wording added to the customer's technical score (counted once).
+    wording: float = 0.0
+    #: Agents' slot changes that recent saves of this record made final, as `agent/key`
+    #: (`domain/slots.py`): how a change a crash left in flight is settled or undone.
+    slot_changes: tuple[str, ...] = ()
 
     @property
     def priority_rank(self) -> int:

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from pydantic import BaseModel, ConfigDict
 
 from services.router.domain.priority import PriorityRules
 from services.router.domain.tiers import TierRules
-from shared.config import load_yaml
 
 
 class TriageRules(BaseModel):
@@ -16,8 +13,3 @@ class TriageRules(BaseModel):
 
     priority: PriorityRules
     tiers: TierRules
-
-
-def load_triage(config_dir: Path) -> TriageRules:
-    """The validated rules; raises shared.config.ConfigError saying what is wrong."""
-    return load_yaml(config_dir / "triage.yaml", TriageRules)
