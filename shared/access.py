@@ -19,7 +19,7 @@ app with a route that states none. Object checks (is this ticket in the caller's
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any
@@ -292,6 +292,17 @@ def rule_of(route: APIRoute | APIWebSocketRoute) -> Rule | None:
     return None
 
 
+def _routes(routes: Iterable[Any]) -> Iterator[APIRoute | APIWebSocketRoute]:
+    """Every API route, those of included routers too (FastAPI keeps an included router as one
+    entry of the app's routes, with its own routes inside)."""
+    for route in routes:
+        if isinstance(route, APIRoute | APIWebSocketRoute):
+            yield route
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            yield from _routes(inner.routes)
+
+
 class RouteWithoutRule(RuntimeError):
     """A route that states no access rule: the service refuses to start with it."""
 
@@ -304,9 +315,7 @@ def enforce(app: FastAPI) -> dict[str, Rule]:
     """
     found: dict[str, Rule] = {}
     missing: list[str] = []
-    for route in app.routes:
-        if not isinstance(route, APIRoute | APIWebSocketRoute):
-            continue
+    for route in _routes(app.routes):
         rule = rule_of(route)
         methods = sorted(getattr(route, "methods", None) or {"WEBSOCKET"})
         name = f"{','.join(methods)} {route.path}"

@@ -9,9 +9,9 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from services.intake.customers import CustomersChanged
+from services.intake.domain.erasure import erased_ticket
 from services.intake.domain.view import RECENT_KEPT, TICKET_FIELDS, BatchView, Changes
 from services.intake.store import ACTIVE, DecisionsChanged
-from services.intake.domain.erasure import erased_ticket
 from shared.events import CustomerErased, Event
 from shared.mongo import Document
 

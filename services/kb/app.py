@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 from datetime import timedelta
 
-from fastapi import HTTPException
 from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
 
@@ -19,7 +18,7 @@ from services.kb.search import SearchIndex
 from services.kb.service import SELF_HELP_ISSUER, KbService
 from services.kb.settings import KbSettings
 from services.kb.store import KbStore, MongoKbStore
-from shared.agent_tokens import AgentTokens, agent_dependency
+from shared.access import access_for, token_keys
 from shared.broker import make_broker
 from shared.clock import Clock, SystemClock
 from shared.consuming import ConsumerKit
@@ -41,15 +40,17 @@ def build_app(
     detector: LanguageDetector | None = None,
 ) -> Service:
     settings = settings or KbSettings()
-    broker = broker or make_broker(settings)
-    mongo = mongo or make_mongo_client(settings.mongo)
     clock = clock or SystemClock()
     config = config or load_config(settings.config_dir)
+    # First, before any client: outside the local stack it refuses to start without a real
+    # secret; on the local stack without one, people's routes and self-help links answer 503.
+    access = access_for(settings, config.directory, clock)
+    broker = broker or make_broker(settings)
+    mongo = mongo or make_mongo_client(settings.mongo)
     db = mongo[settings.database_name]
     store = store or MongoKbStore(db)
     kit = ConsumerKit(broker, settings, guard or ProcessedEvents(db))
     keeper = IndexKeeper(SearchIndex(tuning=config.tuning), store, clock)
-    secret = settings.agent_token_secret.get_secret_value() if settings.agent_token_secret else None
     kb = KbService(
         store=store,
         keeper=keeper,
@@ -57,7 +58,9 @@ def build_app(
         detector=detector or LanguageDetector(),
         out=Outbox.on(kit, settings.topics.kb),
         clock=clock,
-        self_help_tokens=AgentTokens(secret, issuer=SELF_HELP_ISSUER) if secret else None,
+        # Links are signed with the people's key under an issuer of their own (neither is
+        # taken for the other), and outlive a rotation as people's tokens do.
+        self_help_tokens=token_keys(settings, issuer=SELF_HELP_ISSUER),
         public_url=settings.public_url,
         self_help_ttl=timedelta(days=settings.self_help_days),
     )
@@ -70,17 +73,9 @@ def build_app(
             "Help desk: knowledge base",
             "Multilingual articles and search, self-help, canned responses and analytics.",
         ),
+        kit=kit,
     )
-    if secret:
-        person = agent_dependency(AgentTokens(secret), clock)
-    else:
-
-        async def person() -> str:
-            raise HTTPException(
-                503, "no agent token secret configured (HELPDESK_AGENT_TOKEN_SECRET)"
-            )
-
-    http.serve(service.http, kb, person)
+    http.serve(service.http, kb, access, settings)
 
     reconciling: list[asyncio.Task[None]] = []
 
@@ -99,4 +94,6 @@ def build_app(
     service.on_start.append(kb.seed)
     service.after_start.append(start_reconciling)
     service.on_stop.append(stop_reconciling)
+    # Last: adds the health and metrics routes, and refuses a route that states no rule.
+    service.seal(access)
     return service

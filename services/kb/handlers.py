@@ -1,6 +1,6 @@
 """The knowledge base's subscribers, on the consumer kit: new tickets and resolution notes, and
-routed tickets (shared groups, a batch at a time), and this replica's index kept in step with
-article changes (a group of its own). The use cases are `KbService`'s."""
+routed tickets (shared groups, a batch at a time), erased customers, and this replica's index
+kept in step with article changes (a group of its own). The use cases are `KbService`'s."""
 
 from __future__ import annotations
 
@@ -8,7 +8,13 @@ from typing import Any, cast
 
 from services.kb.service import KbService
 from shared.consuming import Batch, ConsumerKit, Delivery
-from shared.events import KbArticleChanged, RoutingEvent, TicketEvent, TicketRouted
+from shared.events import (
+    CustomerEvent,
+    KbArticleChanged,
+    RoutingEvent,
+    TicketEvent,
+    TicketRouted,
+)
 
 
 def register(kit: ConsumerKit, kb: KbService) -> None:
@@ -40,6 +46,24 @@ def register(kit: ConsumerKit, kb: KbService) -> None:
     )
     async def on_routing(batch: Batch[RoutingEvent]) -> None:
         await kb.routed(batch, cast(list[Delivery[TicketRouted]], batch.deliveries))
+
+    # Only `customer.erased`: the knowledge base keeps no customer ids (its tickets, searches
+    # and articles name none), so `customer.merged` has nothing here to move.
+    # No guard: erasing deletes or blanks what the event names, so a second time changes
+    # nothing.
+    @kit.subscriber(
+        topics.customers,
+        name="kb.on_customer",
+        events=CustomerEvent,
+        accepts=frozenset({"customer.erased"}),
+        group="customers",
+        description="Erases what the knowledge base keeps of a customer: its notes of their "
+        "tickets, their searches, and the drafts made from their tickets.",
+    )
+    async def on_customer(batch: Batch[Any]) -> None:
+        for delivery in batch:
+            with batch.isolate(delivery):
+                await kb.erase(delivery.event)
 
     # No guard: the index takes an article only when its version is newer than the one it
     # holds, so a repeated change changes nothing.

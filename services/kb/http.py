@@ -1,19 +1,22 @@
-"""The knowledge base's public HTTP API (search, read, vote, customers' self-help), and the one
-table that turns every refusal of a use case into its HTTP answer."""
+"""The knowledge base's public HTTP API (search, read, vote) and customers' self-help pages
+behind signed links, and the one table that turns every refusal of a use case into its HTTP
+answer. Each route states its access rule (`shared.access`)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Annotated, Any
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, FastAPI, HTTPException, Query, Request, status
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, status
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from services.kb import http_editor, self_help_page
 from services.kb.domain.canned import MissingValues
 from services.kb.domain.errors import (
+    BadLink,
     Conflict,
     Forbidden,
     InvalidChange,
@@ -22,10 +25,13 @@ from services.kb.domain.errors import (
     Unavailable,
 )
 from services.kb.service import KbService
+from services.kb.settings import KbSettings
+from shared.access import Access, Problem, RateLimit, Rule
 
 #: Every refusal a use case may raise, and its HTTP status; the answer's detail is its message.
 ERRORS: dict[type[Exception], int] = {
     NotFound: 404,
+    BadLink: 401,
     Forbidden: 403,
     Conflict: 409,
     NotAllowed: 409,
@@ -33,18 +39,50 @@ ERRORS: dict[type[Exception], int] = {
     MissingValues: 422,
     Unavailable: 503,
 }
+Answers = dict[int | str, dict[str, Any]]
+Token = Annotated[str, Path(description="The signed token of the customer's self-help link.")]
 
 
-def serve(app: FastAPI, kb: KbService, person: Callable[..., Awaitable[str]]) -> None:
-    """Mount the public and the editors' routes, and answer refusals by `ERRORS`."""
-    app.include_router(routes(kb))
-    app.include_router(http_editor.routes(kb, person))
+def serve(app: FastAPI, kb: KbService, access: Access, settings: KbSettings) -> None:
+    """Mount the public, the self-help and the editors' routes, and answer refusals by
+    `ERRORS`."""
+    # On the app itself, not through `include_router`: `seal` checks the app's own routes.
+    routes(app, kb, access, settings)
+    http_editor.routes(app, kb, access)
     for error, code in ERRORS.items():
 
         async def refused(request: Request, exc: Exception, code: int = code) -> Response:
             return JSONResponse({"detail": str(exc)}, status_code=code)
 
         app.add_exception_handler(error, refused)
+
+
+def self_help_link(
+    kb: KbService, access: Access, limit: RateLimit
+) -> Callable[..., Awaitable[str]]:
+    """The `link` rule of the self-help routes: the ticket the signed token in the path names
+    (401 if forged, expired or no self-help link; 503 if links are not configured), counted
+    against `limit` per client address first, so guessing tokens is slow."""
+
+    within_limit = Depends(Access.limited(limit))
+
+    async def linked_ticket(token: Token, _: None = within_limit) -> str:
+        return kb.ticket_of(token)
+
+    return access.rule(Rule.LINK, linked_ticket)
+
+
+async def bounded_body(request: Request, limit: int) -> bytes:
+    """The request's body, refused with 413 as soon as it is longer than `limit` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, f"the body is {declared} bytes; the limit is {limit}")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise HTTPException(413, f"the body is over the limit of {limit} bytes")
+    return bytes(body)
 
 
 class Result(BaseModel):
@@ -87,10 +125,20 @@ class SolvedAnswer(BaseModel):
     deflected: bool = Field(description="False if it was already answered before.")
 
 
-def routes(kb: KbService) -> APIRouter:
-    router = APIRouter(tags=["articles"])
+def routes(router: FastAPI, kb: KbService, access: Access, settings: KbSettings) -> None:
+    public = [Depends(access.public)]
+    linked = Depends(self_help_link(kb, access, RateLimit(settings.public_rate_limit)))
+    not_published: Answers = {404: {"description": "No such published article.", "model": Problem}}
+    not_offered: Answers = {
+        404: {"description": "The article was not offered for this request.", "model": Problem}
+    }
 
-    @router.get("/articles/search", summary="Search published articles in any language.")
+    @router.get(
+        "/articles/search",
+        tags=["articles"],
+        dependencies=public,
+        summary="Search published articles in any language (public, rate-limited).",
+    )
     async def search(
         q: str = Query(min_length=1, max_length=500, description="What to look for."),
         language: str | None = Query(
@@ -108,8 +156,12 @@ def routes(kb: KbService) -> APIRouter:
 
     @router.get(
         "/articles/{article_id}",
+        tags=["articles"],
+        dependencies=public,
         summary="Read a published article; counts a view (and the search it came from).",
-        responses={404: {"description": "No such published article."}},
+        description="Public. A draft or archived article answers 404, as one that does not "
+        "exist: editors read those at `/editor/articles/{article_id}`.",
+        responses=not_published,
     )
     async def read(
         article_id: str,
@@ -131,8 +183,11 @@ def routes(kb: KbService) -> APIRouter:
 
     @router.post(
         "/articles/{article_id}/feedback",
+        tags=["articles"],
+        dependencies=public,
         status_code=status.HTTP_202_ACCEPTED,
-        summary="Say whether an article helped.",
+        summary="Say whether a published article helped (public, rate-limited).",
+        responses=not_published,
     )
     async def feedback(article_id: str, vote: Vote) -> dict[str, str]:
         await kb.feedback(article_id, vote.helpful, vote.comment)
@@ -140,11 +195,13 @@ def routes(kb: KbService) -> APIRouter:
 
     @router.get(
         "/self-help/{token}",
+        tags=["self-help"],
         summary="The articles offered to a customer for their request (HTML or JSON).",
-        responses={404: {"description": "Link expired or forged."}},
+        description="Behind the signed link mailed to the customer: the token names the ticket "
+        "(401 if forged or expired). Rate-limited per client address.",
     )
-    async def offered(token: str, request: Request) -> Response:
-        offer = await kb.self_help(token)
+    async def offered(token: Token, request: Request, ticket_id: str = linked) -> Response:
+        offer = await kb.self_help(ticket_id)
         page = self_help_page.Offer(
             ticket_id=offer.ticket_id,
             reference=offer.reference,
@@ -158,24 +215,32 @@ def routes(kb: KbService) -> APIRouter:
 
     @router.post(
         "/self-help/{token}/solved",
+        tags=["self-help"],
         summary="'This solved it': resolves the request and counts a deflection.",
-        responses={404: {"description": "Link expired or forged, or article not offered."}},
+        description="Behind the signed link (401 if forged or expired); 404 if the article was "
+        "not offered for this request. Rate-limited per client address.",
+        responses=not_offered,
     )
-    async def solved(token: str, body: Solved) -> SolvedAnswer:
-        ticket_id, deflected = await kb.solved(token, body.article_id)
+    async def solved(body: Solved, ticket_id: str = linked) -> SolvedAnswer:
+        ticket_id, deflected = await kb.solved(ticket_id, body.article_id)
         return SolvedAnswer(ticket_id=ticket_id, deflected=deflected)
 
     @router.post(
         "/self-help/{token}",
+        tags=["self-help"],
         summary="The self-help page's form: `article_id=...` solved it (HTML answer).",
+        description="Behind the signed link, as `POST /self-help/{token}/solved`.",
         response_class=HTMLResponse,
+        responses={
+            **not_offered,
+            413: {"description": "The form is too long.", "model": Problem},
+        },
     )
-    async def solved_by_form(token: str, request: Request) -> HTMLResponse:
-        form = parse_qs((await request.body()).decode("utf-8", "replace"))
+    async def solved_by_form(request: Request, ticket_id: str = linked) -> HTMLResponse:
+        raw = await bounded_body(request, settings.max_request_bytes)
+        form = parse_qs(raw.decode("utf-8", "replace"))
         article_id = (form.get("article_id") or [""])[0]
         if not article_id:
             raise HTTPException(422, "say which article solved it (article_id)")
-        ticket_id, _ = await kb.solved(token, article_id)
+        ticket_id, _ = await kb.solved(ticket_id, article_id)
         return HTMLResponse(self_help_page.thanks(ticket_id))
-
-    return router

@@ -1,6 +1,7 @@
 """The knowledge base's use cases, for its subscribers and its routes alike: suggestions for new
 tickets and self-help once their category is known (in bulk, per batch), drafts from resolution
-notes, this replica's index, search and its log, customers' answers, and editors' changes."""
+notes, this replica's index, search and its log, customers' answers, editors' changes, and
+erasing a customer."""
 
 from __future__ import annotations
 
@@ -21,9 +22,10 @@ from services.kb.domain.tickets import (
 )
 from services.kb.keeper import IndexKeeper
 from services.kb.outbox import Outbox
+from services.kb.service_erasure import ErasureCases
 from services.kb.service_people import PeopleCases
 from services.kb.store import KbStore
-from shared.agent_tokens import AgentTokens
+from shared.agent_tokens import TokenKeys
 from shared.clock import Clock
 from shared.consuming import Batch, Delivery
 from shared.events import (
@@ -45,8 +47,9 @@ SELF_HELP_ISSUER = "helpdesk-kb-self-help"
 Work = Callable[[Delivery[Any]], Awaitable[None]]
 
 
-class KbService(PeopleCases):
-    """Everything the knowledge base does; what people ask over HTTP is in `PeopleCases`."""
+class KbService(PeopleCases, ErasureCases):
+    """Everything the knowledge base does; what people ask over HTTP is in `PeopleCases`,
+    erasing a customer in `ErasureCases`."""
 
     def __init__(
         self,
@@ -57,7 +60,7 @@ class KbService(PeopleCases):
         detector: LanguageDetector,
         out: Outbox,
         clock: Clock,
-        self_help_tokens: AgentTokens | None = None,
+        self_help_tokens: TokenKeys | None = None,
         public_url: str | None = None,
         self_help_ttl: timedelta = timedelta(days=14),
     ) -> None:

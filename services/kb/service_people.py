@@ -26,7 +26,7 @@ from services.kb.keeper import IndexKeeper
 from services.kb.outbox import Outbox
 from services.kb.search import Found
 from services.kb.store import KbStore
-from shared.agent_tokens import AgentTokens, BadToken
+from shared.agent_tokens import BadToken, TokenKeys
 from shared.clock import Clock
 from shared.events import KbDeflected, KbFeedback, KbSearched
 from shared.language import LanguageDetector
@@ -60,7 +60,7 @@ class PeopleCases:
     out: Outbox
     clock: Clock
     _detector: LanguageDetector
-    _tokens: AgentTokens | None
+    _tokens: TokenKeys | None
 
     def language_of(self, text: str, given: str | None = None) -> str | None:
         if given in LANGUAGES:
@@ -112,16 +112,17 @@ class PeopleCases:
     # -- customers -----------------------------------------------------------------------------
 
     def ticket_of(self, token: str) -> str:
-        """The ticket a self-help link is for."""
+        """The ticket a self-help link is for (signed with the current key, or with the
+        previous one while a rotation lets it)."""
         if self._tokens is None:
             raise Unavailable("self-help is not configured (no agent token secret)")
         try:
-            return self._tokens.verify(token)
+            return self._tokens.verify(token, self.clock.now())
         except BadToken as exc:
             raise BadLink(f"this self-help link does not work: {exc}") from exc
 
-    async def self_help(self, token: str) -> SelfHelp:
-        ticket_id = self.ticket_of(token)
+    async def self_help(self, ticket_id: str) -> SelfHelp:
+        """What the self-help link of `ticket_id` (`ticket_of` its token) shows."""
         ticket = await self.store.ticket(ticket_id)
         offered = [m.article_id for m in ticket.offered] if ticket else []
         articles = await self.store.articles_by_ids(offered)
@@ -135,9 +136,9 @@ class PeopleCases:
             solved_by=await self.store.deflection(ticket_id),
         )
 
-    async def solved(self, token: str, article_id: str) -> tuple[str, bool]:
-        """The customer says the article solved it: a deflection, once per ticket."""
-        ticket_id = self.ticket_of(token)
+    async def solved(self, ticket_id: str, article_id: str) -> tuple[str, bool]:
+        """The customer of `ticket_id` (`ticket_of` their link) says the article solved it: a
+        deflection, once per ticket."""
         ticket = await self.store.ticket(ticket_id)
         offered = {m.article_id: m for m in ticket.offered} if ticket else {}
         if article_id not in offered:

@@ -1,8 +1,11 @@
-"""Settings of the knowledge-base service (`HELPDESK_` prefix), e.g. `HELPDESK_PUBLIC_URL`."""
+"""Settings of the knowledge-base service (`HELPDESK_` prefix), e.g. `HELPDESK_PUBLIC_URL`.
+
+People's tokens and customers' self-help links are signed with `agent_token_secret` (and
+rotated with `agent_token_previous_secret`) of `ServiceSettings`, the same on every service."""
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 
 from shared.settings import ServiceSettings
 
@@ -10,12 +13,6 @@ from shared.settings import ServiceSettings
 class KbSettings(ServiceSettings):
     service_name: str = "kb"
     http_port: int = 8005
-    agent_token_secret: SecretStr | None = Field(
-        default=None,
-        description="Key (32+ bytes) people's tokens are signed with, the same as intake's; it "
-        "opens the editor API, canned responses and reports, and signs customers' self-help "
-        "links. Without it those answer 503.",
-    )
     public_url: str | None = Field(
         default=None,
         description="Where customers reach this service (e.g. https://helpdesk.example/kb); "

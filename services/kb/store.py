@@ -12,7 +12,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from services.kb.domain.articles import Article
+from services.kb.domain.articles import DRAFTED_BY, Article
 from services.kb.domain.canned import CannedResponse
 from services.kb.domain.reports import ArticleRow, Counter, Counts, QueryRow
 from services.kb.domain.tickets import OfferClaim, TicketNote, TicketSeen
@@ -47,6 +47,15 @@ class KbStore(Protocol):
     async def put_canned(self, canned: CannedResponse) -> None: ...
     async def add_missing_canned(self, canned: Sequence[CannedResponse]) -> int: ...
     async def delete_canned(self, canned_id: str) -> bool: ...
+    async def articles_from(self, ticket_ids: Sequence[str]) -> list[Article]:
+        """The articles drafted from any of these tickets, in any status."""
+
+    async def delete_articles(self, article_ids: Sequence[str]) -> None:
+        """Delete the articles and every version of them."""
+
+    async def unlink_articles(self, article_ids: Sequence[str]) -> None:
+        """The articles and their versions lose `source_ticket_id`; the versions the knowledge
+        base drafted itself (not an editor) go."""
 
     # -- tickets -------------------------------------------------------------------------------
     async def ticket(self, ticket_id: str) -> TicketSeen | None: ...
@@ -59,6 +68,9 @@ class KbStore(Protocol):
     async def claim_offers(self, claims: Mapping[str, OfferClaim]) -> set[str]:
         """Offer each ticket its claim's articles unless it was offered some before, in one
         write; the tickets whose offer is the claim's (made now or by an earlier try)."""
+
+    async def forget_tickets(self, ticket_ids: Sequence[str]) -> None:
+        """Delete what the knowledge base noted of these tickets (subject, suggestions...)."""
 
     # -- analytics -----------------------------------------------------------------------------
     async def count(self, counts: Counts) -> None:
@@ -75,6 +87,12 @@ class KbStore(Protocol):
 
     async def deflection(self, ticket_id: str) -> str | None:
         """The article that deflected the ticket, if one did."""
+
+    async def forget_deflections(self, ticket_ids: Sequence[str]) -> None:
+        """The deflections of these tickets keep only which article solved them, and when."""
+
+    async def forget_searches(self, patterns: Sequence[str]) -> None:
+        """Delete every logged search whose `key` matches any of these regular expressions."""
 
     async def top_queries(
         self, since: datetime, *, limit: int = 20, only_empty: bool = False
@@ -114,6 +132,8 @@ class MongoArticles:
                     IndexModel([("updated_at", ASCENDING)]),
                     IndexModel([("status", ASCENDING), newest]),
                     IndexModel([("category", ASCENDING), newest]),
+                    # Erasure finds the articles drafted from a person's tickets.
+                    IndexModel([("source_ticket_id", ASCENDING)]),
                 ],
             ),
             Indexes(
@@ -202,6 +222,27 @@ class MongoArticles:
 
     async def delete_canned(self, canned_id: str) -> bool:
         return (await self._canned.delete_one({"_id": canned_id})).deleted_count == 1
+
+    async def articles_from(self, ticket_ids: Sequence[str]) -> list[Article]:
+        if not ticket_ids:
+            return []
+        cursor = self._articles.find({"source_ticket_id": {"$in": list(ticket_ids)}})
+        return [_article(doc) async for doc in cursor]
+
+    async def delete_articles(self, article_ids: Sequence[str]) -> None:
+        if article_ids:
+            # Versions first: a crash in between leaves the article, found again next time.
+            await self._versions.delete_many({"article_id": {"$in": list(article_ids)}})
+            await self._articles.delete_many({"_id": {"$in": list(article_ids)}})
+
+    async def unlink_articles(self, article_ids: Sequence[str]) -> None:
+        if not article_ids:
+            return
+        ids = {"$in": list(article_ids)}
+        await self._versions.delete_many({"article_id": ids, "updated_by": DRAFTED_BY})
+        unlink = {"$unset": {"source_ticket_id": ""}}
+        await self._versions.update_many({"article_id": ids}, unlink)
+        await self._articles.update_many({"_id": ids}, unlink)
 
 
 class MongoKbStore(MongoArticles, MongoTickets, MongoAnalytics):

@@ -3,16 +3,20 @@ views, votes, suggestions, offers and deflections per article; the reports built
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReplaceOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.kb.domain.reports import ArticleRow, Counter, Counts, QueryRow, query_key
 from services.kb.store_tickets import bulk_upsert
-from shared.mongo import Document, Indexes
+from shared.mongo import Document, Indexes, find_by_ids
+
+#: What a deflection keeps once its ticket's customer is erased (nothing of the person).
+DEFLECTION_FIELDS = ("article_id", "at")
 
 
 class MongoAnalytics:
@@ -76,6 +80,21 @@ class MongoAnalytics:
     async def deflection(self, ticket_id: str) -> str | None:
         doc = await self._deflections.find_one({"_id": ticket_id})
         return str(doc["article_id"]) if doc else None
+
+    async def forget_deflections(self, ticket_ids: Sequence[str]) -> None:
+        found = await find_by_ids(self._deflections, ticket_ids)
+        ops = [
+            ReplaceOne({"_id": ticket_id}, {k: doc[k] for k in DEFLECTION_FIELDS if k in doc})
+            for ticket_id, doc in found.items()
+            if set(doc) - {"_id", *DEFLECTION_FIELDS}
+        ]
+        if ops:
+            await self._deflections.bulk_write(ops, ordered=False)
+
+    async def forget_searches(self, patterns: Sequence[str]) -> None:
+        # No index serves an unanchored pattern: erasure is rare, and reads the log once.
+        if patterns:
+            await self._searches.delete_many({"$or": [{"key": {"$regex": p}} for p in patterns]})
 
     async def top_queries(
         self, since: datetime, *, limit: int = 20, only_empty: bool = False

@@ -7,8 +7,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.kb.domain.articles import Article
+from services.kb.domain.articles import DRAFTED_BY, Article
 from services.kb.domain.canned import CannedResponse
+from services.kb.domain.erasure import names_the_person
 from services.kb.domain.reports import ArticleRow, Counter, Counts, QueryRow, query_key
 from services.kb.domain.tickets import OfferClaim, TicketNote, TicketSeen
 
@@ -117,6 +118,29 @@ class MemoryKbStore:
     async def delete_canned(self, canned_id: str) -> bool:
         return self.canned_by_id.pop(canned_id, None) is not None
 
+    async def articles_from(self, ticket_ids: Sequence[str]) -> list[Article]:
+        wanted = set(ticket_ids)
+        return [a for a in self.articles_by_id.values() if a.source_ticket_id in wanted]
+
+    async def delete_articles(self, article_ids: Sequence[str]) -> None:
+        for article_id in article_ids:
+            self.articles_by_id.pop(article_id, None)
+        self.versions_by_id = {
+            key: a for key, a in self.versions_by_id.items() if key[0] not in article_ids
+        }
+
+    async def unlink_articles(self, article_ids: Sequence[str]) -> None:
+        unlinked = {"source_ticket_id": None}
+        for article_id in article_ids:
+            if article_id in self.articles_by_id:
+                article = self.articles_by_id[article_id]
+                self.articles_by_id[article_id] = article.model_copy(update=unlinked)
+        self.versions_by_id = {
+            key: a.model_copy(update=unlinked) if key[0] in article_ids else a
+            for key, a in self.versions_by_id.items()
+            if key[0] not in article_ids or a.updated_by != DRAFTED_BY
+        }
+
     # -- tickets -------------------------------------------------------------------------------
 
     async def ticket(self, ticket_id: str) -> TicketSeen | None:
@@ -145,6 +169,10 @@ class MemoryKbStore:
             if seen.offer_id == claim.offer_id:
                 held.add(ticket_id)
         return held
+
+    async def forget_tickets(self, ticket_ids: Sequence[str]) -> None:
+        for ticket_id in ticket_ids:
+            self.tickets_by_id.pop(ticket_id, None)
 
     # -- analytics -----------------------------------------------------------------------------
 
@@ -176,6 +204,15 @@ class MemoryKbStore:
 
     async def deflection(self, ticket_id: str) -> str | None:
         return self.deflections.get(ticket_id)
+
+    async def forget_deflections(self, ticket_ids: Sequence[str]) -> None:
+        pass  # a deflection here is only the article that solved it: nothing of the person
+
+    async def forget_searches(self, patterns: Sequence[str]) -> None:
+        if patterns:
+            self.searches = {
+                q: s for q, s in self.searches.items() if not names_the_person(s.key, patterns)
+            }
 
     async def top_queries(
         self, since: datetime, *, limit: int = 20, only_empty: bool = False

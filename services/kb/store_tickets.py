@@ -102,3 +102,7 @@ class MongoTickets:
         # Some were offered before: by the other subscriber, or by an earlier try of this one.
         held = await find_by_ids(self._tickets, claims, {"offer_id": 1})
         return {t for t, doc in held.items() if doc.get("offer_id") == claims[t].offer_id}
+
+    async def forget_tickets(self, ticket_ids: Sequence[str]) -> None:
+        if ticket_ids:
+            await self._tickets.delete_many({"_id": {"$in": list(ticket_ids)}})

@@ -17,9 +17,11 @@ from services.sla.settings import SlaSettings
 from services.sla.state import SlaState
 from services.sla.store import MongoSlaStore, SlaStore
 from services.sla.timer import DeadlineHeap, TimerRunner
+from shared.access import access_for
 from shared.broker import make_broker
 from shared.clock import Clock, SystemClock
 from shared.consuming import ConsumerKit
+from shared.directory import Directory, load_directory
 from shared.idempotency import ProcessedEvents
 from shared.mongo import Document, make_mongo_client
 from shared.runtime import Service, new_http_app
@@ -33,6 +35,7 @@ def build_app(
     clock: Clock | None = None,
     store: SlaStore | None = None,
     rules: Rules | None = None,
+    directory: Directory | None = None,
 ) -> Service:
     settings = settings or SlaSettings()
     rules = rules or load_config(settings.config_dir)
@@ -77,7 +80,8 @@ def build_app(
         ),
         kit=kit,
     )
-    service.http.include_router(http.routes(sla))
+    access = access_for(settings, directory or load_directory(settings.config_dir), clock)
+    service.http.include_router(http.routes(sla, access))
 
     async def start_timer() -> None:
         runner.start()
@@ -88,4 +92,5 @@ def build_app(
     service.on_stop.append(listener.stop)
     service.on_stop.append(sla.stop)
     service.on_stop.append(runner.stop)
+    service.seal(access)
     return service

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import AwareDatetime
 
 from services.sla.domain.compliance import Period
 from services.sla.domain.errors import BadWindow, NoClocks
 from services.sla.domain.views import ComplianceReport, TicketSlaView
 from services.sla.service import SlaService
+from shared.access import Access, Person
 from shared.events.sla import Metric
 
 T = TypeVar("T")
@@ -27,16 +28,23 @@ async def _answer(work: Awaitable[T]) -> T:
         raise HTTPException(ANSWERS[type(exc)], str(exc)) from exc
 
 
-def routes(sla: SlaService) -> APIRouter:
+def routes(sla: SlaService, access: Access) -> APIRouter:
     router = APIRouter(tags=["sla"])
+    Staff, Reports = Depends(access.staff), Depends(access.reports)
 
     @router.get("/tickets/{ticket_id}/sla", summary="The SLA clocks of one ticket.")
-    async def ticket_sla(ticket_id: str) -> TicketSlaView:
-        return await _answer(sla.ticket(ticket_id))
+    async def ticket_sla(ticket_id: str, person: Person = Staff) -> TicketSlaView:
+        view = await _answer(sla.ticket(ticket_id))
+        if not person.sees_ticket(view.team, view.assignee_id):
+            # Another team's ticket: as if it did not exist.
+            raise HTTPException(404, str(NoClocks(ticket_id)))
+        return view
 
     @router.get(
         "/compliance",
         summary="Targets met per metric, team, priority and period, with time used.",
+        description="Operators see every team; leads and managers the teams they lead or "
+        "manage (naming another team answers 403).",
     )
     async def compliance(
         since: Annotated[AwareDatetime | None, Query(description="Default: 30 days ago.")] = None,
@@ -45,8 +53,14 @@ def routes(sla: SlaService) -> APIRouter:
         metric: Metric | None = None,
         team: str | None = None,
         priority: str | None = None,
+        person: Person = Reports,
     ) -> ComplianceReport:
-        report = sla.compliance(since, until, period, metric=metric, team=team, priority=priority)
+        teams = None if person.operator else person.teams
+        if teams is not None and team is not None and team not in teams:
+            raise HTTPException(403, f"team {team} is not one of yours")
+        report = sla.compliance(
+            since, until, period, metric=metric, team=team, priority=priority, teams=teams
+        )
         return await _answer(report)
 
     return router

@@ -4,7 +4,7 @@ a deadline falls due, and what the HTTP API shows of a ticket and of compliance.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -261,13 +261,14 @@ class SlaService:
         metric: str | None = None,
         team: str | None = None,
         priority: str | None = None,
+        teams: Collection[str] | None = None,
     ) -> ComplianceReport:
         until = until or self.clock.now()
         since = since or until - timedelta(days=30)
         if since >= until:
             raise BadWindow(f"since ({since}) must be before until ({until})")
         results = await self.store.results(
-            since, until, metric=metric, team=team, priority=priority
+            since, until, metric=metric, team=team, priority=priority, teams=teams
         )
         return ComplianceReport(
             since=since, until=until, period=period, groups=summarise(results, period)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, Protocol
@@ -87,6 +87,7 @@ class SlaStore(Protocol):
         metric: str | None = None,
         team: str | None = None,
         priority: str | None = None,
+        teams: Collection[str] | None = None,
     ) -> list[Document]: ...
 
 
@@ -151,11 +152,16 @@ def results_query(
     metric: str | None = None,
     team: str | None = None,
     priority: str | None = None,
+    teams: Collection[str] | None = None,
 ) -> Document:
+    """Results decided in [since, until), narrowed by metric, team, priority, and to `teams`
+    (the teams a lead or manager sees) when given."""
     query: Document = {"decided_at": {"$gte": since, "$lt": until}}
     for name, value in (("metric", metric), ("team", team), ("priority", priority)):
         if value is not None:
             query[name] = value
+    if teams is not None:
+        query["team"] = {"$in": sorted(set(teams) & ({team} if team else set(teams)))}
     return query
 
 
@@ -278,6 +284,9 @@ class MongoSlaStore:
         metric: str | None = None,
         team: str | None = None,
         priority: str | None = None,
+        teams: Collection[str] | None = None,
     ) -> list[Document]:
-        query = results_query(since, until, metric=metric, team=team, priority=priority)
+        query = results_query(
+            since, until, metric=metric, team=team, priority=priority, teams=teams
+        )
         return [doc async for doc in self._results.find(query, {"_id": 0})]

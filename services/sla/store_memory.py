@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from datetime import datetime
 
 from services.sla.store import Armed, Save, Saved, Stored, result_key, result_of
@@ -58,6 +58,7 @@ class MemorySlaStore:
         metric: str | None = None,
         team: str | None = None,
         priority: str | None = None,
+        teams: Collection[str] | None = None,
     ) -> list[Document]:
         wanted = {"metric": metric, "team": team, "priority": priority}
         return [
@@ -65,4 +66,5 @@ class MemorySlaStore:
             for doc in self.outcomes.values()
             if since <= doc["decided_at"] < until
             and all(value is None or doc[name] == value for name, value in wanted.items())
+            and (teams is None or doc["team"] in teams)
         ]

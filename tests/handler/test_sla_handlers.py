@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from faststream.kafka import KafkaBroker, TestKafkaBroker
 from devstack.sla_config import write_fast_sla
 from services.sla.app import build_app
 from services.sla.settings import SlaSettings
+from shared.agent_tokens import TokenKeys
 from shared.events import (
     Event,
     SlaBreached,
@@ -44,7 +46,7 @@ def _routed(ticket_id: str = "t-1", priority: Any = "P2") -> TicketRouted:
         urgency="high",
         priority=priority,
         tier="L1",
-        team="network",
+        team="technical",
         reason="wifi drops",
         correlation_id="c-1",
     )
@@ -104,6 +106,14 @@ async def _running(
     await service.mongo.close()
 
 
+SECRET = "a-test-secret-that-is-long-enough-for-hs256"
+
+
+def _as(person: str) -> dict[str, str]:
+    token = TokenKeys(SECRET).issue(person, ttl=timedelta(hours=1), now=datetime.now(UTC))
+    return {"Authorization": f"Bearer {token}"}
+
+
 async def _publish(broker: KafkaBroker, topic: str, event: Event) -> None:
     await broker.publish(event.model_dump(mode="json"), topic, key=event.kafka_key())
 
@@ -111,7 +121,7 @@ async def _publish(broker: KafkaBroker, topic: str, event: Event) -> None:
 async def test_routed_ticket_starts_two_clocks_once_even_when_redelivered(
     make_settings: Any,
 ) -> None:
-    settings = make_settings(SlaSettings)
+    settings = make_settings(SlaSettings, agent_token_secret=SECRET)
     captured: list[SlaEvent] = []
     routed = _routed()
     async with _running(settings, captured) as (service, broker):
@@ -121,8 +131,13 @@ async def test_routed_ticket_starts_two_clocks_once_even_when_redelivered(
 
         transport = httpx.ASGITransport(app=service.http)
         async with httpx.AsyncClient(transport=transport, base_url="http://sla") as client:
-            found = await client.get("/tickets/t-1/sla")
-            missing = await client.get("/tickets/nope/sla")
+            found = await client.get("/tickets/t-1/sla", headers=_as("ag-nika"))
+            missing = await client.get("/tickets/nope/sla", headers=_as("ag-nika"))
+            anonymous = await client.get("/tickets/t-1/sla")
+            other_team = await client.get("/tickets/t-1/sla", headers=_as("ag-john"))
+    assert anonymous.status_code == 401
+    # Another team's ticket reads as one that does not exist.
+    assert other_team.status_code == 404 and "t-1" in other_team.json()["detail"]
 
     assert [(type(e), e.metric) for e in captured] == [
         (SlaStarted, "first_response"),
@@ -277,7 +292,9 @@ async def test_ticket_reopened_before_routing_starts_running_clocks(make_setting
 async def test_compliance_reports_met_and_breached_targets_per_metric_and_team(
     make_settings: Any, tmp_path: Path
 ) -> None:
-    settings = make_settings(SlaSettings, config_dir=_config(tmp_path, "PT1S", "PT1H"))
+    settings = make_settings(
+        SlaSettings, config_dir=_config(tmp_path, "PT1S", "PT1H"), agent_token_secret=SECRET
+    )
     captured: list[SlaEvent] = []
     async with _running(settings, captured) as (service, broker):
         await _publish(broker, settings.topics.routing, _routed("t-late"))
@@ -291,20 +308,29 @@ async def test_compliance_reports_met_and_breached_targets_per_metric_and_team(
         await _publish(broker, settings.topics.tickets, _replied("t-late"))
         transport = httpx.ASGITransport(app=service.http)
         async with httpx.AsyncClient(transport=transport, base_url="http://sla") as client:
-            report = await client.get("/compliance", params={"period": "all"})
+            report = await client.get(
+                "/compliance", params={"period": "all"}, headers=_as("ops-rin")
+            )
+            agent = await client.get("/compliance", headers=_as("ag-nika"))
+            elsewhere = await client.get(
+                "/compliance", params={"team": "accounts"}, headers=_as("lead-technical")
+            )
             first = await client.get(
-                "/compliance", params={"metric": "first_response", "team": "network"}
+                "/compliance",
+                params={"metric": "first_response", "team": "technical"},
+                headers=_as("lead-technical"),
             )
             bad = await client.get(
                 "/compliance",
                 params={"since": "2026-02-01T00:00:00Z", "until": "2026-01-01T00:00:00Z"},
+                headers=_as("ops-rin"),
             )
 
     assert report.status_code == 200, report.text
     (group,) = report.json()["groups"]
     assert (group["metric"], group["team"], group["priority"]) == (
         "first_response",
-        "network",
+        "technical",
         "P2",
     )
     assert (group["total"], group["met"], group["breached"]) == (2, 1, 1)
@@ -312,6 +338,7 @@ async def test_compliance_reports_met_and_breached_targets_per_metric_and_team(
     assert group["awaiting"] == 0
     assert group["median_used_seconds"] < 1 <= group["p90_used_seconds"]
     assert len(first.json()["groups"]) == 1
+    assert agent.status_code == 403 and elsewhere.status_code == 403
     assert bad.status_code == 422
     assert "before" in bad.json()["detail"]
 
@@ -325,7 +352,7 @@ async def test_changed_policies_recompute_open_deadlines_from_the_time_used(
     async with _running(before, captured) as (_service, broker):
         await _publish(broker, before.topics.routing, _routed())
     async with _running(after, captured) as (service, broker):
-        assigned = TicketAssigned(ticket_id="t-1", agent_id="ag-nika", team="network", reason="x")
+        assigned = TicketAssigned(ticket_id="t-1", agent_id="ag-nika", team="technical", reason="x")
         await _publish(broker, after.topics.routing, assigned)
         doc = await _ticket(service)
 
@@ -386,7 +413,7 @@ async def test_a_batch_of_routed_tickets_costs_the_same_commands_at_ten_and_at_f
             events: list[Event] = []
             for ticket_id in ids:
                 assigned = TicketAssigned(
-                    ticket_id=ticket_id, agent_id="ag-1", team="network", reason="free"
+                    ticket_id=ticket_id, agent_id="ag-1", team="technical", reason="free"
                 )
                 events += [_opened(ticket_id), _routed(ticket_id), assigned]
             before = _commands()

@@ -14,7 +14,7 @@ import pytest
 
 from services.kb.app import build_app
 from services.kb.settings import KbSettings
-from shared.agent_tokens import AgentTokens
+from shared.agent_tokens import TokenKeys
 from shared.language import LanguageDetector
 from shared.runtime import Service
 from tests.conftest import eventually
@@ -58,7 +58,7 @@ async def test_an_edit_through_one_replica_is_found_through_the_other_within_a_s
 ) -> None:
     first, second = replicas
     now = datetime.now(UTC)
-    manager = AgentTokens(SECRET).issue("mgr-technical", ttl=timedelta(hours=1), now=now)
+    manager = TokenKeys(SECRET).issue("mgr-technical", ttl=timedelta(hours=1), now=now)
     headers = {"Authorization": f"Bearer {manager}"}
     async with client(first) as a, client(second) as b:
         article = {

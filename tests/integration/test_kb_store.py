@@ -10,6 +10,7 @@ import pytest
 
 from services.kb.domain.articles import Article, ArticleText
 from services.kb.domain.canned import CannedResponse
+from services.kb.domain.erasure import search_patterns
 from services.kb.domain.tickets import OfferClaim, Opened, Routed
 from services.kb.settings import KbSettings
 from services.kb.store import KbStore, MongoKbStore
@@ -181,3 +182,60 @@ async def test_a_ticket_is_deflected_once(store: KbStore) -> None:
     assert await store.deflected("t-1", "a", T0)
     assert not await store.deflected("t-1", "b", T0)
     assert await store.deflection("t-1") == "a"
+
+
+# -- erasure -----------------------------------------------------------------------------------
+
+
+async def test_articles_drafted_from_tickets_are_found_deleted_or_unlinked(store: KbStore) -> None:
+    drafted = {"source_ticket_id": "t-1", "updated_by": "kb"}
+    await store.create(article("from-t-1", 1, **drafted))
+    await store.save(article("from-t-1", 2, source_ticket_id="t-1", status="published"), 1)
+    await store.create(article("from-t-2", 1, **{**drafted, "source_ticket_id": "t-2"}))
+    await store.create(article("from-t-3", 1, **{**drafted, "source_ticket_id": "t-3"}))
+    found = await store.articles_from(["t-1", "t-2", "t-none"])
+    assert sorted(a.article_id for a in found) == ["from-t-1", "from-t-2"]
+    assert await store.articles_from([]) == []
+
+    await store.delete_articles(["from-t-2"])
+    await store.unlink_articles(["from-t-1"])
+    assert await store.article("from-t-2") is None
+    assert await store.versions("from-t-2") == []
+    kept = await store.article("from-t-1")
+    assert kept is not None and kept.source_ticket_id is None and kept.version == 2
+    # The version the knowledge base drafted goes; what an editor saved stays, unlinked.
+    assert [(v.version, v.source_ticket_id) for v in await store.versions("from-t-1")] == [
+        (2, None)
+    ]
+    assert await store.articles_from(["t-1"]) == []
+    other = await store.article("from-t-3")
+    assert other is not None and other.source_ticket_id == "t-3"
+    # Twice changes nothing.
+    await store.delete_articles(["from-t-2"])
+    await store.unlink_articles(["from-t-1"])
+    assert await store.article("from-t-1") == kept
+
+
+async def test_ticket_records_are_forgotten_and_deflections_keep_their_article(
+    store: KbStore,
+) -> None:
+    await store.note_tickets(
+        {t: Opened("HD-1", "en", f"Subject of {t}", (match("a"),)) for t in ("t-1", "t-2")}
+    )
+    await store.deflected("t-1", "a", T0)
+    await store.forget_tickets(["t-1", "t-none"])
+    await store.forget_deflections(["t-1", "t-none"])
+    assert sorted(await store.tickets(["t-1", "t-2"])) == ["t-2"]
+    assert await store.deflection("t-1") == "a"
+    assert not await store.deflected("t-1", "b", T0)
+
+
+async def test_searches_naming_a_person_are_forgotten(store: KbStore) -> None:
+    await store.searched("q1", "Anna.Petrova@example.com password", "en", 1, T0)
+    await store.searched("q2", "call 210 123-4567", "en", 0, T0)
+    await store.searched("q3", "Wi-Fi drops", "en", 2, T0)
+    patterns = search_patterns(["email:anna.petrova@example.com", "phone:+302101234567"])
+    await store.forget_searches(patterns)
+    await store.forget_searches([])
+    rows = await store.top_queries(T0 - timedelta(hours=1))
+    assert [r.query for r in rows] == ["Wi-Fi drops"]

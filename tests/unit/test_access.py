@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 from shared.access import Access, Person, RouteWithoutRule, Rule, enforce, person_of
 from shared.agent_tokens import BadToken, TokenKeys
@@ -118,6 +118,30 @@ def test_a_route_without_a_rule_stops_the_app_from_being_built(access: Access) -
         enforce(app)
 
 
+async def test_routes_of_included_routers_state_their_rules_too(access: Access) -> None:
+    app = FastAPI()
+    router = APIRouter()
+    staff = Depends(access.staff)
+
+    @router.get("/queues/{team}")
+    async def queue(team: str, person: Person = staff) -> dict[str, str]:
+        return {"team": team}
+
+    @router.get("/open")
+    async def open_route() -> dict[str, str]:
+        return {}
+
+    app.include_router(router)
+    with pytest.raises(RouteWithoutRule, match="GET /open") as refused:
+        enforce(app)
+    assert "queues" not in str(refused.value)
+    router.routes.pop()
+    enforce(app)
+    spec = app.openapi()
+    assert spec["paths"]["/queues/{team}"]["get"]["x-access"] == "staff"
+    assert (await call(app, "/queues/technical")).status_code == 401
+
+
 def test_a_rotated_secret_accepts_old_tokens_until_the_window_closes() -> None:
     old = TokenKeys(OLD)
     issued = old.issue("ag-nika", ttl=timedelta(days=2), now=NOW)
@@ -139,6 +163,7 @@ def test_rules_are_the_documented_ones() -> None:
         "staff",
         "heads",
         "operator",
+        "reports",
         "manager",
         "adapter",
         "link",

@@ -21,7 +21,7 @@ from services.kb.search import SearchIndex
 from services.kb.service import SELF_HELP_ISSUER, KbService
 from services.kb.settings import KbSettings
 from services.kb.store_memory import MemoryKbStore
-from shared.agent_tokens import AgentTokens
+from shared.agent_tokens import TokenKeys
 from shared.clock import FakeClock
 from shared.consuming import ConsumerKit
 from shared.events import (
@@ -74,7 +74,7 @@ class Desk:
             detector=cast(LanguageDetector, Latin()),
             out=Outbox.on(kit, self.settings.topics.kb),
             clock=clock,
-            self_help_tokens=AgentTokens(SECRET, issuer=SELF_HELP_ISSUER),
+            self_help_tokens=TokenKeys(SECRET, issuer=SELF_HELP_ISSUER),
             public_url=self.settings.public_url,
         )
         register(kit, self.kb)

@@ -222,7 +222,7 @@ async def test_through_the_kit_a_bad_record_is_dead_lettered_and_the_rest_handle
         return decide(ticket, event, *args)
 
     monkeypatch.setattr(service_module, "decide", fragile)
-    settings = SlaSettings()
+    settings = SlaSettings(environment="local")
     store = MemorySlaStore()
     service = build_app(settings, store=store, clock=FakeClock(NOW), rules=RULES)
     assert service.kit is not None

@@ -22,6 +22,8 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     "archived": frozenset({"draft", "published"}),
 }
 _SLUG = re.compile(r"[^\w]+", re.UNICODE)
+#: Who wrote a draft drafted from a resolved ticket: the knowledge base itself, not an editor.
+DRAFTED_BY = "kb"
 
 
 class ArticleText(BaseModel):
@@ -166,8 +168,8 @@ def draft_from_ticket(
         status="draft",
         translations={language: ArticleText(title=title, body=note.strip())},
         source_ticket_id=ticket_id,
-        created_by="kb",
-        updated_by="kb",
+        created_by=DRAFTED_BY,
+        updated_by=DRAFTED_BY,
         created_at=now,
         updated_at=now,
     )

@@ -7,7 +7,7 @@ class NotFound(LookupError):
     """No such article, canned response, text or offered article."""
 
 
-class BadLink(NotFound):
+class BadLink(Exception):
     """A self-help link that is forged, expired or not a self-help link at all."""
 
 

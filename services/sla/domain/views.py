@@ -32,6 +32,7 @@ class TicketSlaView(BaseModel):
     policy: str | None
     calendar: str | None
     team: str | None
+    assignee_id: str | None = None
     priority: str | None
     category: str | None
     plan: str

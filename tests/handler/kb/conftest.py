@@ -4,6 +4,7 @@ service, what it published, and an HTTP client with people's tokens."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,8 +14,9 @@ import pytest
 from faststream.kafka import TestKafkaBroker
 
 from services.kb.app import build_app
+from services.kb.service import SELF_HELP_ISSUER
 from services.kb.settings import KbSettings
-from shared.agent_tokens import AgentTokens
+from shared.agent_tokens import TokenKeys
 from shared.events import Event, kb_events, ticket_events
 from shared.language import LanguageDetector
 from shared.runtime import Service
@@ -39,10 +41,16 @@ class Kb:
 
     def token(self, person_id: str) -> str:
         now = datetime.now(UTC)
-        return AgentTokens(SECRET).issue(person_id, ttl=timedelta(hours=1), now=now)
+        return TokenKeys(SECRET).issue(person_id, ttl=timedelta(hours=1), now=now)
 
     def auth(self, person_id: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(person_id)}"}
+
+    def link(self, ticket_id: str, *, issued_ago: timedelta = timedelta(0)) -> str:
+        """A self-help token for `ticket_id`, as the offer's link carries (a week long)."""
+        now = datetime.now(UTC) - issued_ago
+        keys = TokenKeys(SECRET, issuer=SELF_HELP_ISSUER)
+        return keys.issue(ticket_id, ttl=timedelta(days=7), now=now)
 
     async def send(self, event: Event, topic: str | None = None) -> None:
         await self.broker.publish(
@@ -53,10 +61,11 @@ class Kb:
         return [e for e in self.published if isinstance(e, kind)]
 
 
-@pytest.fixture
-async def kb(make_settings: Any, detector: LanguageDetector) -> AsyncIterator[Kb]:
-    settings = make_settings(KbSettings, agent_token_secret=SECRET, public_url=PUBLIC_URL)
-    service = build_app(settings, detector=detector)
+@asynccontextmanager
+async def running_kb(settings: KbSettings, **overrides: Any) -> AsyncIterator[Kb]:
+    """A started knowledge base (`build_app(settings, **overrides)`) capturing what it
+    publishes, with an HTTP client."""
+    service = build_app(settings, **overrides)
     published: list[Event] = []
     dead: list[dict[str, Any]] = []
 
@@ -75,8 +84,17 @@ async def kb(make_settings: Any, detector: LanguageDetector) -> AsyncIterator[Kb
 
     for hook in service.on_start:
         await hook()
-    async with TestKafkaBroker(service.broker) as broker:
-        transport = httpx.ASGITransport(app=service.http)
-        async with httpx.AsyncClient(transport=transport, base_url="http://kb") as client:
-            yield Kb(service, settings, broker, client, published, dead)
-    await service.mongo.close()
+    try:
+        async with TestKafkaBroker(service.broker) as broker:
+            transport = httpx.ASGITransport(app=service.http)
+            async with httpx.AsyncClient(transport=transport, base_url="http://kb") as client:
+                yield Kb(service, settings, broker, client, published, dead)
+    finally:
+        await service.mongo.close()
+
+
+@pytest.fixture
+async def kb(make_settings: Any, detector: LanguageDetector) -> AsyncIterator[Kb]:
+    settings = make_settings(KbSettings, agent_token_secret=SECRET, public_url=PUBLIC_URL)
+    async with running_kb(settings, detector=detector) as kb:
+        yield kb
