@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from fastapi import HTTPException
 from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
 
@@ -20,7 +19,7 @@ from services.router.settings import RouterSettings
 from services.router.store import MongoRoutingStore, RoutingStore
 from services.router.triaging import Scores
 from services.router.watch import Watchers
-from shared.agent_tokens import AgentTokens, agent_dependency
+from shared.access import access_for
 from shared.broker import make_broker
 from shared.clock import Clock, SystemClock
 from shared.consuming import ConsumerKit
@@ -86,11 +85,13 @@ def build_app(
             "Categories, priority, tiers, skills- and load-aware assignment and team queues.",
         ),
     )
-    http.serve(service.http, router, presence.publish, _agents(settings))
+    access = access_for(settings, config.directory, clock)
+    http.serve(service.http, router, presence.publish, access)
     service.require_indexes(*MongoRoutingStore.indexes())
     service.on_start.append(router.prepare)
     service.after_start.append(watchers.start)
     service.on_stop.insert(0, watchers.stop)
+    service.seal(access)
     return service
 
 
@@ -105,14 +106,3 @@ def _one_by_one(scores: Scores) -> ScoreMany:
         return [scores(text) for text in texts]
 
     return score_many
-
-
-def _agents(settings: RouterSettings) -> Callable[..., Awaitable[str]]:
-    secret = settings.agent_token_secret
-    if secret is not None and secret.get_secret_value():
-        return agent_dependency(AgentTokens(secret.get_secret_value()))
-
-    async def tokens_off() -> str:
-        raise HTTPException(503, "agent tokens are not configured: set HELPDESK_AGENT_TOKEN_SECRET")
-
-    return tokens_off

@@ -9,7 +9,15 @@ from typing import Any
 from services.router.outboxes import BatchOutbox
 from services.router.service import RouterService
 from shared.consuming import Batch, ConsumerKit, Delivery
-from shared.events import AgentEvent, AgentPresenceChanged, SlaEvent, SlaWarning, TicketEvent
+from shared.events import (
+    AgentEvent,
+    AgentPresenceChanged,
+    CustomerEvent,
+    CustomerMerged,
+    SlaEvent,
+    SlaWarning,
+    TicketEvent,
+)
 
 TICKET_TYPES = frozenset(
     {
@@ -73,5 +81,25 @@ def register(kit: ConsumerKit, service: RouterService) -> None:
         async def one(delivery: Delivery[Any]) -> None:
             event: AgentPresenceChanged = delivery.event
             await service.presence_changed(event, outbox)
+
+        await batch.each(one)
+
+    @kit.subscriber(
+        topics.customers,
+        name="router.on_customer",
+        events=CustomerEvent,
+        accepts=frozenset({"customer.merged", "customer.erased"}),
+        group="customers",
+        # No guard: folding a record already folded, or erasing one already gone, does nothing.
+        description="Folds a merged customer's record into the survivor (previous agents, "
+        "tiers reached); erases what it keeps of an erased customer.",
+    )
+    async def on_customer(batch: Batch[Any]) -> None:
+        async def one(delivery: Delivery[Any]) -> None:
+            event = delivery.event
+            if isinstance(event, CustomerMerged):
+                await service.store.merge_customer(event.customer_id, event.merged_id)
+            else:
+                await service.store.erase_customers(event.customer_ids)
 
         await batch.each(one)

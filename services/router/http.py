@@ -13,10 +13,10 @@ from pydantic import BaseModel, Field
 
 from services.router.domain.tickets import RoutedTicket
 from services.router.service import RouterService, UnknownAgent, UnknownTeam
+from shared.access import Access, Person
 from shared.events import AgentPresenceChanged, Presence, QueueOrder
 from shared.events.tickets import Channel, Priority, Tier
 
-AgentDependency = Callable[..., Awaitable[str]]
 Publish = Callable[[AgentPresenceChanged], Awaitable[None]]
 
 
@@ -25,7 +25,7 @@ class NotRouted(LookupError):
 
 
 class NotYours(PermissionError):
-    """An agent reporting another agent's presence."""
+    """Somebody else's team or agent."""
 
 
 #: Every refusal of the API, by the domain error behind it.
@@ -81,9 +81,7 @@ def _ticket_view(ticket: RoutedTicket) -> dict[str, object]:
     return ticket.model_dump(mode="json", exclude={"routed_event", "slot_changes"})
 
 
-def serve(
-    app: FastAPI, router: RouterService, publish: Publish, current_agent: AgentDependency
-) -> None:
+def serve(app: FastAPI, router: RouterService, publish: Publish, access: Access) -> None:
     """Mount the routes and answer refusals by `ERRORS`."""
     for error, code in ERRORS.items():
 
@@ -91,21 +89,37 @@ def serve(
             return JSONResponse({"detail": str(exc)}, status_code=code)
 
         app.add_exception_handler(error, refused)
-    app.include_router(routes(router, publish, current_agent))
+    app.include_router(routes(router, publish, access))
 
 
-def routes(router: RouterService, publish: Publish, current_agent: AgentDependency) -> APIRouter:
+def routes(router: RouterService, publish: Publish, access: Access) -> APIRouter:
     api = APIRouter(tags=["routing"])
     directory, rules, clock = router.config.directory, router.config.rules, router.clock
-    # A default, not an annotation: FastAPI cannot resolve a local name in a string annotation.
-    caller_agent = Depends(current_agent)
+    # Defaults, not annotations: FastAPI cannot resolve a local name in a string annotation.
+    Staff, Reports = Depends(access.staff), Depends(access.reports)
+
+    def team_of(agent_id: str) -> str:
+        team = directory.team_of(agent_id)
+        if team is None:
+            raise UnknownAgent(f"no agent {agent_id!r} in teams.yaml")
+        return team.name
+
+    def for_self_or_heads(person: Person, agent_id: str) -> None:
+        """An agent's own, or their team's lead or manager."""
+        team = team_of(agent_id)
+        if person.person_id != agent_id and team not in person.heads:
+            raise NotYours(f"only {agent_id} or their team's lead or manager may do this")
 
     @api.get(
         "/queues/{team}",
         summary="A team's queue in the order its tickets will be taken.",
-        responses={404: {"description": "No such team."}},
+        description="Agents see their own team's queue; leads and managers their teams'.",
     )
-    async def queue(team: str, limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> QueueView:
+    async def queue(
+        team: str, limit: Annotated[int, Query(ge=1, le=1000)] = 200, person: Person = Staff
+    ) -> QueueView:
+        if directory.team(team) is not None and team not in person.teams:
+            raise NotYours(f"the {team} queue is not your team's")
         waiting = await router.queue(team, limit)
         now = clock.now()
         return QueueView(
@@ -129,8 +143,12 @@ def routes(router: RouterService, publish: Publish, current_agent: AgentDependen
             ],
         )
 
-    @api.get("/agents", summary="Every agent's tier, presence, shift, load and capacity.")
-    async def agents() -> list[AgentView]:
+    @api.get(
+        "/agents",
+        summary="Agents' tier, presence, shift, load and capacity (the agent directory).",
+        description="Operators see every agent; leads and managers their teams' agents.",
+    )
+    async def agents(person: Person = Reports) -> list[AgentView]:
         return [
             AgentView(
                 agent_id=state.agent_id,
@@ -142,35 +160,28 @@ def routes(router: RouterService, publish: Publish, current_agent: AgentDependen
                 capacity=dict(state.agent.capacity),
             )
             for state in await router.agents()
+            if person.operator or state.team in person.teams
         ]
 
     @api.get(
         "/agents/{agent_id}/tickets",
-        summary="The tickets an agent holds now, from the routed tickets.",
-        responses={404: {"description": "No such agent."}},
+        summary="The tickets an agent holds now (the agent, or their team's lead or manager).",
     )
     async def held(
-        agent_id: str, limit: Annotated[int, Query(ge=1, le=1000)] = 200
+        agent_id: str, limit: Annotated[int, Query(ge=1, le=1000)] = 200, person: Person = Staff
     ) -> list[dict[str, object]]:
+        for_self_or_heads(person, agent_id)
         return [_ticket_view(t) for t in await router.held_by(agent_id, limit)]
 
     @api.put(
         "/agents/{agent_id}/presence",
         status_code=202,
-        summary="An agent reports being online, away or offline (their own token).",
-        responses={
-            401: {"description": "No valid agent token."},
-            403: {"description": "Another agent's presence."},
-            404: {"description": "No such agent."},
-        },
+        summary="An agent is online, away or offline (the agent, or their team's lead or manager).",
     )
     async def set_presence(
-        agent_id: str, change: PresenceChange, caller: str = caller_agent
+        agent_id: str, change: PresenceChange, person: Person = Staff
     ) -> PresenceAccepted:
-        if directory.agent(agent_id) is None:
-            raise UnknownAgent(f"no agent {agent_id!r} in teams.yaml")
-        if caller != agent_id:
-            raise NotYours(f"{caller} may report only their own presence")
+        for_self_or_heads(person, agent_id)
         event = AgentPresenceChanged(agent_id=agent_id, presence=change.presence, source="http")
         await publish(event)
         return PresenceAccepted(
@@ -180,19 +191,25 @@ def routes(router: RouterService, publish: Publish, current_agent: AgentDependen
     @api.get(
         "/tickets/{ticket_id}/routing",
         summary="How the ticket was routed, where it stands, and every decision in words.",
-        responses={404: {"description": "The router has not seen the ticket."}},
     )
-    async def ticket_routing(ticket_id: str) -> dict[str, object]:
+    async def ticket_routing(ticket_id: str, person: Person = Staff) -> dict[str, object]:
         stored = await router.store.ticket(ticket_id)
-        if stored is None:
+        # Another team's ticket reads as one the router has not seen.
+        if stored is None or not person.sees_ticket(stored[0].team, stored[0].agent_id):
             raise NotRouted(f"no routing recorded for ticket {ticket_id}")
         return _ticket_view(stored[0])
 
-    @api.get("/reports/transfers", summary="Tickets passed around most: transfers per ticket.")
+    @api.get(
+        "/reports/transfers",
+        summary="Tickets passed around most: transfers per ticket.",
+        description="Operators see every team; leads and managers their teams.",
+    )
     async def transfers(
-        at_least: Annotated[int, Query(ge=1)] = 1,
+        at_least: Annotated[int, Query(ge=1, le=1000)] = 1,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        person: Person = Reports,
     ) -> list[dict[str, object]]:
+        teams = None if person.operator else person.teams
         return [
             {
                 "ticket_id": t.ticket_id,
@@ -201,7 +218,7 @@ def routes(router: RouterService, publish: Publish, current_agent: AgentDependen
                 "reported": t.transfers_reported,
                 "history": list(t.history),
             }
-            for t in await router.store.passed_around(at_least, limit)
+            for t in await router.store.passed_around(at_least, limit, teams)
         ]
 
     return api

@@ -3,7 +3,7 @@ categories.yaml and triage.yaml."""
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 
 from shared.settings import ServiceSettings
 
@@ -11,11 +11,6 @@ from shared.settings import ServiceSettings
 class RouterSettings(ServiceSettings):
     service_name: str = "router"
     http_port: int = 8002
-    agent_token_secret: SecretStr | None = Field(
-        default=None,
-        description="Key (32+ bytes) agents' tokens are signed with (the same as intake's); "
-        "without it the presence API answers 503.",
-    )
     classifier_model: Path | None = Field(
         default=None,
         description="Saved classifier (`python -m services.router.train --model PATH`); used "

@@ -33,7 +33,7 @@ changes in flight (`slots`), each keyed `ticket|base|sign|cause` (`domain/slots.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -43,6 +43,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.router.domain.slots import SlotChange
 from services.router.domain.tickets import QUEUE_SORT, RoutedTicket
 from services.router.store_agents import MongoAgents
+from services.router.triaging import customers_merged
 from shared.events import Presence, QueueOrder
 from shared.mongo import Document, Indexes, find_by_ids, insert_new
 
@@ -87,7 +88,9 @@ class RoutingStore(Protocol):
     async def queue_teams(self) -> list[str]: ...
     async def due_acknowledgements(self, now: datetime, limit: int) -> list[RoutedTicket]: ...
     async def next_acknowledgement(self) -> datetime | None: ...
-    async def passed_around(self, at_least: int, limit: int) -> list[RoutedTicket]: ...
+    async def passed_around(
+        self, at_least: int, limit: int, teams: Collection[str] | None = None
+    ) -> list[RoutedTicket]: ...
     async def held_by(self, agent_id: str, limit: int) -> list[RoutedTicket]: ...
     # -- agents
     async def agent_records(self, agent_ids: Iterable[str]) -> dict[str, Document]: ...
@@ -102,6 +105,8 @@ class RoutingStore(Protocol):
     async def customer(self, customer_id: str) -> Document | None: ...
     async def customers(self, customer_ids: Iterable[str]) -> dict[str, Document]: ...
     async def save_customers(self, records: Mapping[str, Document]) -> None: ...
+    async def merge_customer(self, survivor_id: str, merged_id: str) -> None: ...
+    async def erase_customers(self, customer_ids: Sequence[str]) -> None: ...
 
 
 class MongoRoutingStore:
@@ -189,12 +194,13 @@ class MongoRoutingStore:
         doc = await self._tickets.find_one(query, sort=[("ack_due_at", ASCENDING)])
         return doc["ack_due_at"] if doc else None
 
-    async def passed_around(self, at_least: int, limit: int) -> list[RoutedTicket]:
-        cursor = (
-            self._tickets.find({"transfer_count": {"$gte": at_least}})
-            .sort("transfer_count", -1)
-            .limit(limit)
-        )
+    async def passed_around(
+        self, at_least: int, limit: int, teams: Collection[str] | None = None
+    ) -> list[RoutedTicket]:
+        query: Document = {"transfer_count": {"$gte": at_least}}
+        if teams is not None:
+            query["team"] = {"$in": sorted(teams)}
+        cursor = self._tickets.find(query).sort("transfer_count", -1).limit(limit)
         return [ticket_of(doc)[0] async for doc in cursor]
 
     async def held_by(self, agent_id: str, limit: int) -> list[RoutedTicket]:
@@ -239,3 +245,19 @@ class MongoRoutingStore:
         ]
         if ops:
             await self._customers.bulk_write(ops, ordered=False)
+
+    async def merge_customer(self, survivor_id: str, merged_id: str) -> None:
+        """Fold the merged record into the survivor, once; the tickets follow the survivor."""
+        records = await self.customers([survivor_id, merged_id])
+        merged = records.get(merged_id)
+        if merged is not None:
+            folded = customers_merged(records.get(survivor_id), merged)
+            await self.save_customers({survivor_id: folded})
+            await self._customers.delete_one({"_id": merged_id})
+        await self._tickets.update_many(
+            {"customer_id": merged_id}, {"$set": {"customer_id": survivor_id}}
+        )
+
+    async def erase_customers(self, customer_ids: Sequence[str]) -> None:
+        """What the router kept of these people (their helpers, their tiers) goes."""
+        await self._customers.delete_many({"_id": {"$in": list(customer_ids)}})

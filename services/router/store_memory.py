@@ -4,7 +4,7 @@ service and simulations that need no database."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,6 +12,7 @@ from services.router.domain.slots import SlotChange
 from services.router.domain.tickets import RoutedTicket, queue_key
 from services.router.store import Stored
 from services.router.store_agents import by_agent, in_flight, slot_entry
+from services.router.triaging import customers_merged
 from shared.events import Presence, QueueOrder
 from shared.mongo import Document
 
@@ -95,8 +96,14 @@ class MemoryRoutingStore:
         due = [t.ack_due_at for t in self._where(state="assigned", acknowledged=False)]
         return min((at for at in due if at is not None), default=None)
 
-    async def passed_around(self, at_least: int, limit: int) -> list[RoutedTicket]:
-        moved = [t for t, _ in self.tickets_by_id.values() if t.transfer_count >= at_least]
+    async def passed_around(
+        self, at_least: int, limit: int, teams: Collection[str] | None = None
+    ) -> list[RoutedTicket]:
+        moved = [
+            t
+            for t, _ in self.tickets_by_id.values()
+            if t.transfer_count >= at_least and (teams is None or t.team in teams)
+        ]
         return sorted(moved, key=lambda t: -t.transfer_count)[:limit]
 
     async def held_by(self, agent_id: str, limit: int) -> list[RoutedTicket]:
@@ -179,6 +186,22 @@ class MemoryRoutingStore:
     async def save_customers(self, records: Mapping[str, Document]) -> None:
         for customer_id, record in records.items():
             self.customer_records[customer_id] = {**_copy(record), "_id": customer_id}
+
+    async def merge_customer(self, survivor_id: str, merged_id: str) -> None:
+        merged = self.customer_records.pop(merged_id, None)
+        if merged is not None:
+            survivor = self.customer_records.get(survivor_id)
+            self.customer_records[survivor_id] = {
+                **customers_merged(survivor, merged),
+                "_id": survivor_id,
+            }
+        for ticket, revision in list(self.tickets_by_id.values()):
+            if ticket.customer_id == merged_id:
+                self._put(ticket.model_copy(update={"customer_id": survivor_id}), revision)
+
+    async def erase_customers(self, customer_ids: Sequence[str]) -> None:
+        for customer_id in customer_ids:
+            self.customer_records.pop(customer_id, None)
 
 
 def _apply(record: Document, group: Sequence[SlotChange], now: datetime) -> bool:

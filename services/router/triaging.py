@@ -12,6 +12,7 @@ from services.router.domain.rules import RoutingRules
 from services.router.domain.tickets import RoutedTicket
 from services.router.domain.tiers import (
     CustomerHistory,
+    combined,
     reached,
     remember,
     starting_tier,
@@ -152,4 +153,24 @@ def customer_after(
             "highest_tier": history.highest_tier,
         },
         "agents": agents,
+    }
+
+
+def customers_merged(survivor: Document | None, merged: Document | None) -> Document:
+    """The surviving record once the merged one is folded in: its tickets counted, its helpers
+    remembered after the survivor's own, the highest tier either reached."""
+    survivor, merged = dict(survivor or {}), dict(merged or {})
+    tickets = list(dict.fromkeys([*merged.get("tickets", ()), *survivor.get("tickets", ())]))
+    history = combined(history_of(survivor), history_of(merged))
+    agents = list(dict.fromkeys([*survivor.get("agents", ()), *merged.get("agents", ())]))
+    return {
+        **survivor,
+        "tickets": tickets[-200:],
+        "history": {
+            "tickets": history.tickets,
+            "technical_score": history.technical_score,
+            "highest_tier": history.highest_tier,
+        },
+        "agents": agents[:PREVIOUS_AGENTS_KEPT],
+        "merged": sorted({*survivor.get("merged", ()), merged.get("_id", "")} - {""}),
     }

@@ -18,6 +18,8 @@ from services.router.settings import RouterSettings
 from shared.agent_tokens import AgentTokens
 from shared.events import (
     AgentPresenceChanged,
+    CustomerErased,
+    CustomerMerged,
     Event,
     RoutingEvent,
     SlaWarning,
@@ -58,9 +60,14 @@ class Router:
             if isinstance(d, kind) and (ticket_id is None or d.ticket_id == ticket_id)
         ]
 
-    def http(self) -> httpx.AsyncClient:
+    def http(self, person: str | None = "lead-technical") -> httpx.AsyncClient:
+        """A client of the router's API, signed in as `person` (None: no token)."""
         transport = httpx.ASGITransport(app=self.service.http)
-        return httpx.AsyncClient(transport=transport, base_url="http://router")
+        headers = {}
+        if person is not None:
+            token = AgentTokens(SECRET).issue(person, ttl=timedelta(hours=1), now=datetime.now(UTC))
+            headers["Authorization"] = f"Bearer {token}"
+        return httpx.AsyncClient(transport=transport, base_url="http://router", headers=headers)
 
 
 @asynccontextmanager
@@ -190,13 +197,28 @@ async def test_full_team_queues_then_a_resolved_ticket_frees_the_slot(make_setti
             assert (await client.get("/queues/technical")).json()["tickets"] == []
             agents = {a["agent_id"]: a for a in (await client.get("/agents")).json()}
         assert agents["ag-maria"]["open_tickets"]["chat"] == 3
+        assert {a["team"] for a in agents.values()} == {"technical"}  # the lead's team only
+        async with desk.http("ag-john") as client:
+            elsewhere = await client.get("/queues/technical")
+            routing = await client.get("/tickets/chat-3/routing")
+            directory = await client.get("/agents")
+        async with desk.http("ops-rin") as client:
+            everyone = await client.get("/agents")
+            refused = await client.get("/queues/technical")
+        assert (elsewhere.status_code, routing.status_code, directory.status_code) == (
+            403,
+            404,
+            403,
+        )
+        assert everyone.status_code == 200 and len(everyone.json()) > len(agents)
+        assert refused.status_code == 403  # an operator sees no queue
 
 
 async def test_presence_decides_who_is_available(make_settings: Any) -> None:
     tokens = AgentTokens(SECRET)
     token = tokens.issue("ag-john", ttl=timedelta(hours=1), now=datetime.now(UTC))
     async with router(make_settings) as desk:
-        async with desk.http() as client:
+        async with desk.http(person=None) as client:
             no_token = await client.put("/agents/ag-john/presence", json={"presence": "offline"})
             other = await client.put(
                 "/agents/ag-olga/presence",
@@ -341,3 +363,37 @@ async def test_an_agents_load_is_a_count_and_their_tickets_come_from_the_routed_
     assert unknown.status_code == 404
     # The agent's record holds counters and nothing in flight, never a list of tickets.
     assert record is not None and record["load"] == {"chat": 1} and record["slots"] == []
+
+
+async def test_a_merged_customer_keeps_one_record_and_an_erased_one_none(
+    make_settings: Any,
+) -> None:
+    async with router(make_settings) as desk:
+        await desk.send(opened("t-a", WIFI_EN, language="en", customer_id="cu-a"))
+        [assigned] = desk.of(TicketAssigned, "t-a")
+        await desk.send(
+            TicketAgentReplied(ticket_id="t-a", agent_id=assigned.agent_id, body="Restart it")
+        )
+        customers = desk.settings.topics.customers
+        merged = CustomerMerged(customer_id="cu-b", merged_id="cu-a")
+        await desk.send(merged, customers)
+        await desk.send(merged, customers)  # redelivered: changes nothing more
+        db = desk.service.db
+        survivor = await db["customers"].find_one({"_id": "cu-b"})
+        assert survivor is not None and survivor["agents"] == [assigned.agent_id]
+        assert survivor["history"]["tickets"] == 1 and survivor["tickets"] == ["t-a"]
+        assert await db["customers"].find_one({"_id": "cu-a"}) is None
+        ticket = await db["routed_tickets"].find_one({"_id": "t-a"})
+        assert ticket is not None and ticket["customer_id"] == "cu-b"
+
+        # The survivor's next ticket goes to the agent who helped the merged record.
+        await desk.send(opened("t-b", WIFI_EN, language="en", customer_id="cu-b"))
+        [again] = desk.of(TicketAssigned, "t-b")
+        assert again.agent_id == assigned.agent_id
+        assert "helped this customer before" in again.reason
+
+        erased = CustomerErased(
+            customer_id="cu-b", customer_ids=["cu-b", "cu-a"], requested_by="mgr-accounts"
+        )
+        await desk.send(erased, customers)
+        assert await db["customers"].count_documents({}) == 0

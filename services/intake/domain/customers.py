@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,7 +13,6 @@ import phonenumbers
 from services.intake.config import PhoneRules
 from services.intake.rejections import ContactRejected, Rejected
 from shared.events import CallRecord, ContactReceived, EmailMessage
-from shared.ids import derived_id
 from shared.text import terms
 
 
@@ -61,9 +61,13 @@ def identities_of(contact: ContactReceived, phone: PhoneRules) -> list[Identity]
     return found
 
 
-def customer_id_for(identity: Identity) -> str:
-    """A new customer's id comes from their first identity, so two replicas agree on it."""
-    return str(derived_id("customer", identity.key))
+def new_customer_id() -> str:
+    """A new customer's id: random, so that knowing someone's address tells nothing of it.
+
+    Two replicas creating one customer at once cannot both succeed: each identity belongs to
+    one record (a unique index), so the loser's batch is decided again on the winner's record.
+    """
+    return str(uuid.uuid4())
 
 
 def survivor(customers: Iterable[dict[str, Any]]) -> dict[str, Any]:

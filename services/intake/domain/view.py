@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from services.intake.domain.customers import Identity, customer_id_for, survivor
+from services.intake.domain.customers import Identity, new_customer_id, survivor
 
 Document = dict[str, Any]
 #: Recent tickets a customer record keeps for spotting repeats (their topics), newest last.
@@ -117,7 +117,7 @@ class BatchView:
                 found[customer["_id"]] = customer
         if not found:
             doc: Document = {
-                "_id": customer_id_for(identities[0]),
+                "_id": new_customer_id(),
                 "identities": keys,
                 "plan": "standard",
                 "created_at": now,

@@ -170,6 +170,18 @@ def reached(history: CustomerHistory, tier: Tier) -> CustomerHistory:
     return replace(history, highest_tier=_higher(history.highest_tier, tier))
 
 
+def combined(first: CustomerHistory, second: CustomerHistory) -> CustomerHistory:
+    """One person's history from the histories of two records proved to be them."""
+    highest = first.highest_tier
+    if second.highest_tier is not None:
+        highest = _higher(highest, second.highest_tier)
+    tickets = first.tickets + second.tickets
+    if tickets == 0:
+        return CustomerHistory(0, 0.0, highest)
+    weighted = first.technical_score * first.tickets + second.technical_score * second.tickets
+    return CustomerHistory(tickets, round(weighted / tickets, 4), highest)
+
+
 def starting_tier(difficulty: Difficulty, level: TechLevel, rules: TierRules) -> tuple[Tier, str]:
     tier = rules.starting[difficulty][level]
     return tier, f"starts at {tier}: {difficulty} problem, {level} customer"
