@@ -343,13 +343,27 @@ async def test_a_reply_in_time_meets_the_first_response_target(
         assert accepted.status_code == 202
         ticket_id = accepted.json()["ticket_id"]
 
-        async def team_of_ticket() -> str | None:
-            # Agents may act once the router's decision reached intake's view of the ticket.
-            found = await client.get(f"/tickets/{ticket_id}")
-            return found.json().get("team") if found.status_code == 200 else None
+        routed = await eventually(
+            lambda: next(
+                (
+                    e
+                    for e in observed.events(run.topics.routing, "ticket.routed")
+                    if e["ticket_id"] == ticket_id
+                ),
+                None,
+            ),
+            timeout=30,
+        )
+        token = run.keys.agent_token(AGENT_OF_TEAM[routed["team"]])
 
-        team = await eventually(team_of_ticket, timeout=30)
-        token = run.keys.agent_token(AGENT_OF_TEAM[team])
+        async def seen_by_the_team() -> bool:
+            # Agents may act once the router's decision reached intake's view of the ticket.
+            found = await client.get(
+                f"/tickets/{ticket_id}", headers={"Authorization": f"Bearer {token}"}
+            )
+            return found.status_code == 200
+
+        await eventually(seen_by_the_team, timeout=30)
         reply = await client.post(
             f"/tickets/{ticket_id}/reply",
             json={"body": "Сбросила пароль, проверьте почту"},
