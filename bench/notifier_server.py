@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 import yaml
+from fastapi import Depends
 
 from devstack.pipeline import ROOT, topic_env
 from devstack.stack import StackEndpoints
@@ -63,9 +64,14 @@ def synthetic_team(agents: int, team: str = TEAM) -> Directory:
 
 
 def with_broadcast_route(service: Service, hub: PushHub, directory: Directory) -> Service:
-    """Add the baseline: one board row, broadcast as is, to the people who see that row."""
+    """Add the baseline: one board row, broadcast as is, to the people who see that row (a
+    public route, like the service's health checks: the bench's own, on its own machine)."""
+    assert service.access is not None, "build_app seals the service with its access rules"
+    public = [Depends(service.access.public)]
 
-    @service.http.post("/bench/broadcast", tags=["bench"], summary="Bare hub broadcast.")
+    @service.http.post(
+        "/bench/broadcast", tags=["bench"], summary="Bare hub broadcast.", dependencies=public
+    )
     async def broadcast(row: dict[str, Any]) -> dict[str, int]:
         people = audience(row, directory)
         reached = await hub.broadcast(list(people), message("ticket", row))
@@ -90,7 +96,11 @@ def server_env(suffix: str, config_dir: Path, smtp_port: int) -> dict[str, str]:
         **topic_env(suffix),
         "HELPDESK_MONGO__DATABASE_PREFIX": f"bench{suffix}_",
         "HELPDESK_CONFIG_DIR": str(config_dir),
+        # The bench's own machine: a service may start with a bench secret.
+        "HELPDESK_ENVIRONMENT": "local",
         "HELPDESK_AGENT_TOKEN_SECRET": SECRET,
+        # Readiness polls and baseline calls all come from this one address.
+        "HELPDESK_PUBLIC_RATE_LIMIT": "100000/minute",
         "HELPDESK_SMTP_HOST": "127.0.0.1",
         "HELPDESK_SMTP_PORT": str(smtp_port),
         "HELPDESK_KAFKA__SESSION_TIMEOUT_MS": "6000",

@@ -9,6 +9,8 @@ from pymongo import AsyncMongoClient
 
 from services.notifier import console, http
 from services.notifier.config import load_config
+from services.notifier.domain.addresses import AddressPolicy
+from services.notifier.egress import AddressGuard, Resolver, system_resolver
 from services.notifier.email import EmailSender, SmtpEmailSender
 from services.notifier.handlers import register
 from services.notifier.live import Live
@@ -20,7 +22,7 @@ from services.notifier.store import MongoNotifierStore, NotifierStore
 from services.notifier.watch import LadderClock
 from services.notifier.webhooks import WebhookSender
 from services.notifier.worker import Deliveries
-from shared.agent_tokens import AgentTokens
+from shared.access import access_for
 from shared.broker import make_broker
 from shared.clock import Clock, SystemClock
 from shared.consuming import ConsumerKit
@@ -43,6 +45,7 @@ def build_app(
     directory: Directory | None = None,
     clock: Clock | None = None,
     rng: random.Random | None = None,
+    resolver: Resolver | None = None,
 ) -> Service:
     settings = settings or NotifierSettings()
     broker = broker or (kit.broker if kit else make_broker(settings))
@@ -50,12 +53,18 @@ def build_app(
     db = mongo[settings.database_name]
     clock = clock or SystemClock()
     rules = load_config(settings.config_dir, directory=directory)
+    # Refuses to start outside the local stack without a real token secret.
+    access = access_for(settings, rules.directory, clock)
     kit = kit or ConsumerKit(broker, settings, ProcessedEvents(db))
     out = publishers(kit, settings.topics)
     hub = hub or PushHub()
     store = store if store is not None else MongoNotifierStore(db)
-    service = NotifierService(store=store, rules=rules, publishers=out, clock=clock)
-    webhook_sender = webhook_sender or WebhookSender(timeout=settings.webhook_timeout)
+    # One guard for registering webhooks and for every connection a webhook call opens.
+    guard = AddressGuard(AddressPolicy.of(rules.ladders.webhooks), resolver or system_resolver)
+    service = NotifierService(
+        store=store, rules=rules, publishers=out, clock=clock, addresses=guard
+    )
+    webhook_sender = webhook_sender or WebhookSender(guard, timeout=settings.webhook_timeout)
     deliveries = Deliveries(
         store=store,
         email=sender
@@ -94,17 +103,12 @@ def build_app(
             "Escalation ladders over email, live push and chat webhooks; the agent console.",
         ),
     )
-    secret = settings.agent_token_secret
-    api = http.Api(
-        tokens=AgentTokens(secret.get_secret_value()) if secret else None,
-        clock=clock,
-        hub=hub,
-        service=service,
-    )
-    http.mount(running.http, api)
-    console.mount(running.http)
+    http.mount(running.http, http.Api(access=access, hub=hub, service=service))
+    console.mount(running.http, access)
     if isinstance(store, MongoNotifierStore):
         running.require_indexes(*store.indexes())
     running.after_start += [deliveries.start, ladders.start]
     running.on_stop[:0] = [ladders.stop, deliveries.stop, webhook_sender.aclose]
+    # Last: health and metrics routes, and a refusal to build if any route states no rule.
+    running.seal(access)
     return running

@@ -13,7 +13,7 @@ from services.notifier.live import Live
 from services.notifier.service import NotifierService
 from services.notifier.settings import NotifierSettings
 from shared.consuming import Batch, ConsumerKit
-from shared.events import Event, RoutingEvent, SlaEvent, TicketEvent
+from shared.events import CustomerErased, CustomerEvent, Event, RoutingEvent, SlaEvent, TicketEvent
 from shared.events.notifications import NotificationEvent
 
 
@@ -30,11 +30,12 @@ def _types(*unions: Any) -> dict[str, type[Event]]:
 TICKET_TYPES = frozenset({"ticket.opened", "ticket.status_changed", "ticket.priority_changed"})
 ROUTING_TYPES = frozenset(_types(RoutingEvent))
 SLA_TYPES = frozenset(_types(SlaEvent))
-#: Everything a console is told of (not the audit trail of deliveries).
-LIVE_TYPES = (
-    TICKET_TYPES | ROUTING_TYPES | SLA_TYPES | {"notification.pushed", "escalation.acknowledged"}
-)
+#: Everything a console is told of (not the audit trail of deliveries), and erasures, which
+#: blank the rows a replica holds in memory and on the consoles that show them.
+LIVE_TYPES = TICKET_TYPES | ROUTING_TYPES | SLA_TYPES
+LIVE_TYPES |= {"notification.pushed", "escalation.acknowledged", "customer.erased"}
 _LIVE = _types(TicketEvent, RoutingEvent, SlaEvent, NotificationEvent)
+_LIVE["customer.erased"] = CustomerErased
 LiveEvent: Any = Annotated[
     reduce(operator.or_, (_LIVE[kind] for kind in sorted(LIVE_TYPES))),
     Field(discriminator="event_type"),
@@ -89,17 +90,38 @@ def register(
     async def on_sla(batch: Batch[Event]) -> None:
         await service.on_events(batch)
 
+    # customer.merged needs nothing here: the notifier keeps no customer ids to move (the
+    # board's customer is a name, the id only as the label of a ticket opened without one,
+    # and nothing is looked up by it). Erasing needs no guard: erasing twice changes nothing.
+    @kit.subscriber(
+        topics.customers,
+        name="notifier.on_customer",
+        events=CustomerEvent,
+        accepts=frozenset({"customer.erased"}),
+        group="customers",
+        description="Erases a customer: the board rows of their tickets lose the name and "
+        "the subject, and so do the notices of those tickets' deliveries and escalations; "
+        "other customer text naming them is blanked.",
+    )
+    async def on_customer(batch: Batch[Event]) -> None:
+        for delivery in batch:
+            with batch.isolate(delivery):
+                if isinstance(delivery.event, CustomerErased):
+                    await service.erase(delivery.event)
+
     @kit.subscriber(
         topics.tickets,
         topics.routing,
         topics.sla,
         topics.notifications,
+        topics.customers,
         name="notifier.on_live_push",
         events=LiveEvent,
         accepts=LIVE_TYPES,
         per_replica=True,
         group="push",
-        description="Pushes board rows, notices and escalations to the consoles on this replica.",
+        description="Pushes board rows, notices and escalations to the consoles on this "
+        "replica; blanks the rows of an erased customer's tickets it holds and shows.",
     )
     async def on_live_push(batch: Batch[Event]) -> None:
         await live.on_batch(batch)

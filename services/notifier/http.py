@@ -1,5 +1,6 @@
 """The notifier's HTTP API: the console's board, live push (WebSocket and Server-Sent Events),
-acknowledging escalations, chat-tool webhooks, and the delivery log."""
+acknowledging escalations, chat-tool webhooks, and the delivery log. Every route states its
+access rule (shared/access.py); what the board shows is scoped per viewer besides."""
 
 from __future__ import annotations
 
@@ -7,10 +8,9 @@ import json
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import (
-    APIRouter,
     Depends,
     FastAPI,
     HTTPException,
@@ -26,13 +26,18 @@ from sse_starlette import EventSourceResponse
 
 from services.notifier.domain.chat import WebhookTarget
 from services.notifier.domain.deliveries import Job
-from services.notifier.domain.errors import Forbidden, NotFound, NotifierError
+from services.notifier.domain.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    NotifierError,
+    Unacceptable,
+)
 from services.notifier.domain.notices import NoticeKind
-from services.notifier.domain.views import Viewer
 from services.notifier.push import PushHub, Stream
 from services.notifier.service import NotifierService
-from shared.agent_tokens import AgentTokens, BadToken, agent_dependency, unauthorized
-from shared.clock import Clock
+from shared.access import Access, Person, Problem, Rule
+from shared.agent_tokens import unauthorized
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -45,20 +50,24 @@ CLOSE_UNAVAILABLE = 1013
 ANSWERS: dict[type[NotifierError], int] = {
     NotFound: status.HTTP_404_NOT_FOUND,
     Forbidden: status.HTTP_403_FORBIDDEN,
+    Conflict: status.HTTP_409_CONFLICT,
+    Unacceptable: status.HTTP_422_UNPROCESSABLE_CONTENT,
 }
 
 
 @dataclass
 class Api:
-    tokens: AgentTokens | None
-    clock: Clock
+    access: Access
     hub: PushHub
     service: NotifierService
 
 
 class WebhookIn(BaseModel):
     name: str = Field(pattern=r"^[a-z0-9_-]{1,64}$", description="Unique name of the endpoint.")
-    url: AnyHttpUrl = Field(description="Where to POST (a Slack-compatible incoming webhook).")
+    url: AnyHttpUrl = Field(
+        description="Where to POST (a Slack-compatible incoming webhook). Its host must "
+        "resolve to a public address, or one `webhooks.allow_networks` allows."
+    )
     teams: list[str] = Field(min_length=1, description="Teams whose notices it receives.")
     kinds: list[NoticeKind] = Field(default_factory=list, description="Empty: every kind.")
     secret: str | None = Field(
@@ -86,32 +95,40 @@ def _out(target: WebhookTarget, *, secret: str | None = None) -> WebhookOut:
     )
 
 
-def _caller(api: Api) -> Callable[..., Awaitable[Viewer]]:
-    """A dependency giving the calling person (agent, lead or manager) from their token."""
-    person = agent_dependency(api.tokens, api.clock) if api.tokens else None
+@dataclass(frozen=True)
+class Admission:
+    """Who a live connection's `token` names, or why it is refused: a WebSocket is refused
+    after it is accepted, so that the console reads the close code and reason."""
 
-    async def unavailable() -> str:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "agent tokens not configured")
+    person: Person | None = None
+    refusal: HTTPException | None = None
 
-    identified = Depends(person or unavailable)
-
-    async def caller(person_id: str = identified) -> Viewer:
-        return api.service.viewer(person_id)
-
-    return caller
+    def required(self) -> Person:
+        if self.person is None:
+            raise self.refusal or HTTPException(status.HTTP_401_UNAUTHORIZED, "no token")
+        return self.person
 
 
-def _token_viewer(api: Api, token: str | None) -> Viewer:
-    if api.tokens is None:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "agent tokens not configured")
-    try:
-        person_id = api.tokens.verify(token or "", api.clock.now())
-    except BadToken as exc:
-        raise unauthorized(f"token refused: {exc}", bearer=False) from exc
-    try:
-        return api.service.viewer(person_id)
-    except Forbidden as exc:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
+def _admission(access: Access) -> Callable[..., Awaitable[Admission]]:
+    """The `staff` rule for the live routes, whose token comes in the query (browsers cannot
+    set headers on EventSource or WebSocket)."""
+
+    async def admit(
+        token: Annotated[str | None, Query(description="The person's token.")] = None,
+    ) -> Admission:
+        if not token and access.keys is not None:
+            return Admission(refusal=unauthorized("missing `token` parameter", bearer=False))
+        try:
+            return Admission(person=access.person(token or ""))
+        except HTTPException as exc:
+            return Admission(refusal=exc)
+
+    ruled: Callable[..., Awaitable[Admission]] = access.rule(Rule.STAFF, admit)
+    return ruled
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"description": description, "model": Problem}
 
 
 def _is_ping(text: str) -> bool:
@@ -124,27 +141,28 @@ def _is_ping(text: str) -> bool:
     return isinstance(message, dict) and message.get("type") == "ping"
 
 
-def routes(api: Api) -> APIRouter:
-    router = APIRouter()
-    signed_in = Depends(_caller(api))
+def routes(router: FastAPI, api: Api) -> None:
+    """The routes, on the app itself: `seal` checks the app's own routes (an included router
+    is one opaque entry there in this FastAPI)."""
+    access, service = api.access, api.service
+    staff, heads = Depends(access.staff), Depends(access.heads)
+    operator, live = Depends(access.operator), Depends(_admission(access))
 
     @router.get("/me", tags=["console"], summary="Who the token names: role and teams.")
-    async def me(viewer: Viewer = signed_in) -> dict[str, Any]:
-        return viewer.as_json()
+    async def me(person: Person = staff) -> dict[str, Any]:
+        return service.viewer(person.person_id).as_json()
 
     @router.get("/board", tags=["console"], summary="The caller's tickets and escalations.")
-    async def board(viewer: Viewer = signed_in) -> dict[str, Any]:
-        return await api.service.board(viewer)
+    async def board(person: Person = staff) -> dict[str, Any]:
+        return await service.board(service.viewer(person.person_id))
 
     @router.get(
         "/events",
         tags=["console"],
         summary="Server-Sent Events: `ticket`, `escalation` and `notice` as they happen.",
     )
-    async def events(
-        token: str | None = Query(default=None, description="The person's token."),
-    ) -> EventSourceResponse:
-        viewer = _token_viewer(api, token)
+    async def events(admission: Admission = live) -> EventSourceResponse:
+        viewer = service.viewer(admission.required().person_id)
         stream = Stream()
         api.hub.add(viewer.person_id, stream)
 
@@ -161,18 +179,20 @@ def routes(api: Api) -> APIRouter:
         return EventSourceResponse(messages(), ping=15)
 
     @router.websocket("/ws")
-    async def live_push(websocket: WebSocket, token: str | None = None) -> None:
+    async def live_push(websocket: WebSocket, admission: Admission = live) -> None:
         """Live updates for one person, as JSON `{"type", "data"}`; `token` is theirs."""
         # Accept first: a close before the handshake reaches the browser as a bare HTTP 403,
         # without the code and reason the console needs to tell "log in again" from an outage.
         await websocket.accept()
-        try:
-            viewer = _token_viewer(api, token)
-        except HTTPException as exc:
-            code = CLOSE_UNAVAILABLE if exc.status_code == 503 else CLOSE_UNAUTHORISED
-            log.info("push.refused", reason=exc.detail)
-            await websocket.close(code=code, reason=str(exc.detail)[:120])
+        if admission.person is None:
+            refusal = admission.refusal
+            unavailable = refusal is not None and refusal.status_code == 503
+            reason = str(refusal.detail) if refusal is not None else "no token"
+            log.info("push.refused", reason=reason)
+            code = CLOSE_UNAVAILABLE if unavailable else CLOSE_UNAUTHORISED
+            await websocket.close(code=code, reason=reason[:120])
             return
+        viewer = service.viewer(admission.person.person_id)
         api.hub.add(viewer.person_id, websocket)
         try:
             while True:
@@ -187,20 +207,42 @@ def routes(api: Api) -> APIRouter:
         "/escalations/{escalation_id}/acknowledge",
         tags=["escalations"],
         summary="Acknowledge an escalation: its ladder stops; idempotent.",
-        responses={403: {"description": "Never told of it"}, 404: {"description": "Unknown"}},
+        description="By somebody it was told to, or a lead or manager of its team.",
+        responses={
+            403: _problem("Of your team, but you were not told of it and do not head the team."),
+            404: _problem("Unknown, or another team's."),
+        },
     )
-    async def acknowledge(escalation_id: str, viewer: Viewer = signed_in) -> dict[str, Any]:
-        return await api.service.acknowledge(escalation_id, viewer)
+    async def acknowledge(escalation_id: str, person: Person = staff) -> dict[str, Any]:
+        return await service.acknowledge(escalation_id, service.viewer(person.person_id))
 
-    @router.get("/deliveries", tags=["deliveries"], summary="The delivery log, newest first.")
+    @router.get(
+        "/deliveries",
+        tags=["deliveries"],
+        summary="The delivery log, newest first (service-wide: an operator's).",
+    )
     async def deliveries(
         ticket_id: str | None = Query(default=None, description="Only this ticket's."),
         limit: int = Query(default=100, ge=1, le=1000),
+        person: Person = operator,
     ) -> list[Job]:
-        return await api.service.deliveries(ticket_id=ticket_id, limit=limit)
+        return await service.deliveries(ticket_id=ticket_id, limit=limit)
 
-    @router.post("/webhooks", tags=["webhooks"], status_code=201, summary="Add or replace.")
-    async def put_webhook(body: WebhookIn, viewer: Viewer = signed_in) -> WebhookOut:
+    @router.post(
+        "/webhooks",
+        tags=["webhooks"],
+        status_code=201,
+        summary="Add or replace a webhook of the caller's teams.",
+        responses={
+            403: _problem("A team named is not one you lead or manage."),
+            409: _problem("The name is taken by another team's webhook."),
+            422: _problem(
+                "The body is invalid, or the URL's host is (or resolves only to) an address "
+                "that is not allowed: private, loopback, link-local, cloud metadata."
+            ),
+        },
+    )
+    async def put_webhook(body: WebhookIn, person: Person = heads) -> WebhookOut:
         secret = body.secret or secrets.token_urlsafe(32)
         target = WebhookTarget(
             name=body.name,
@@ -209,23 +251,30 @@ def routes(api: Api) -> APIRouter:
             teams=body.teams,
             kinds=body.kinds,
         )
-        await api.service.put_webhook(viewer, target)
+        await service.put_webhook(service.viewer(person.person_id), target)
         return _out(target, secret=None if body.secret else secret)
 
-    @router.get("/webhooks", tags=["webhooks"], summary="Endpoints of the caller's teams.")
-    async def list_webhooks(viewer: Viewer = signed_in) -> list[WebhookOut]:
-        return [_out(t) for t in await api.service.webhooks_of(viewer)]
+    @router.get("/webhooks", tags=["webhooks"], summary="Webhooks of the caller's teams.")
+    async def list_webhooks(person: Person = heads) -> list[WebhookOut]:
+        return [_out(t) for t in await service.webhooks_of(service.viewer(person.person_id))]
 
-    @router.delete("/webhooks/{name}", tags=["webhooks"], status_code=204, summary="Remove.")
-    async def delete_webhook(name: str, viewer: Viewer = signed_in) -> None:
-        await api.service.delete_webhook(viewer, name)
-
-    return router
+    @router.delete(
+        "/webhooks/{name}",
+        tags=["webhooks"],
+        status_code=204,
+        summary="Remove a webhook of the caller's teams.",
+        responses={
+            403: _problem("It serves a team you do not lead or manage too."),
+            404: _problem("Unknown, or none of your teams'."),
+        },
+    )
+    async def delete_webhook(name: str, person: Person = heads) -> None:
+        await service.delete_webhook(service.viewer(person.person_id), name)
 
 
 def mount(app: FastAPI, api: Api) -> None:
     """The routes on the app, with the service's refusals answered per `ANSWERS`."""
-    app.include_router(routes(api))
+    routes(app, api)
 
     async def refused(request: Request, exc: Exception) -> JSONResponse:
         code = next(c for kind, c in ANSWERS.items() if isinstance(exc, kind))

@@ -1,6 +1,7 @@
 """What this replica pushes to the consoles it holds: board rows as tickets change, notices and
 escalations as they are decided. Every replica reads every event (a consumer group of its own)
-and keeps the open rows in memory; a batch reads the rows it does not hold in one read.
+and keeps the open rows in memory; a batch reads the rows it does not hold in one read. An
+erased customer's rows lose the name and subject here too, and on the consoles showing them.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Any
 from uuid import UUID
 
 from services.notifier.domain.board import Row, change_of, holds, is_stale, merged
+from services.notifier.domain.erasure import Erasure, blank_row
 from services.notifier.domain.escalations import Escalation
 from services.notifier.domain.views import audience, view
 from services.notifier.push import PushHub, message
@@ -17,6 +19,7 @@ from services.notifier.store import NotifierStore
 from shared.consuming import Batch
 from shared.directory import Directory
 from shared.events import (
+    CustomerErased,
     EscalationAcknowledged,
     Event,
     NotificationDelivered,
@@ -34,6 +37,9 @@ log = get_logger(__name__)
 ROWS_KEPT = 50_000
 #: Notices remembered as pushed: one published again (a redelivered cause) is not shown twice.
 PUSHES_KEPT = 10_000
+#: Tickets of erased customers remembered: a row read from MongoDB before the shared group
+#: erased it is blanked all the same.
+ERASED_KEPT = 50_000
 
 
 class Live:
@@ -53,6 +59,7 @@ class Live:
         self._replica_id = replica_id
         self._rows: OrderedDict[str, Row] = OrderedDict()
         self._pushed: OrderedDict[UUID, None] = OrderedDict()
+        self._erased_tickets: OrderedDict[str, None] = OrderedDict()
 
     async def on_batch(self, batch: Batch[Event]) -> None:
         """Push what a batch changes, in order; rows and escalations not held are read once."""
@@ -71,6 +78,8 @@ class Live:
                         self._log_pushes(batch, event, reached)
                 elif isinstance(event, EscalationAcknowledged):
                     await self.on_finished(event, escalations.get(event.escalation_id))
+                elif isinstance(event, CustomerErased):
+                    await self.on_erased(event, rows)
                 else:
                     await self.on_ticket_event(event, rows)
 
@@ -120,7 +129,7 @@ class Live:
         # that handled it): then what consoles showed before is not known from it.
         known = row is not None and not holds(row, change)
         before = view(row) if row is not None and known and row.get("open", True) else None
-        new = merged(row, change)
+        new = self._erased(merged(row, change))
         after = view(new)
         read[change.ticket_id] = new
         if after["open"]:
@@ -138,6 +147,30 @@ class Live:
         gone = list(saw - now_seeing)
         if gone:
             await self.hub.broadcast(gone, message("ticket", {**after, "open": False}))
+
+    def _erased(self, row: Row) -> Row:
+        return blank_row(row) if row["_id"] in self._erased_tickets else row
+
+    async def on_erased(self, event: CustomerErased, read: dict[str, Row]) -> None:
+        """Blank the person's rows held here (and any naming them), and show the blanked rows
+        on the consoles that show them."""
+        erasure = Erasure.of(event)
+        for ticket_id in erasure.ticket_ids:
+            self._erased_tickets[ticket_id] = None
+            self._erased_tickets.move_to_end(ticket_id)
+        while len(self._erased_tickets) > ERASED_KEPT:
+            self._erased_tickets.popitem(last=False)
+        for ticket_id in read:
+            read[ticket_id] = erasure.row(read[ticket_id])
+        for ticket_id, row in list(self._rows.items()):
+            after = erasure.row(row)
+            if after is row:
+                continue
+            self._rows[ticket_id] = after
+            shown = view(after)
+            seeing = audience(shown, self._directory)
+            if self.hub.connected(seeing):
+                await self.hub.broadcast(list(seeing), message("ticket", shown))
 
     def _lost_by(self, event: Event, after: dict[str, Any]) -> set[str]:
         """Who may have shown the ticket before this event, when the row cannot tell."""

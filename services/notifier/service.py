@@ -12,17 +12,31 @@ from typing import Any
 from services.notifier.domain.board import Change, Row, change_of, is_stale, merged
 from services.notifier.domain.chat import WebhookTarget
 from services.notifier.domain.deliveries import Job, in_digest_slots
-from services.notifier.domain.errors import Forbidden, NotFound
-from services.notifier.domain.escalations import Escalation
+from services.notifier.domain.erasure import Erasure
+from services.notifier.domain.errors import Conflict, Forbidden, NotFound, Unacceptable
+from services.notifier.domain.escalations import Escalation, may_acknowledge
 from services.notifier.domain.ladders import Rules, first_step, next_step
 from services.notifier.domain.notices import notice_kind
 from services.notifier.domain.telling import Told, messages, notice_for, people_of, tell
-from services.notifier.domain.views import Viewer, view, viewer_of
+from services.notifier.domain.views import (
+    Viewer,
+    may_change_webhook,
+    sees_webhook,
+    view,
+    viewer_of,
+)
+from services.notifier.egress import AddressGuard, AddressRefused, Unresolvable
 from services.notifier.publishers import Publishers
 from services.notifier.store import NotifierStore
 from shared.clock import Clock
 from shared.consuming import Batch
-from shared.events import EscalationAcknowledged, Event, SlaMet, TicketStatusChanged
+from shared.events import (
+    CustomerErased,
+    EscalationAcknowledged,
+    Event,
+    SlaMet,
+    TicketStatusChanged,
+)
 from shared.events.notifications import EscalationStatus
 from shared.ids import derived_id
 from shared.logging import get_logger
@@ -61,12 +75,15 @@ class NotifierService:
         rules: Rules,
         publishers: Publishers,
         clock: Clock,
+        addresses: AddressGuard,
         on_work: Callable[[], None] = lambda: None,
     ) -> None:
         self.store = store
         self.rules = rules
         self.publishers = publishers
         self.clock = clock
+        #: Where webhooks may point (checked at registration; the sender checks each call).
+        self.addresses = addresses
         #: Called when jobs were enqueued or a ladder armed: the loops look again at once.
         self.on_work = on_work
 
@@ -218,6 +235,13 @@ class NotifierService:
         log.info("escalation.finished", escalation_id=escalation_id, status=status, by=by)
         return done
 
+    # -- erasure ---------------------------------------------------------------------------------
+
+    async def erase(self, event: CustomerErased) -> None:
+        """Blank what the notifier keeps of an erased customer (idempotent)."""
+        await self.store.erase(Erasure.of(event))
+        log.info("customer.erased", customer_id=event.customer_id, tickets=len(event.ticket_ids))
+
     # -- what people ask for ---------------------------------------------------------------------
 
     def viewer(self, person_id: str) -> Viewer:
@@ -229,7 +253,7 @@ class NotifierService:
     async def board(self, viewer: Viewer) -> dict[str, Any]:
         """The viewer's tickets and the open escalations they were told of or head."""
         rows = [view(r) for r in await self.store.board_for(viewer)]
-        heads = list(viewer.teams) if viewer.role != "agent" else []
+        heads = list(viewer.teams) if viewer.role in ("lead", "manager") else []
         escalations = await self.store.open_escalations_for(viewer.person_id, heads)
         return {
             "person": viewer.as_json(),
@@ -238,15 +262,12 @@ class NotifierService:
         }
 
     async def acknowledge(self, escalation_id: str, viewer: Viewer) -> dict[str, Any]:
-        """Stop a ladder on behalf of somebody told of it or heading its team; idempotent."""
+        """Stop a ladder on behalf of somebody told of it or heading its team; idempotent.
+        Another team's ladder is answered as unknown: its existence is not the caller's."""
         found = await self.store.escalation(escalation_id)
         if found is None:
             raise NotFound(f"no escalation {escalation_id}")
-        heads_it = viewer.role != "agent" and found.team in viewer.teams
-        if viewer.person_id not in found.told and not heads_it:
-            raise Forbidden(
-                f"{viewer.person_id} was not told of this escalation and does not lead its team"
-            )
+        may_acknowledge(found, viewer)
         done = await self.finish(
             escalation_id, "acknowledged", by=viewer.person_id, reason=f"{viewer.name} is on it"
         )
@@ -256,26 +277,34 @@ class NotifierService:
         return current.view()
 
     async def deliveries(self, *, ticket_id: str | None, limit: int) -> list[Job]:
+        """The delivery log, service-wide (an operator's)."""
         return await self.store.jobs(ticket_id=ticket_id, limit=limit)
 
-    @staticmethod
-    def _heads(viewer: Viewer, teams: Sequence[str]) -> None:
-        outside = sorted(set(teams) - set(viewer.teams))
-        if viewer.role == "agent" or outside:
-            raise Forbidden(
-                f"only a lead or manager of the teams may change their webhooks ({outside})"
-            )
+    # -- webhooks: a team's lead or manager, for their teams ------------------------------------
 
     async def put_webhook(self, viewer: Viewer, target: WebhookTarget) -> None:
-        self._heads(viewer, target.teams)
+        """Add a webhook, or replace one of the caller's teams; its URL must reach an address
+        the policy allows."""
+        directory = self.rules.directory
+        may_change_webhook(viewer, target, directory)
+        existing = await self.store.webhook(target.name)
+        if existing is not None:
+            if not sees_webhook(viewer, existing, directory):
+                raise Conflict(f"the name {target.name!r} is taken by another team's webhook")
+            may_change_webhook(viewer, existing, directory)
+        try:
+            await self.addresses.check_url(str(target.url))
+        except (AddressRefused, Unresolvable) as exc:
+            raise Unacceptable(f"webhook {target.name} refused: {exc}") from exc
         await self.store.put_webhook(target)
 
     async def webhooks_of(self, viewer: Viewer) -> list[WebhookTarget]:
-        return [t for t in await self.store.webhooks() if set(t.teams) & set(viewer.teams)]
+        directory = self.rules.directory
+        return [t for t in await self.store.webhooks() if sees_webhook(viewer, t, directory)]
 
     async def delete_webhook(self, viewer: Viewer, name: str) -> None:
         target = await self.store.webhook(name)
-        if target is None:
+        if target is None or not sees_webhook(viewer, target, self.rules.directory):
             raise NotFound(f"no webhook {name}")
-        self._heads(viewer, target.teams)
+        may_change_webhook(viewer, target, self.rules.directory)
         await self.store.delete_webhook(name)

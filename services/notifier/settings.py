@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 
 from shared.settings import ServiceSettings
 
 
 class NotifierSettings(ServiceSettings):
+    """The notifier's own settings; people's tokens (`HELPDESK_AGENT_TOKEN_SECRET`), rate
+    limits and the environment are the shared `ServiceSettings`'."""
+
     service_name: str = "notifier"
     http_port: int = 8004
     smtp_host: str = Field(default="127.0.0.1", description="SMTP relay that sends the mail.")
@@ -16,12 +19,6 @@ class NotifierSettings(ServiceSettings):
         default="helpdesk@helpdesk.example", description="Sender address of every email."
     )
     smtp_timeout: float = Field(default=10, gt=0, description="Seconds per SMTP conversation.")
-    agent_token_secret: SecretStr | None = Field(
-        default=None,
-        description="Key (32+ bytes) people's tokens are signed with, the same as intake's and "
-        "the router's; it opens the live push, the console and acknowledgements. Without it "
-        "those answer 503 (WebSocket: close 1013).",
-    )
     public_url: str | None = Field(
         default=None,
         description="Where people reach this service (e.g. https://helpdesk.example/notifier); "

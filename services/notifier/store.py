@@ -1,6 +1,7 @@
-"""The notifier's store behind one Protocol: the board, the outbox, escalations in flight and
-chat-tool webhooks. `MongoNotifierStore` is the MongoDB adapter (one module per collection
-beside this one); `store_memory.MemoryNotifierStore` the in-memory fake with the same contract.
+"""The notifier's store behind one Protocol: the board, the outbox, escalations in flight,
+chat-tool webhooks, and erasing a customer from them. `MongoNotifierStore` is the MongoDB
+adapter (one module per collection beside this one); `store_memory.MemoryNotifierStore` the
+in-memory fake with the same contract.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.notifier.domain.board import Change, Row
 from services.notifier.domain.chat import WebhookTarget
 from services.notifier.domain.deliveries import Attempt, Job, JobStatus, OutboxChannel
+from services.notifier.domain.erasure import Erasure
 from services.notifier.domain.escalations import Escalation
 from services.notifier.domain.views import Viewer
 from services.notifier.mongo_board import MongoBoard
+from services.notifier.mongo_erasure import erase_notices, erase_rows
 from services.notifier.mongo_escalations import MongoEscalations
 from services.notifier.mongo_outbox import MongoOutbox
 from services.notifier.mongo_webhooks import MongoWebhooks
@@ -114,7 +117,14 @@ class WebhookStore(Protocol):
     async def webhooks(self) -> list[WebhookTarget]: ...
 
 
-class NotifierStore(BoardStore, OutboxStore, EscalationStore, WebhookStore, Protocol):
+class ErasureStore(Protocol):
+    async def erase(self, erasure: Erasure) -> None:
+        """Blank the person's text in the board, the deliveries and the escalations;
+        erasing twice changes nothing."""
+        ...
+
+
+class NotifierStore(BoardStore, OutboxStore, EscalationStore, WebhookStore, ErasureStore, Protocol):
     """Everything the notifier keeps."""
 
 
@@ -134,3 +144,9 @@ class MongoNotifierStore(MongoBoard, MongoOutbox, MongoEscalations, MongoWebhook
             *MongoOutbox.outbox_indexes(),
             *MongoEscalations.escalation_indexes(),
         ]
+
+    async def erase(self, erasure: Erasure) -> None:
+        # Webhooks hold no customer data; the processed-event guard only event ids.
+        await erase_rows(self._rows, erasure)
+        await erase_notices(self._jobs, erasure)
+        await erase_notices(self._escalations, erasure)

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from services.notifier.domain.board import Change, Row, is_stale, merged
 from services.notifier.domain.chat import WebhookTarget
 from services.notifier.domain.deliveries import Attempt, Job, JobStatus, OutboxChannel
+from services.notifier.domain.erasure import Erasure
 from services.notifier.domain.escalations import Escalation, finished
 from services.notifier.domain.views import Viewer
 from services.notifier.mongo_board import BOARD_LIMIT
@@ -233,3 +234,15 @@ class MemoryNotifierStore:
 
     async def webhooks(self) -> list[WebhookTarget]:
         return [self.targets[name] for name in sorted(self.targets)]
+
+    # -- erasure ----------------------------------------------------------------------------
+
+    async def erase(self, erasure: Erasure) -> None:
+        for ticket_id, row in list(self.rows.items()):
+            self.rows[ticket_id] = erasure.row(row)
+        for key, job in list(self.jobs_by_key.items()):
+            notice = erasure.notice(job.ticket_id, job.notice)
+            self.jobs_by_key[key] = job.model_copy(update={"notice": notice})
+        for escalation_id, escalation in list(self.ladders.items()):
+            notice = erasure.notice(escalation.ticket_id, escalation.notice)
+            self.ladders[escalation_id] = escalation.model_copy(update={"notice": notice})

@@ -1,19 +1,23 @@
 """Calling chat tools' webhooks with httpx: signed bodies, one deadline per call, a connection
-cap per host. Receivers drop repeats by `X-Helpdesk-Delivery`."""
+cap per host, and only to addresses the `AddressGuard` allows (checked on each connection).
+Receivers drop repeats by `X-Helpdesk-Delivery`."""
 
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
 
+from services.notifier.domain.addresses import AddressPolicy
 from services.notifier.domain.chat import (
     WebhookTarget,
     retry_after_seconds,
     signature_headers,
 )
+from services.notifier.egress import AddressGuard, AddressRefused, GuardedTransport
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -41,22 +45,27 @@ class WebhookFailure(Exception):
 
 
 class WebhookSender:
-    """Posts signed bodies over one shared connection pool, within `timeout` seconds in all."""
+    """Posts signed bodies over one shared connection pool, within `timeout` seconds in all,
+    connecting only where `guard` allows (default: public addresses only); `ssl_context`
+    (default: certifi's authorities, as httpx's) checks the endpoints' certificates."""
 
     def __init__(
         self,
-        client: httpx.AsyncClient | None = None,
+        guard: AddressGuard | None = None,
         *,
         timeout: float = 10.0,
         max_connections: int = 200,
         per_host_connections: int = 10,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self._timeout = timeout
-        self._owns_client = client is None
-        self._client = client or httpx.AsyncClient(
+        limits = httpx.Limits(max_connections=max_connections, keepalive_expiry=30)
+        guard = guard or AddressGuard(AddressPolicy())
+        self._client = httpx.AsyncClient(
+            transport=GuardedTransport(guard, limits=limits, ssl_context=ssl_context),
             timeout=httpx.Timeout(timeout),
-            limits=httpx.Limits(max_connections=max_connections, keepalive_expiry=30),
             follow_redirects=False,
+            trust_env=False,
         )
         # httpx only limits the whole pool; a cap per host leaves room for the others when
         # one endpoint is slow and every delivery to it sits waiting.
@@ -96,6 +105,9 @@ class WebhookSender:
                         received += len(chunk)
                         if received > _ANSWER_LIMIT:
                             break
+        except AddressRefused as exc:
+            log.warning("webhook_refused", target=target.name, reason=str(exc))
+            raise WebhookFailure(f"webhook {target.name} refused: {exc}", permanent=True) from exc
         except (TimeoutError, httpx.TimeoutException) as exc:
             # Once the status line is in, a slow or broken body changes nothing about the outcome.
             if status is None:
@@ -119,9 +131,8 @@ class WebhookSender:
         return _outcome(target.name, status, retry_after_seconds(retry_after, now=now))
 
     async def aclose(self) -> None:
-        """Close the connection pool if this sender made it (a given client is the caller's)."""
-        if self._owns_client:
-            await self._client.aclose()
+        """Close the connection pool."""
+        await self._client.aclose()
 
 
 def _outcome(name: str, status: int | None, retry_after: float | None) -> int:

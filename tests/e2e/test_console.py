@@ -23,7 +23,6 @@ from faststream.kafka import KafkaBroker
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from devstack.stack import free_port
-from services.notifier import console
 from services.notifier.app import build_app
 from services.notifier.settings import NotifierSettings
 from shared.agent_tokens import AgentTokens
@@ -126,8 +125,6 @@ async def notifier(make_settings: Any, smtp_port: int) -> AsyncIterator[Console]
         NotifierSettings, agent_token_secret=SECRET, smtp_port=smtp_port, poll_seconds=0.2
     )
     service = build_app(settings)
-    if not any(getattr(route, "path", None) == "/console" for route in service.http.routes):
-        console.mount(service.http)
     await service.start()
     producer = make_broker(settings)
     await producer.start()

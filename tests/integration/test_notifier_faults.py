@@ -40,6 +40,7 @@ from shared.events.sla import Metric
 from shared.ids import derived_id
 from shared.mongo import make_mongo_client
 from tests.conftest import ROOT, eventually, serving_smtp
+from tests.handler.notifier.support import allow_loopback
 
 pytestmark = pytest.mark.integration
 
@@ -99,14 +100,18 @@ def chat_target(name: str, url: str, teams: list[str]) -> WebhookTarget:
 
 
 async def test_a_hanging_webhook_does_not_hold_up_the_email_and_is_retried_after_its_timeout(
-    make_settings: Any,
+    make_settings: Any, tmp_path: Path
 ) -> None:
     timeout = 10.0
     inbox = Inbox()
     chat = ChatEndpoint(delay=None)
+    config = tmp_path / "config"
+    shutil.copytree(ROOT / "config", config)
+    allow_loopback(config)
     with serving_smtp(inbox) as smtp_port:
         settings = make_settings(
             NotifierSettings,
+            config_dir=config,
             smtp_port=smtp_port,
             webhook_timeout=timeout,
             retry_base_seconds=0.5,
@@ -189,8 +194,10 @@ async def test_a_hanging_webhook_does_not_hold_up_the_email_and_is_retried_after
 
 
 def _config_with_chat_on_first_rung(folder: Path) -> Path:
-    """The shipped rules, with the first-response ladder's first rung on the team's chat too."""
+    """The shipped rules, with the first-response ladder's first rung on the team's chat too,
+    and webhooks allowed to reach the chat endpoint on this machine."""
     shutil.copytree(ROOT / "config", folder)
+    allow_loopback(folder)
     rules = yaml.safe_load((folder / "notifier.yaml").read_text())
     rungs = rules["ladders"]["first_response"]["breach"]["rungs"]
     rungs[0]["channels"] = ["push", "email", "webhook"]

@@ -13,6 +13,7 @@ from pydantic import SecretStr
 from services.notifier.domain.board import Change, change_of
 from services.notifier.domain.chat import WebhookTarget
 from services.notifier.domain.deliveries import Attempt, Job
+from services.notifier.domain.erasure import Erasure
 from services.notifier.domain.escalations import Escalation
 from services.notifier.domain.notices import Notice
 from services.notifier.domain.views import Viewer
@@ -316,3 +317,69 @@ async def test_webhooks_are_put_listed_and_removed(store: NotifierStore) -> None
     assert found is not None and found.secret.get_secret_value() == "a-secret-of-sixteen"
     assert await store.delete_webhook("a-room") and not await store.delete_webhook("a-room")
     assert await store.webhook("a-room") is None
+
+
+# -- erasure ---------------------------------------------------------------------------------
+
+
+async def test_an_erasure_blanks_the_persons_text_and_leaves_the_rest(
+    store: NotifierStore,
+) -> None:
+    await store.apply_board(
+        changes(
+            opened("t-1", at(0)),
+            assigned("t-1", at(1)),
+            opened("t-2", at(0)),
+            opened("t-3", at(0)),
+        )
+    )
+    # A subject of another customer's ticket that quotes the person's address.
+    await store.apply_board(
+        [Change("t-3", "opened", at(0), {"subject": "fwd from eleni@customer.example"})]
+    )
+
+    def told(ticket_id: str, **fields: Any) -> Notice:
+        return notice(ticket_id).model_copy(
+            update={"subject": f"VPN down ({ticket_id})", "customer": "Acme Shipping"} | fields
+        )
+
+    await store.enqueue(
+        [
+            job("j-1", at(1), ticket_id="t-1", notice=told("t-1")),
+            job("j-2", at(1), ticket_id="t-2", notice=told("t-2")),
+            job("j-3", at(1), ticket_id="t-2", notice=told("t-2", reason="Eleni K. asked")),
+        ]
+    )
+    await store.settle(
+        (await store.jobs(ticket_id="t-1"))[0], Attempt(at=at(2), outcome="sent"), status="sent"
+    )
+    await store.open_escalations(
+        [ladder("e-1", "t-1", notice=told("t-1")), ladder("e-2", "t-2", notice=told("t-2"))]
+    )
+    erasure = Erasure(
+        ticket_ids=("t-1",),
+        customer_ids=("cu-1",),
+        texts=("eleni@customer.example", "Eleni K."),
+    )
+
+    for _ in range(2):  # twice changes nothing
+        await store.erase(erasure)
+        rows = await store.board_rows(["t-1", "t-2", "t-3"])
+        assert fields(rows["t-1"], "subject", "customer", "assignee_id") == (
+            None,
+            None,
+            "ag-nika",
+        )
+        assert fields(rows["t-2"], "subject", "customer") == ("VPN down (t-2)", "Acme Shipping")
+        assert fields(rows["t-3"], "subject", "customer") == (None, "Acme Shipping")
+        jobs = {j.key: j for j in await store.jobs(limit=10)}
+        assert (jobs["j-1"].notice.subject, jobs["j-1"].notice.customer) == (None, None)
+        assert jobs["j-1"].status == "sent"
+        assert jobs["j-2"].notice == told("t-2")
+        assert jobs["j-3"].notice == told("t-2", reason=None)
+        ladders = await store.escalations(["e-1", "e-2"])
+        assert (ladders["e-1"].notice.subject, ladders["e-1"].notice.customer) == (None, None)
+        assert ladders["e-2"].notice == told("t-2")
+    # The ticket's opening delivered again writes nothing back.
+    await store.apply_board(changes(opened("t-1", at(0))))
+    assert (await store.board_rows(["t-1"]))["t-1"]["subject"] is None

@@ -143,7 +143,9 @@ class Desk:
     }
 
     def __init__(self, store: Any = None, settings: NotifierSettings | None = None) -> None:
-        self.settings = settings or NotifierSettings(config_dir=ROOT / "config")
+        self.settings = settings or NotifierSettings(
+            config_dir=ROOT / "config", environment="local"
+        )
         self.broker = KafkaBroker()
         self.kit = ConsumerKit(self.broker, self.settings, MemoryGuard())
         self.store = CountingStore(store if store is not None else MemoryNotifierStore())

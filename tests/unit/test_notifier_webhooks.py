@@ -20,6 +20,7 @@ from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from devstack.stack import free_port
+from services.notifier.domain.addresses import AddressPolicy, WebhookRules
 from services.notifier.domain.chat import (
     DIGEST_LIMIT,
     WebhookTarget,
@@ -33,6 +34,7 @@ from services.notifier.domain.chat import (
     verify,
 )
 from services.notifier.domain.notices import Notice
+from services.notifier.egress import AddressGuard
 from services.notifier.webhooks import WebhookFailure, WebhookSender
 from tests.conftest import eventually
 
@@ -398,9 +400,13 @@ async def servers() -> AsyncIterator[tuple[Receiver, list[str]]]:
     await asyncio.gather(*(task for _, task in running))
 
 
+#: The receivers here listen on 127.0.0.1, which only an allow-list lets a webhook reach.
+LOOPBACK = AddressGuard(AddressPolicy.of(WebhookRules(allow_networks=("127.0.0.0/8",))))
+
+
 @pytest.fixture
 async def sender() -> AsyncIterator[WebhookSender]:
-    webhooks = WebhookSender(timeout=TIMEOUT)
+    webhooks = WebhookSender(LOOPBACK, timeout=TIMEOUT)
     yield webhooks
     await webhooks.aclose()
 
@@ -515,7 +521,7 @@ async def test_a_slow_endpoint_does_not_starve_another(
 ) -> None:
     _, (fast, slow) = servers
     # A pool of 3 with 2 per host: the hanging host can never take the third connection.
-    webhooks = WebhookSender(timeout=2.0, max_connections=3, per_host_connections=2)
+    webhooks = WebhookSender(LOOPBACK, timeout=2.0, max_connections=3, per_host_connections=2)
     try:
         stuck = [
             asyncio.create_task(

@@ -11,3 +11,12 @@ class NotFound(NotifierError):
 
 class Forbidden(NotifierError):
     """The caller may not see or change what the request names."""
+
+
+class Conflict(NotifierError):
+    """What the request would create is taken by somebody else's."""
+
+
+class Unacceptable(NotifierError):
+    """The request is well formed but cannot be carried out as asked (e.g. a webhook URL
+    that reaches only refused addresses)."""

@@ -8,7 +8,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from services.notifier.domain.errors import Forbidden, NotFound
 from services.notifier.domain.notices import Notice, line
+from services.notifier.domain.views import Viewer
 from shared.events.notifications import EscalationStatus
 
 
@@ -67,3 +69,16 @@ def finished(
     if status == "acknowledged":
         update |= {"acknowledged_by": by, "acknowledged_at": at}
     return escalation.model_copy(update=update)
+
+
+def may_acknowledge(escalation: Escalation, viewer: Viewer) -> None:
+    """Somebody told of it, or a lead or manager of its team, may acknowledge it. Another
+    team's ladder is answered as unknown: its existence is not the caller's to know."""
+    if viewer.person_id in escalation.told:
+        return
+    if escalation.team is None or escalation.team not in viewer.teams:
+        raise NotFound(f"no escalation {escalation.escalation_id}")
+    if viewer.role not in ("lead", "manager"):
+        raise Forbidden(
+            f"{viewer.person_id} was not told of this escalation and does not lead its team"
+        )

@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from services.notifier.domain.addresses import WebhookRules
 from services.notifier.domain.notices import Notice, NoticeKind, Role
 from shared.business_calendar import Calendars
 from shared.directory import Directory, Person
@@ -145,6 +146,7 @@ class NotifierConfig(_Frozen):
     digest: Digest = Field(default_factory=Digest)
     on_call: dict[str, Person] = Field(default_factory=dict)
     working_hours: WorkingHours = Field(default_factory=WorkingHours)
+    webhooks: WebhookRules = Field(default_factory=WebhookRules)
 
     def ladder(self, metric: str | None) -> MetricLadder:
         if metric not in METRICS:

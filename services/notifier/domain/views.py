@@ -7,10 +7,12 @@ from datetime import datetime
 from typing import Any, Literal
 
 from services.notifier.domain.board import Row
+from services.notifier.domain.chat import WebhookTarget
+from services.notifier.domain.errors import Forbidden
 from shared.directory import Directory
 from shared.ids import ticket_reference
 
-ViewerRole = Literal["agent", "lead", "manager"]
+ViewerRole = Literal["agent", "lead", "manager", "operator"]
 
 
 def _field(row: Row, name: str) -> Any:
@@ -67,7 +69,7 @@ def view(row: Row) -> dict[str, Any]:
 @dataclass(frozen=True)
 class Viewer:
     """Whose console: an agent sees their own tickets and their team's queue; a lead or
-    manager sees every ticket of their teams."""
+    manager sees every ticket of their teams; an operator no ticket."""
 
     person_id: str
     name: str
@@ -77,7 +79,7 @@ class Viewer:
     def sees(self, row: dict[str, Any]) -> bool:
         """Whether the console shows this row (a `view`)."""
         if self.role != "agent":
-            return row["team"] in self.teams
+            return row["team"] in self.teams  # an operator has no teams
         if row["assignee_id"] is not None:
             return bool(row["assignee_id"] == self.person_id)
         return row["team"] in self.teams
@@ -92,17 +94,22 @@ class Viewer:
 
 
 def viewer_of(person_id: str, directory: Directory) -> Viewer | None:
-    """The viewer a person id is, or None for somebody the directory does not know."""
+    """The viewer a person id is, or None for somebody the directory does not know. A lead or
+    manager heads every team they lead or manage (as the shared access model has it)."""
     managed = [t for t in directory.teams if t.manager.person_id == person_id]
-    if managed:
-        return Viewer(person_id, managed[0].manager.name, "manager", tuple(t.name for t in managed))
     led = [t for t in directory.teams if t.lead is not None and t.lead.person_id == person_id]
+    heads = tuple(dict.fromkeys(t.name for t in (*managed, *led)))
+    if managed:
+        return Viewer(person_id, managed[0].manager.name, "manager", heads)
     if led and led[0].lead is not None:
-        return Viewer(person_id, led[0].lead.name, "lead", tuple(t.name for t in led))
+        return Viewer(person_id, led[0].lead.name, "lead", heads)
     agent, team = directory.agent(person_id), directory.team_of(person_id)
-    if agent is None or team is None:
-        return None
-    return Viewer(person_id, agent.name, "agent", (team.name,))
+    if agent is not None and team is not None:
+        return Viewer(person_id, agent.name, "agent", (team.name,))
+    operator = next((o for o in directory.operators if o.person_id == person_id), None)
+    if operator is not None:
+        return Viewer(person_id, operator.name, "operator", ())
+    return None
 
 
 def audience(row: dict[str, Any], directory: Directory) -> set[str]:
@@ -118,3 +125,22 @@ def audience(row: dict[str, Any], directory: Directory) -> set[str]:
     if row["assignee_id"] is not None:
         people.add(row["assignee_id"])
     return people
+
+
+def webhook_teams(target: WebhookTarget, directory: Directory) -> set[str]:
+    """The teams a webhook serves (none listed: every team)."""
+    return set(target.teams) or {t.name for t in directory.teams}
+
+
+def sees_webhook(viewer: Viewer, target: WebhookTarget, directory: Directory) -> bool:
+    """A lead or manager sees the webhooks of any of their teams."""
+    return bool(webhook_teams(target, directory) & set(viewer.teams))
+
+
+def may_change_webhook(viewer: Viewer, target: WebhookTarget, directory: Directory) -> None:
+    """Only somebody heading every team a webhook serves may add, replace or remove it."""
+    outside = sorted(webhook_teams(target, directory) - set(viewer.teams))
+    if viewer.role not in ("lead", "manager") or outside:
+        raise Forbidden(
+            f"only a lead or manager of the teams may change their webhooks ({outside})"
+        )

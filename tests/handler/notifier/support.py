@@ -5,26 +5,30 @@ from __future__ import annotations
 
 import asyncio
 import random
+import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any, cast
 
 import uvicorn
+import yaml
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from starlette.types import ASGIApp
 
 from devstack.stack import free_port
 from services.notifier.app import build_app
+from services.notifier.egress import Resolver
 from services.notifier.settings import NotifierSettings
 from shared.agent_tokens import AgentTokens
 from shared.clock import Clock
 from shared.events import SlaBreached, SlaWarning, TicketAssigned, notification_events
 from shared.runtime import Service
-from tests.conftest import eventually
+from tests.conftest import ROOT, eventually
 
 DUE = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 TOKEN_SECRET = "notifier-test-secret-of-at-least-32-bytes"
@@ -104,6 +108,21 @@ def make_assigned(ticket_id: str, agent_id: str = "ag-nika", **kw: Any) -> Ticke
     return TicketAssigned(**values)
 
 
+def loopback_config(folder: Path) -> Path:
+    """The shipped rules copied to `folder`, with webhooks allowed to reach this machine (the
+    tests' receivers listen on 127.0.0.1, which the shipped config refuses)."""
+    shutil.copytree(ROOT / "config", folder)
+    allow_loopback(folder)
+    return folder
+
+
+def allow_loopback(folder: Path) -> None:
+    """Let the webhooks of the rules in `folder` reach 127.0.0.0/8 and ::1."""
+    rules = yaml.safe_load((folder / "notifier.yaml").read_text())
+    rules["webhooks"] = {"allow_networks": ["127.0.0.0/8", "::1/128"]}
+    (folder / "notifier.yaml").write_text(yaml.safe_dump(rules, allow_unicode=True))
+
+
 def token_for(
     person_id: str, *, now: datetime | None = None, ttl: timedelta = timedelta(hours=1)
 ) -> str:
@@ -120,10 +139,12 @@ async def start_notifier(
     *,
     clock: Clock | None = None,
     rng: random.Random | None = None,
+    resolver: Resolver | None = None,
     **overrides: Any,
 ) -> tuple[Service, NotifierSettings]:
-    """A notifier with tokens, tiny retry backoff and a short poll; `clock` and `rng` go to
-    `build_app`, everything else to the settings. Its indexes exist; nothing runs yet."""
+    """A notifier with tokens, tiny retry backoff and a short poll; `clock`, `rng` and the
+    webhooks' `resolver` go to `build_app`, everything else to the settings. Its indexes
+    exist; nothing runs yet."""
     overrides = {
         "agent_token_secret": TOKEN_SECRET,
         "retry_base_seconds": 0.01,
@@ -131,7 +152,7 @@ async def start_notifier(
         **overrides,
     }
     settings = make_settings(NotifierSettings, **overrides)
-    service = build_app(settings, clock=clock, rng=rng)
+    service = build_app(settings, clock=clock, rng=rng, resolver=resolver)
     for hook in service.on_start:
         await hook()
     return service, settings

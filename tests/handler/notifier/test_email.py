@@ -42,8 +42,9 @@ async def test_first_response_breach_emails_the_assignee_once_and_logs_the_deliv
         await broker.publish(breach.model_dump(mode="json"), settings.topics.sla)
         await eventually(lambda: _outcomes(events))
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{http_port}") as client:
+            # The delivery log is service-wide: an operator's.
             answer = await client.get(
-                "/deliveries", params={"ticket_id": "t-1001"}, headers=bearer("mgr-technical")
+                "/deliveries", params={"ticket_id": "t-1001"}, headers=bearer("ops-rin")
             )
 
     assert mailbox.recipients() == ["nika@helpdesk.example"]

@@ -142,6 +142,7 @@ async def test_acknowledging_over_http_stops_the_ladder_and_is_idempotent(
         await eventually(lambda: sorted(mailbox.recipients()) == [JOHN, NIKA])
         anonymous = await client.post(url)
         stranger = await client.post(url, headers=clocked_bearer("ag-john", clock))
+        teammate = await client.post(url, headers=clocked_bearer("ag-sergei", clock))
         unknown = await client.post("/escalations/no-such-ladder/acknowledge", headers=nika)
         first = await client.post(url, headers=nika)
         again = await client.post(url, headers=nika)
@@ -151,7 +152,10 @@ async def test_acknowledging_over_http_stops_the_ladder_and_is_idempotent(
         board = await client.get("/board", headers=clocked_bearer("mgr-technical", clock))
 
     assert anonymous.status_code == 401
-    assert stranger.status_code == 403
+    # Another team's ladder is not told to exist; one of the caller's team they were not told
+    # of, and do not head, is refused.
+    assert stranger.status_code == 404
+    assert teammate.status_code == 403
     assert unknown.status_code == 404
     assert first.status_code == 200 and again.status_code == 200
     view = first.json()

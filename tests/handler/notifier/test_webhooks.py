@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,7 +18,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from services.notifier.domain.chat import verify
+from services.notifier.domain.chat import WebhookTarget, verify
+from services.notifier.store import MongoNotifierStore
 from shared.clock import FakeClock
 from shared.events import NotificationDelivered
 from shared.ids import ticket_reference
@@ -65,11 +67,13 @@ def webhook_outcomes(events: list[Any]) -> list[NotificationDelivered]:
 
 
 async def test_a_managers_webhook_gets_the_signed_rung_that_names_it(
-    make_settings: Any, smtp_server: tuple[Mailbox, int]
+    make_settings: Any, smtp_server: tuple[Mailbox, int], loopback_rules: Path
 ) -> None:
     mailbox, port = smtp_server
     clock = FakeClock(START)
-    service, settings = await start_notifier(make_settings, clock=clock, smtp_port=port)
+    service, settings = await start_notifier(
+        make_settings, clock=clock, smtp_port=port, config_dir=loopback_rules
+    )
     events: list[Any] = []
     capture_into(service, settings.topics.notifications, events)
     receiver = Receiver()
@@ -151,10 +155,12 @@ async def test_a_managers_webhook_gets_the_signed_rung_that_names_it(
 
 
 async def test_a_webhook_answering_500_twice_is_delivered_at_the_third_try(
-    make_settings: Any, smtp_server: tuple[Mailbox, int]
+    make_settings: Any, smtp_server: tuple[Mailbox, int], loopback_rules: Path
 ) -> None:
     _, port = smtp_server
-    service, settings = await start_notifier(make_settings, smtp_port=port)
+    service, settings = await start_notifier(
+        make_settings, smtp_port=port, config_dir=loopback_rules
+    )
     events: list[Any] = []
     capture_into(service, settings.topics.notifications, events)
     receiver = Receiver(failures=[500, 500])
@@ -186,4 +192,225 @@ async def test_a_webhook_answering_500_twice_is_delivered_at_the_third_try(
     assert (job["status"], job["attempts"]) == ("sent", 3)
     assert [a["outcome"] for a in job["log"]] == ["retry", "retry", "sent"]
     assert "HTTP 500" in job["log"][0]["error"]
+    await service.mongo.close()
+
+
+class Names:
+    """A resolver whose answers a test changes, as a DNS server that rebinds a name would."""
+
+    def __init__(self, **answers: list[str]) -> None:
+        self.answers = {name.replace("_", "."): found for name, found in answers.items()}
+        self.asked: list[str] = []
+
+    async def __call__(self, host: str, port: int) -> list[str]:
+        self.asked.append(host)
+        if host not in self.answers:
+            raise OSError(f"no such name {host}")
+        return self.answers[host]
+
+
+async def test_a_webhook_reaching_only_refused_addresses_is_refused_at_registration(
+    make_settings: Any,
+) -> None:
+    # The shipped rules: no network allowed beyond public ones.
+    names = Names(chat_internal_example=["10.20.30.40", "fd12:3456::1"])
+    service, _ = await start_notifier(make_settings, resolver=names)
+    manager = bearer("mgr-technical")
+
+    async def register(url: str) -> httpx.Response:
+        return await client.post(
+            "/webhooks",
+            json={"name": "tech-room", "url": url, "teams": ["technical"]},
+            headers=manager,
+        )
+
+    async with (
+        served(service) as port,
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client,
+    ):
+        answers = {
+            url: await register(url)
+            for url in (
+                "http://10.0.0.5/hooks/x",
+                "http://192.168.1.10:8080/hooks/x",
+                "http://100.64.1.1/hooks/x",
+                "http://169.254.169.254/latest/meta-data/",
+                "http://[fd00:ec2::254]/latest/meta-data/",
+                "http://127.0.0.1:9/hooks/x",
+                "http://[::1]:9/hooks/x",
+                "http://0.0.0.0/hooks/x",
+                "http://metadata.google.internal/computeMetadata/v1/",
+                "https://chat.internal.example/hooks/x",
+                "https://no-such-name.example/hooks/x",
+            )
+        }
+        listed = await client.get("/webhooks", headers=manager)
+
+    reasons = {url: answer.json()["detail"] for url, answer in answers.items()}
+    assert {answer.status_code for answer in answers.values()} == {422}, reasons
+    assert "10.0.0.5 is private (RFC 1918)" in reasons["http://10.0.0.5/hooks/x"]
+    assert "RFC 6598" in reasons["http://100.64.1.1/hooks/x"]
+    assert "cloud metadata" in reasons["http://169.254.169.254/latest/meta-data/"]
+    assert "cloud metadata" in reasons["http://[fd00:ec2::254]/latest/meta-data/"]
+    assert "loopback" in reasons["http://127.0.0.1:9/hooks/x"]
+    assert "loopback" in reasons["http://[::1]:9/hooks/x"]
+    assert "unspecified" in reasons["http://0.0.0.0/hooks/x"]
+    assert "cloud metadata" in reasons["http://metadata.google.internal/computeMetadata/v1/"]
+    internal = reasons["https://chat.internal.example/hooks/x"]
+    assert "resolves only to refused addresses" in internal and "RFC 4193" in internal
+    assert "does not resolve" in reasons["https://no-such-name.example/hooks/x"]
+    # The metadata name is refused by its name: it was never looked up.
+    assert "metadata.google.internal" not in names.asked
+    assert listed.json() == []
+    await service.mongo.close()
+
+
+async def test_a_name_rebound_to_a_refused_address_is_refused_at_delivery_and_dead_lettered(
+    make_settings: Any, smtp_server: tuple[Mailbox, int]
+) -> None:
+    _, smtp_port = smtp_server
+    # Public when registered; the receiver's own loopback address when the call is made. The
+    # receiver really listens there: only the check at the connection keeps the call out.
+    names = Names(chat_example_com=["93.184.216.34"])
+    service, settings = await start_notifier(make_settings, smtp_port=smtp_port, resolver=names)
+    events: list[Any] = []
+    letters: list[dict[str, Any]] = []
+    capture_into(service, settings.topics.notifications, events)
+    capture_into(service, settings.topics.deadletter, letters, raw=True)
+    receiver = Receiver()
+    breach = make_breach("resolution")  # the manager's chat room from the first rung
+    key = f"{breach.event_id}:tech-room:webhook"
+
+    async with (
+        serving(receiver.app()) as hook_port,
+        running(service) as broker,
+        served(service) as http_port,
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{http_port}") as client,
+    ):
+        created = await client.post(
+            "/webhooks",
+            json={
+                "name": "tech-room",
+                "url": f"http://chat.example.com:{hook_port}/hooks/{URL_SECRET}",
+                "teams": ["technical"],
+            },
+            headers=bearer("mgr-technical"),
+        )
+        names.answers["chat.example.com"] = ["127.0.0.1"]
+        await broker.publish(breach.model_dump(mode="json"), settings.topics.sla)
+        failed = await eventually(
+            lambda: [e for e in events if e.event_type == "notification.failed"]
+        )
+        await eventually(lambda: letters)
+
+    assert created.status_code == 201
+    assert receiver.calls == []
+    [outcome] = failed
+    assert (outcome.recipient, outcome.channel, outcome.attempts) == ("tech-room", "webhook", 1)
+    assert "refused" in outcome.error and "127.0.0.1 is loopback" in outcome.error
+    assert URL_SECRET not in outcome.error
+    job = await service.db["deliveries"].find_one({"_id": key})
+    assert job is not None
+    assert (job["status"], job["attempts"]) == ("failed", 1)
+    assert [a["outcome"] for a in job["log"]] == ["failed"]
+    [letter] = letters
+    assert letter["reason"].startswith("webhook to tech-room failed after 1 tries")
+    assert "127.0.0.1 is loopback" in letter["reason"]
+    await service.mongo.close()
+
+
+async def test_a_name_resolving_to_loopback_is_called_when_the_config_allows_loopback(
+    make_settings: Any, smtp_server: tuple[Mailbox, int], loopback_rules: Path
+) -> None:
+    _, smtp_port = smtp_server
+    names = Names(chat_example_com=["127.0.0.1"])
+    service, settings = await start_notifier(
+        make_settings, smtp_port=smtp_port, resolver=names, config_dir=loopback_rules
+    )
+    events: list[Any] = []
+    capture_into(service, settings.topics.notifications, events)
+    receiver = Receiver()
+
+    async with (
+        serving(receiver.app()) as hook_port,
+        running(service) as broker,
+        served(service) as http_port,
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{http_port}") as client,
+    ):
+        created = await client.post(
+            "/webhooks",
+            json={
+                "name": "tech-room",
+                "url": f"http://chat.example.com:{hook_port}/hooks/{URL_SECRET}",
+                "teams": ["technical"],
+            },
+            headers=bearer("mgr-technical"),
+        )
+        breach = make_breach("resolution")
+        await broker.publish(breach.model_dump(mode="json"), settings.topics.sla)
+        await eventually(lambda: webhook_outcomes(events))
+
+    assert created.status_code == 201
+    [(headers, _)] = receiver.calls
+    # Connected to the address the name resolved to, speaking to the name.
+    assert headers["host"] == f"chat.example.com:{hook_port}"
+    assert names.asked.count("chat.example.com") >= 2  # at registration, and at the call
+    await service.mongo.close()
+
+
+async def test_heads_manage_only_their_teams_webhooks(
+    make_settings: Any, loopback_rules: Path
+) -> None:
+    service, _ = await start_notifier(make_settings, config_dir=loopback_rules)
+    url = "http://127.0.0.1:9/hooks/x"
+
+    def registration(name: str, *teams: str) -> dict[str, Any]:
+        return {"name": name, "url": url, "teams": list(teams)}
+
+    async with (
+        served(service) as port,
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client,
+    ):
+        technical, accounts = bearer("mgr-technical"), bearer("mgr-accounts")
+        anonymous = await client.get("/webhooks")
+        by_agent = await client.get("/webhooks", headers=bearer("ag-nika"))
+        by_operator = await client.get("/webhooks", headers=bearer("ops-rin"))
+        created = await client.post(
+            "/webhooks", json=registration("tech-room", "technical"), headers=technical
+        )
+        by_lead = await client.post(
+            "/webhooks",
+            json=registration("lead-room", "technical"),
+            headers=bearer("lead-technical"),
+        )
+        # Someone else's name cannot be taken over, nor another team's webhook removed.
+        taken = await client.post(
+            "/webhooks", json=registration("tech-room", "accounts"), headers=accounts
+        )
+        removed_elsewhere = await client.delete("/webhooks/tech-room", headers=accounts)
+        # A webhook of two teams: only somebody heading both may add it; both heads see it,
+        # neither removes it alone.
+        beyond = await client.post(
+            "/webhooks",
+            json=registration("shared-room", "technical", "accounts"),
+            headers=technical,
+        )
+        await MongoNotifierStore(service.db).put_webhook(
+            WebhookTarget.model_validate(
+                registration("shared-room", "technical", "accounts") | {"secret": "s" * 32}
+            )
+        )
+        partly = await client.delete("/webhooks/shared-room", headers=accounts)
+        seen_by_accounts = await client.get("/webhooks", headers=accounts)
+        missing = await client.delete("/webhooks/no-such-room", headers=technical)
+
+    assert anonymous.status_code == 401
+    assert by_agent.status_code == 403 and by_operator.status_code == 403
+    assert created.status_code == 201 and by_lead.status_code == 201
+    assert taken.status_code == 409
+    assert removed_elsewhere.status_code == 404
+    assert beyond.status_code == 403
+    assert partly.status_code == 403
+    assert [w["name"] for w in seen_by_accounts.json()] == ["shared-room"]
+    assert missing.status_code == 404
     await service.mongo.close()
