@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from services.intake.mail import ParsedMail, normalise_email
-from services.intake.mail.decode import charset_name, decode_text, html_to_text, readable
+from services.intake.mail.decode import charset_name, decode_text, readable
+from services.intake.mail.markup import html_to_text
+from services.intake.mail.plausible import allowed_scripts, plausible
 from services.intake.rejections import Rejected
 from tests.unit.test_mail_parse import raw_mail
 
@@ -109,3 +113,52 @@ def test_text_with_a_few_bad_bytes_is_recovered_not_rejected() -> None:
     result = normalise_email(raw_mail(body, content_type="text/plain; charset=utf-8"))
     assert isinstance(result, ParsedMail)
     assert "Drucker ist kaputt" in result.text
+
+
+def test_unlabelled_iso_2022_jp_is_recognised_by_its_escape_sequences() -> None:
+    text = "請求書がまだ届いていません。"
+    for declared in (None, "us-ascii"):
+        decoded = decode_text(text.encode("iso2022_jp"), declared)
+        assert (decoded.text, decoded.charset) == (text, "iso-2022-jp-2")
+
+
+def test_gbk_text_labelled_gb2312_is_read_as_gb18030() -> None:
+    text = "朱镕基的账户无法登录"  # 镕 is in GBK, not in GB2312
+    decoded = decode_text(text.encode("gbk"), "GB2312")
+    assert (decoded.text, decoded.charset, decoded.notes) == (text, "gb18030", ())
+
+
+@pytest.mark.parametrize(
+    ("text", "codec"),
+    [
+        ("Привет", "cp1251"),
+        ("Нет связи", "koi8-r"),
+        ("Ошибка", "koi8-r"),
+        ("Καλημέρα", "iso-8859-7"),
+        ("سلام دوست", "cp1256"),
+        ("Grüße", "latin-1"),
+        ("Très bien, merci", "latin-1"),
+        ("Köln", "latin-1"),
+    ],
+)
+def test_short_unlabelled_texts_are_not_read_as_nonsense(text: str, codec: str) -> None:
+    # Guesses such as Big5 "Tr鋊 bien", CP1006 "Grﮰﻑe" or KOI8 read as CP1251 ("оЕФ УЧСЪЙ")
+    # decode without error; the plausibility check turns them down.
+    assert decode_text(text.encode(codec), None).text == text
+
+
+def test_cjk_guesses_count_only_when_the_message_declares_a_cjk_charset() -> None:
+    text = "請求書が届きません"
+    # Shift_JIS bytes labelled EUC-JP: the label fails, and a CJK guess is plausible.
+    decoded = decode_text(text.encode("cp932"), "euc-jp")
+    assert decoded.text == text
+    assert not plausible(decoded.text, allowed_scripts(("en", "ru", "el", "fa")))
+    assert plausible(decoded.text, allowed_scripts(("en",), cjk=True))
+
+
+def test_implausible_readings_are_told_from_real_text() -> None:
+    scripts = allowed_scripts(("en", "fa", "ru", "el"))
+    for nonsense in ("оЕФ УЧСЪЙ", "Kцln", "Îøèáêà", "Gr№▀e", "Ηδπΰβρςβσιςε", "Tr鋊 bien"):
+        assert not plausible(nonsense, scripts), nonsense
+    for text in ("Счёт за июнь", "Καλημέρα σας", "می\u200cخواهم", "iPhone сломался", "SMTP 550"):
+        assert plausible(text, scripts), text

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from mailparser_reply.constants import MAIL_LANGUAGES
 
-from services.intake.mail.languages import EXTRA_LANGUAGES
+from services.intake.mail.languages import LANGUAGES
 from services.intake.mail.replies import separate
 
 
-def test_russian_greek_and_persian_join_the_parser_table_on_import() -> None:
-    for code in ("ru", "el", "fa"):
-        assert MAIL_LANGUAGES[code] is EXTRA_LANGUAGES[code]
-        assert set(MAIL_LANGUAGES[code]) == set(MAIL_LANGUAGES["en"])
+def test_every_language_we_read_has_quote_forward_and_signature_phrases() -> None:
+    assert {"en", "fa", "ru", "el"} <= set(LANGUAGES)
+    for code, language in LANGUAGES.items():
+        assert language.wrote and language.headers and language.forwarded, code
+        assert language.subject in language.headers and language.signatures, code
 
 
 @pytest.mark.parametrize(
@@ -90,3 +90,102 @@ def test_a_forward_pasted_into_the_body_is_new_text() -> None:
     assert "Please check this." in result.new
     assert "The invoice is wrong." in result.new
     assert result.quoted == ""
+
+
+FORWARDS = {
+    "en": (
+        "FW: Invoice",
+        "________________________________\nFrom: Billing <b@vendor.example>\n"
+        "Sent: Friday, May 31, 2024 4:02 PM\nTo: Bob\nSubject: Invoice 4711\n",
+    ),
+    "en-subject-line": (
+        "Invoice",
+        "From: Billing <b@vendor.example>\nSent: Friday, May 31, 2024\nTo: Bob\n"
+        "Subject: FW: Invoice 4711\n",
+    ),
+    "ru": (
+        "FW: Счёт",
+        "От: Бухгалтерия <b@vendor.example>\nОтправлено: 31 мая 2024 г.\nКому: Иван\nТема: Счёт\n",
+    ),
+    "ru-gmail": (
+        "Fwd: Счёт",
+        "---------- Пересылаемое сообщение ---------\nОт: Бухгалтерия <b@vendor.example>\n"
+        "Дата: пт, 31 мая 2024 г.\nТема: Счёт\n",
+    ),
+    "ru-apple": ("", "Начало переадресованного сообщения:\n\nОт: Бухгалтерия <b@vendor.example>\n"),
+    "el": (
+        "ΠΡΘ: Τιμολόγιο",
+        "Από: Λογιστήριο <b@vendor.example>\nΣτάλθηκε: Παρασκευή 31 Μαΐου 2024\nΠρος: Νίκος\n"
+        "Θέμα: Τιμολόγιο\n",
+    ),
+    "el-gmail": (
+        "",
+        "---------- Προωθημένο μήνυμα ---------\nΑπό: Λογιστήριο <b@vendor.example>\n",
+    ),
+    "fa-zwnj": ("", "---------- پیام هدایت\u200cشده ---------\nاز: حسابداری <b@vendor.example>\n"),
+    "fa-outlook": (
+        "FW: صورتحساب",
+        "از: حسابداری <b@vendor.example>\nارسال\u200cشده: جمعه ۳۱ مه ۲۰۲۴\nبه: سارا\n"
+        "موضوع: صورتحساب\n",
+    ),
+    "yahoo": ("", "----- Forwarded Message -----\nFrom: Billing <b@vendor.example>\n"),
+    "apple": ("", "Begin forwarded message:\n\nFrom: Billing <b@vendor.example>\n"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FORWARDS))
+def test_a_forwarded_message_is_new_text_under_the_customers_own_words(name: str) -> None:
+    subject, header = FORWARDS[name]
+    body = f"Please check this.\n\nKind regards,\nAnn\n\n{header}\nThe amount is 1200.\n"
+    result = separate(body, subject)
+    assert result.new.startswith("Please check this.")
+    assert "The amount is 1200." in result.new
+    assert header.splitlines()[-1] in result.new
+    assert result.quoted == ""
+    assert "Kind regards" in result.signature
+
+
+def test_the_forwarded_messages_own_quote_stays_quoted() -> None:
+    body = (
+        "See below.\n\n---------- Forwarded message ---------\nFrom: Bob <bob@x.com>\n"
+        "Subject: Invoice\n\nThe invoice is wrong.\n\nOn Mon, Ann <ann@x.com> wrote:\n> Is it?\n"
+    )
+    result = separate(body)
+    assert "The invoice is wrong." in result.new and "Is it?" not in result.new
+    assert "Is it?" in result.quoted
+
+
+def test_an_outlook_block_is_a_reply_unless_the_subject_says_forward() -> None:
+    body = (
+        "Thanks.\n\nFrom: Support <s@x.com>\nSent: Monday\nTo: Ann\nSubject: RE: Invoice\n\nold\n"
+    )
+    assert separate(body, "RE: Invoice").quoted.endswith("old")
+    assert "old" in separate(body, "FW: RE: Invoice").new
+    assert "old" in separate(body, "RE: Invoice").quoted
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "On Mon, 3 Jun 2024 at 10:00, Support <s@x.com>\nwrote:",  # wrapped over two lines
+        "> On Mon, 3 Jun 2024, Support <s@x.com> wrote:",  # inside a quote
+        "\u200fدر تاریخ ۳ ژوئن ۲۰۲۴، پشتیبانی <s@x.ir> نوشت:\u200f",  # direction marks
+        "пн, 3 июн. 2024 г. в 10:15, Support <s@x.ru>:",  # Gmail in Russian
+        "-----Original Message-----",
+    ],
+)
+def test_quote_headers_are_found_in_the_forms_clients_write(header: str) -> None:
+    result = separate(f"Still broken.\n\n{header}\n> old text\n")
+    assert result.new == "Still broken."
+    assert "old text" in result.quoted
+
+
+def test_a_line_longer_than_any_header_is_never_taken_for_one() -> None:
+    line = "On Monday " + "word " * 200 + "wrote:"
+    assert separate(f"{line}\n> quoted\n").new == line
+
+
+def test_an_outlook_rule_above_a_signature_block_starts_the_signature() -> None:
+    result = separate("The VPN fails.\n\n" + "_" * 32 + "\nACME Ltd, legal notice\n")
+    assert result.new == "The VPN fails."
+    assert "ACME Ltd" in result.signature

@@ -1,5 +1,6 @@
 """Normalisation for matching in English, Persian, Russian and Greek."""
 
+import time
 import unicodedata
 
 import pytest
@@ -153,3 +154,16 @@ def test_text_without_arabic_script_is_only_put_in_nfc(text: str) -> None:
     assert normalise_persian(text) == unicodedata.normalize("NFC", text)
     nfc = unicodedata.normalize("NFC", text)
     assert normalise_persian(nfc) == nfc
+
+
+@pytest.mark.parametrize(
+    "unit", ["می ", "کتاب ها ", "مي\u200cخواهم\u200c", "> ", " ", "\u200c", "a."]
+)
+def test_matching_forms_of_a_long_contact_text_take_linear_time(unit: str) -> None:
+    # Intake folds every contact's subject and body (up to 100,000 characters) into these forms;
+    # a guard against a blow-up, with a budget far above the ~0.2 s they take.
+    text = unit * (100_000 // len(unit))
+    start = time.process_time()
+    normalise_persian(text)
+    terms(text)
+    assert time.process_time() - start < 3.0

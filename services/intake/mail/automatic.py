@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from email.message import Message
 
-from services.intake.mail.headers import addresses, has_header, header_count, header_text
+from services.intake.mail.addresses import addresses
+from services.intake.mail.charsets import Charsets
+from services.intake.mail.headers import has_header, header_count, header_text
 from services.intake.mail.model import MailLimits
 from services.intake.rejections import Rejected
 
@@ -26,8 +28,8 @@ _BOUNCE_SENDERS = frozenset({"mailer-daemon", "postmaster"})
 _MAX_SCAN = 500  # parts looked at for a delivery report
 
 
-def _lower(msg: Message, name: str) -> str:
-    return (header_text(msg, name) or "").lower()
+def _lower(msg: Message, name: str, charsets: Charsets | None = None) -> str:
+    return (header_text(msg, name, charsets) or "").lower()
 
 
 def mail_loop(msg: Message, limits: MailLimits) -> Rejected | None:
@@ -63,7 +65,7 @@ def _has_delivery_status(msg: Message) -> bool:
     return False
 
 
-def bounce(msg: Message) -> Rejected | None:
+def bounce(msg: Message, charsets: Charsets | None = None) -> Rejected | None:
     """A delivery status notification: a report, or the mailer daemon writing from a null path."""
     if msg.get_content_type() == "multipart/report" and (
         str(msg.get_param("report-type") or "").lower() == "delivery-status"
@@ -73,28 +75,28 @@ def bounce(msg: Message) -> Rejected | None:
         return Rejected("bounce", "the message contains a message/delivery-status part")
     if has_header(msg, "X-Failed-Recipients"):
         return Rejected("bounce", "the message names failed recipients (X-Failed-Recipients)")
-    sender = addresses(msg, "from")
+    sender = addresses(msg, "from", charsets)
     local = sender[0][1].split("@")[0] if sender else ""
-    if local in _BOUNCE_SENDERS and _lower(msg, "return-path").replace(" ", "") == "<>":
+    if local in _BOUNCE_SENDERS and _lower(msg, "return-path", charsets).replace(" ", "") == "<>":
         return Rejected("bounce", f"sent by {sender[0][1]} with a null Return-Path")
     return None
 
 
-def auto_reply(msg: Message) -> Rejected | None:
+def auto_reply(msg: Message, charsets: Charsets | None = None) -> Rejected | None:
     """Auto-replies and out-of-office notices, by the headers mail systems set, then by subject."""
-    submitted = _lower(msg, "auto-submitted").split(";")[0].strip()
+    submitted = _lower(msg, "auto-submitted", charsets).split(";")[0].strip()
     if submitted and submitted != "no":
         return Rejected("auto_reply", f"Auto-Submitted: {submitted}")
     for name in ("X-Autoreply", "X-Autorespond", "X-MS-Exchange-Inbox-Rules-Loop"):
         if has_header(msg, name):
             return Rejected("auto_reply", f"the message carries {name}")
-    suppress = {t.strip() for t in _lower(msg, "x-auto-response-suppress").split(",")}
+    suppress = {t.strip() for t in _lower(msg, "x-auto-response-suppress", charsets).split(",")}
     if suppress & {"oof", "all"}:
         return Rejected("auto_reply", "X-Auto-Response-Suppress marks an automatic reply")
-    precedence = _lower(msg, "precedence").strip()
+    precedence = _lower(msg, "precedence", charsets).strip()
     if precedence in _BULK_PRECEDENCE:
         return Rejected("auto_reply", f"Precedence: {precedence}")
-    subject = _lower(msg, "subject").strip()
+    subject = _lower(msg, "subject", charsets).strip()
     prefix = next((p for p in _AUTO_SUBJECTS if subject.startswith(p)), None)
     if prefix is not None:
         return Rejected("auto_reply", f"the subject starts with {prefix!r}")

@@ -1,16 +1,14 @@
-"""Text of a MIME part in whatever charset it was sent (declared, mislabelled or none) and HTML
-turned into readable plain text."""
+"""Text of a MIME part in whatever charset it was sent (declared, mislabelled, unlabelled
+ISO-2022-JP or none), cleaned of control characters; every step linear in the text."""
 
 from __future__ import annotations
 
-import codecs
 import re
-import unicodedata
 from dataclasses import dataclass
 
-from charset_normalizer import from_bytes
-from inscriptis import get_text
-from inscriptis.model.config import ParserConfig
+from services.intake.mail.charsets import Charsets, charset_name, iso2022, known
+
+__all__ = ["DecodedText", "charset_name", "clean", "decode_text", "readable"]
 
 # Charsets whose every byte decodes: a wrong label here never fails, so the text is checked.
 _PERMISSIVE = frozenset({"iso8859-1", "iso8859-15", "cp1252", "iso8859-2", "cp1250"})
@@ -18,11 +16,11 @@ _PERMISSIVE = frozenset({"iso8859-1", "iso8859-15", "cp1252", "iso8859-2", "cp12
 # like ("Ïðèâåò"); real French or German mixes them with ASCII letters.
 _MOJIBAKE_WORD = re.compile(r"\b[\u00c0-\u00ff]{3,}\b")
 _WORD = re.compile(r"\b\w{3,}\b")
-_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>", re.IGNORECASE)
-_TAG = re.compile(r"<[^>]*>")
+# Category Cc (C0 and C1 controls) but tab and newline, and lone surrogates (Cs).
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+_BAD = re.compile("[\ufffd\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_SPACE = re.compile(r"\s+")
 _BLANK_LINES = re.compile(r"\n{3,}")
-_HTML_CONFIG = ParserConfig(display_links=True)
-_DETECT_LIMIT = 64 * 1024  # bytes the detector reads: enough to tell, bounded in time
 
 
 @dataclass(frozen=True)
@@ -34,37 +32,10 @@ class DecodedText:
     notes: tuple[str, ...] = ()
 
 
-def charset_name(codec: str) -> str:
-    """The name mail clients write for a Python codec (cp1256 -> windows-1256)."""
-    name = codecs.lookup(codec).name
-    if re.fullmatch(r"cp125\d", name):
-        return "windows-" + name[2:]
-    if name.startswith("iso8859-"):
-        return "iso-8859-" + name[8:]
-    return {"ascii": "us-ascii", "mac-cyrillic": "x-mac-cyrillic"}.get(name, name)
-
-
-def _known(label: str | None) -> str | None:
-    if not label:
-        return None
-    try:
-        return codecs.lookup(label.strip().strip('"').lower()).name
-    except (LookupError, ValueError, TypeError):
-        return None
-
-
-def _detect(payload: bytes) -> str | None:
-    best = from_bytes(payload[:_DETECT_LIMIT]).best()
-    return None if best is None else _known(best.encoding)
-
-
 def readable(text: str) -> bool:
     """True when at least half of the visible characters are real characters, not U+FFFD."""
-    visible = [ch for ch in text if not ch.isspace()]
-    if not visible:
-        return True
-    bad = sum(1 for ch in visible if ch == "\ufffd" or unicodedata.category(ch) in ("Cc", "Cs"))
-    return bad * 2 <= len(visible)
+    visible = _SPACE.sub("", text)
+    return len(_BAD.findall(visible)) * 2 <= len(visible)
 
 
 def _mislabelled(text: str) -> bool:
@@ -72,34 +43,50 @@ def _mislabelled(text: str) -> bool:
     return odd >= 2 and odd * 3 >= len(_WORD.findall(text))
 
 
-def decode_text(payload: bytes, declared: str | None) -> DecodedText:
-    """Decode trusting the declared charset while it decodes and reads plausibly, else detect."""
+def _strict(payload: bytes, codec: str) -> str | None:
+    try:
+        return payload.decode(codec)
+    except (UnicodeDecodeError, LookupError):
+        return None
+
+
+def decode_text(
+    payload: bytes, declared: str | None, charsets: Charsets | None = None
+) -> DecodedText:
+    """Decode trusting the declared charset while it decodes and reads plausibly, else guess.
+
+    `charsets` carries the message's languages and detector budget (a fresh one if not given).
+    """
+    guessing = charsets or Charsets()
     notes: list[str] = []
-    codec = _known(declared)
+    codec = known(declared)
     if declared and codec is None:
         notes.append(f"unknown charset {declared[:40]!r}")
+    escaped = iso2022(payload)
+    if escaped is not None and not (codec or "").startswith("iso2022"):
+        text = _strict(payload, escaped)
+        if text is not None:  # unlabelled (or "us-ascii") Japanese: the escapes give it away
+            notes.append(f"charset recognised as {charset_name(escaped)} by its escape sequences")
+            return DecodedText(clean(text), charset_name(escaped), tuple(notes))
     if codec is None and not declared:
         codec = "ascii"
     if codec is not None:
-        try:
-            text = payload.decode(codec)
-        except UnicodeDecodeError:
+        text = _strict(payload, codec)
+        if text is None and not declared:
+            notes.append("no charset declared and the text is not ASCII")
+        elif text is None:
             notes.append(f"text does not decode as declared charset {charset_name(codec)}")
+        elif codec not in _PERMISSIVE or not _mislabelled(text):
+            return DecodedText(clean(text), charset_name(codec), tuple(notes))
         else:
-            if codec not in _PERMISSIVE or not _mislabelled(text):
-                return DecodedText(clean(text), charset_name(codec), tuple(notes))
             notes.append(f"text is not {charset_name(codec)} as declared")
-    for candidate in ("utf-8", _detect(payload)):
-        if candidate is None or candidate == codec:
-            continue
-        try:
-            text = payload.decode(candidate)
-        except UnicodeDecodeError:
-            continue
+    for candidate in guessing.guesses(payload, codec):
         if codec in _PERMISSIVE and candidate in _PERMISSIVE:
             continue  # a Latin guess for Latin mojibake is no better than the label
-        notes.append(f"charset detected as {charset_name(candidate)}")
-        return DecodedText(clean(text), charset_name(candidate), tuple(notes))
+        text = _strict(payload, candidate)
+        if text is not None:
+            notes.append(f"charset detected as {charset_name(candidate)}")
+            return DecodedText(clean(text), charset_name(candidate), tuple(notes))
     fallback = codec or "utf-8"
     notes.append(f"undecodable bytes replaced reading as {charset_name(fallback)}")
     return DecodedText(
@@ -109,19 +96,6 @@ def decode_text(payload: bytes, declared: str | None) -> DecodedText:
 
 def clean(text: str) -> str:
     """Unix line ends, no control characters (tab and ZWNJ stay), no trailing blanks."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = "".join(
-        ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs")
-    )
+    text = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
     text = "\n".join(line.rstrip() for line in text.split("\n"))
     return _BLANK_LINES.sub("\n\n", text).strip()
-
-
-def html_to_text(html: str) -> str:
-    """Readable text of an HTML body: links as [text](url), lists, tables; no script or style."""
-    html = _XML_DECLARATION.sub("", html)
-    try:
-        text = get_text(html, _HTML_CONFIG)
-    except Exception:  # lxml refuses some broken documents; tags stripped are still readable
-        text = _TAG.sub(" ", html)
-    return clean(text)

@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+# Text beyond this many times max_text_chars is refused before quotes are split off: even if
+# most of it were quoted, the new text would be over the limit.
+SEPARATION_FACTOR = 10
+
 
 @dataclass(frozen=True)
 class MailLimits:
@@ -17,6 +21,9 @@ class MailLimits:
     # Our own addresses, lower case: mail from one of them is a loop.
     support_addresses: tuple[str, ...] = ()
     max_received_hops: int = 30
+    # Languages customers write in (config/intake.yaml `languages`): a charset guess must read
+    # as one of them (or as CJK when the message declares a CJK charset).
+    languages: tuple[str, ...] = ("en", "fa", "ru", "el")
 
 
 @dataclass(frozen=True)

@@ -1,32 +1,34 @@
-"""`normalise_email`: raw RFC 5322 bytes in, a ParsedMail or a typed Rejected out; never raises."""
+"""`normalise_email`: raw RFC 5322 bytes in, a ParsedMail or a typed Rejected out; never raises.
+
+Every step is linear in the message or bounded: the header block is repaired and the MIME
+structure cut to its limits before the standard parser runs (`envelope`, `bounds`), headers are
+decoded by our own bounded code, and the quote splitter looks at bounded lines (`replies`)."""
 
 from __future__ import annotations
 
 from email import policy
-from email.message import EmailMessage
+from email.message import Message
 from email.parser import BytesParser
 from itertools import islice
-from typing import cast
 
+from services.intake.mail import bounds, envelope
+from services.intake.mail.addresses import SENDER_HEADERS, addresses, sender
 from services.intake.mail.automatic import auto_reply, bounce, from_ourselves, mail_loop
+from services.intake.mail.charsets import Charsets
 from services.intake.mail.headers import (
-    addresses,
+    declared_charset,
     has_header,
-    header_defects,
     header_text,
     mail_date,
     message_id,
     message_ids,
 )
-from services.intake.mail.model import MailLimits, ParsedMail
+from services.intake.mail.model import SEPARATION_FACTOR, MailLimits, ParsedMail
 from services.intake.mail.replies import Separated, separate
 from services.intake.mail.structure import Body, Walker
 from services.intake.rejections import Rejected
 
 _IDENTITY_HEADERS = ("from", "to", "subject")
-_CHECKED_HEADERS = ("from", "to", "cc", "subject", "date", "message-id")
-# Separation heuristics cost more than linear time on huge texts: such bodies are refused first.
-_SEPARATION_FACTOR = 10
 DEFAULT_LIMITS = MailLimits()
 
 
@@ -46,30 +48,40 @@ def _normalise(raw: bytes, limits: MailLimits) -> ParsedMail | Rejected:
         )
     if not raw.strip():
         return Rejected("invalid_mime", "the message is empty: no headers and no body")
-    # With the default policy the parser builds EmailMessage objects.
-    msg = cast(EmailMessage, BytesParser(policy=policy.default).parsebytes(bytes(raw)))
+    repaired = envelope.repair(bytes(raw))
+    if isinstance(repaired, str):
+        return Rejected("oversize", repaired)
+    data, notes = repaired
+    data, cut = bounds.bound(data)
+    notes += [cut] if cut else []
+    # compat32 keeps headers as strings: the default policy parses a header each time it is read
+    # (tens of times per part, a thousand times slower), and we decode headers ourselves.
+    msg = BytesParser(policy=policy.compat32).parsebytes(data)
     if not any(has_header(msg, name) for name in _IDENTITY_HEADERS):
         found = ", ".join(type(d).__name__ for d in msg.defects) or "none"
         return Rejected(
             "invalid_mime",
             f"no From, To or Subject header found: not an email message (defects: {found})",
         )
-    rejected = mail_loop(msg, limits) or bounce(msg) or auto_reply(msg)
+    charsets = Charsets(limits.languages, header_charset=declared_charset(msg))
+    rejected = mail_loop(msg, limits) or bounce(msg, charsets) or auto_reply(msg, charsets)
     if rejected is not None:
         return rejected
-    sender = addresses(msg, "from")
-    if not sender:
-        shown = (header_text(msg, "from") or "")[:80]
-        detail = f"the From header {shown!r} holds no valid address" if shown else "no From header"
-        return Rejected("no_identity", detail)
-    from_name, from_address = sender[0]
+    who = sender(msg, charsets)
+    if who is None:
+        return _no_identity(msg, charsets)
+    from_name, from_address, source = who
+    if source != "from":
+        notes.append(f"no address in From: the sender is taken from {source.title()}")
     rejected = from_ourselves(from_address, limits)
     if rejected is not None:
         return rejected
 
-    walker = Walker(limits)
+    walker = Walker(limits, charsets)
     walker.walk(msg)
     body = walker.body
+    if body.oversize:
+        return _too_long(body.oversize, limits, "a text part of {} bytes")
     if body.unreadable and not body.pieces and not body.plain and not body.html:
         return Rejected(
             "undecodable_text",
@@ -77,43 +89,54 @@ def _normalise(raw: bytes, limits: MailLimits) -> ParsedMail | Rejected:
             + "; ".join(body.notes[:3]),
         )
     size = sum(len(p.text) for p in body.pieces)
-    if size > limits.max_text_chars * _SEPARATION_FACTOR:
+    if size > limits.max_text_chars * SEPARATION_FACTOR:
         return _too_long(size, limits)
-    parts = _separate(body)
+    subject = header_text(msg, "subject", charsets) or ""
+    parts = _separate(body, subject)
     if len(parts.new) > limits.max_text_chars:
         return _too_long(len(parts.new), limits)
-    subject = header_text(msg, "subject") or ""
     if not parts.new and not body.attachments and not subject:
         return Rejected("empty_contact", "no text, no attachment and an empty subject")
     return ParsedMail(
         from_address=from_address,
         from_name=from_name,
-        to_addresses=tuple(a for _, a in addresses(msg, "to")),
-        cc_addresses=tuple(a for _, a in addresses(msg, "cc")),
+        to_addresses=tuple(a for _, a in addresses(msg, "to", charsets)),
+        cc_addresses=tuple(a for _, a in addresses(msg, "cc", charsets)),
         subject=subject,
         text=parts.new,
         quoted=parts.quoted,
         signature=parts.signature,
         html_only=body.html and not body.plain,
-        message_id=message_id(header_text(msg, "message-id")),
-        in_reply_to=message_id(header_text(msg, "in-reply-to")),
-        references=message_ids(header_text(msg, "references")),
-        date=mail_date(msg),
+        message_id=message_id(header_text(msg, "message-id", charsets)),
+        in_reply_to=message_id(header_text(msg, "in-reply-to", charsets)),
+        references=message_ids(header_text(msg, "references", charsets)),
+        date=mail_date(msg, charsets),
         attachments=tuple(body.attachments),
-        defects=_defects(msg, body),
+        defects=_defects(msg, body, notes),
         charsets=tuple(body.charsets),
     )
 
 
-def _too_long(chars: int, limits: MailLimits) -> Rejected:
+def _no_identity(msg: Message, charsets: Charsets) -> Rejected:
+    shown = [
+        f"{name.title()} {value[:80]!r}"
+        for name in SENDER_HEADERS
+        if (value := header_text(msg, name, charsets))
+    ]
+    if not shown:
+        return Rejected("no_identity", "no From, Reply-To or Sender header")
+    return Rejected("no_identity", f"no address in {', '.join(shown)}")
+
+
+def _too_long(chars: int, limits: MailLimits, what: str = "the text is {} characters") -> Rejected:
     return Rejected(
-        "oversize", f"the text is {chars} characters, over the limit of {limits.max_text_chars}"
+        "oversize", f"{what.format(chars)}, over the limit of {limits.max_text_chars} characters"
     )
 
 
-def _separate(body: Body) -> Separated:
+def _separate(body: Body, subject: str) -> Separated:
     """Own text split once; each forwarded message after it, under its heading, split on its own."""
-    own = separate("\n\n".join(p.text for p in body.pieces if p.heading is None))
+    own = separate("\n\n".join(p.text for p in body.pieces if p.heading is None), subject)
     new, quoted = [own.new], [own.quoted]
     for piece in body.pieces:
         if piece.heading is not None:
@@ -126,10 +149,10 @@ def _separate(body: Body) -> Separated:
     )
 
 
-def _defects(msg: EmailMessage, body: Body) -> tuple[str, ...]:
+def _defects(msg: Message, body: Body, notes: list[str]) -> tuple[str, ...]:
     found: list[str] = []
     for part in islice(msg.walk(), 200):
         found += [type(d).__name__ for d in getattr(part, "defects", ())]
-    found += header_defects(msg, _CHECKED_HEADERS)
+    found += notes
     found += body.notes
     return tuple(dict.fromkeys(found))

@@ -8,12 +8,17 @@ import re
 from dataclasses import dataclass, field
 from email.message import Message
 
-from services.intake.mail.decode import decode_text, html_to_text, readable
-from services.intake.mail.headers import addresses, header_text
-from services.intake.mail.model import MailAttachment, MailLimits
+from services.intake.mail.addresses import addresses
+from services.intake.mail.bounds import MAX_DEPTH, MAX_PARTS
+from services.intake.mail.charsets import Charsets
+from services.intake.mail.decode import decode_text, readable
+from services.intake.mail.headers import decode_value, header_text
+from services.intake.mail.markup import html_to_text
+from services.intake.mail.model import SEPARATION_FACTOR, MailAttachment, MailLimits
 
-MAX_DEPTH = 12  # deeper nesting is no real mail client's work
-MAX_PARTS = 500
+# Bytes of one text part beyond which its text is surely over the separation limit: a character
+# takes at most four bytes in any charset mail uses.
+_BYTES_PER_CHAR = 4
 _PATH = re.compile(r"^.*[/\\]")
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -36,18 +41,23 @@ class Body:
     html: bool = False
     unreadable: int = 0
     parts: int = 0
+    oversize: int = 0  # bytes of the largest text part too large to decode at all
 
 
 class Walker:
     """Collects a message's body pieces and attachments into a Body."""
 
-    def __init__(self, limits: MailLimits, body: Body | None = None) -> None:
+    def __init__(
+        self, limits: MailLimits, charsets: Charsets | None = None, body: Body | None = None
+    ) -> None:
         self.limits = limits
+        self.charsets = charsets or Charsets(limits.languages)
         self.body = body or Body()
 
     def walk(self, part: Message, depth: int = 0, as_body: bool = True) -> None:
         self.body.parts += 1
-        if depth > MAX_DEPTH or self.body.parts > MAX_PARTS:
+        # `bounds` cut the message to these limits already; this guards messages built otherwise.
+        if depth > MAX_DEPTH or self.body.parts > MAX_PARTS + 1:
             if "too deeply nested or too many parts" not in self.body.notes:
                 self.body.notes.append("too deeply nested or too many parts")
             return
@@ -55,7 +65,8 @@ class Walker:
         if part.is_multipart():
             payload = part.get_payload()
             children = [p for p in payload if isinstance(p, Message)]
-            if ctype == "message/rfc822" and children and as_body:
+            attached = part.get_content_disposition() == "attachment"
+            if ctype == "message/rfc822" and children and as_body and not attached:
                 self._forward(children[0], depth)
             elif ctype.startswith("message/"):
                 self._attach(part, False)
@@ -103,7 +114,11 @@ class Walker:
         return children[-1] if children else None
 
     def _text(self, part: Message, *, html: bool) -> None:
-        decoded = decode_text(_payload(part), part.get_content_charset())
+        payload = _payload(part)
+        if len(payload) > self.limits.max_text_chars * SEPARATION_FACTOR * _BYTES_PER_CHAR:
+            self.body.oversize = max(self.body.oversize, len(payload))
+            return
+        decoded = decode_text(payload, part.get_content_charset(), self.charsets)
         self.body.notes.extend(decoded.notes)
         text = html_to_text(decoded.text) if html else decoded.text
         if not readable(text):
@@ -119,12 +134,12 @@ class Walker:
             self.body.pieces.append(Piece(text))
 
     def _forward(self, inner: Message, depth: int) -> None:
-        sub = Walker(self.limits, Body(parts=self.body.parts))
+        sub = Walker(self.limits, self.charsets, Body(parts=self.body.parts))
         sub.walk(inner, depth + 1)
         self.body.parts = sub.body.parts
-        sender = addresses(inner, "from")
+        sender = addresses(inner, "from", self.charsets)
         who = sender[0][1] if sender else "unknown sender"
-        subject = header_text(inner, "subject") or "(no subject)"
+        subject = header_text(inner, "subject", self.charsets) or "(no subject)"
         texts = [f"{p.heading}\n{p.text}" if p.heading else p.text for p in sub.body.pieces]
         heading = f"---- Forwarded message from {who}: {subject} ----"
         self.body.pieces.append(Piece("\n\n".join(texts), heading))
@@ -134,18 +149,21 @@ class Walker:
         self.body.plain |= sub.body.plain
         self.body.html |= sub.body.html
         self.body.unreadable += sub.body.unreadable
+        self.body.oversize = max(self.body.oversize, sub.body.oversize)
 
     def _attach(self, part: Message, inline_default: bool) -> None:
-        content = _payload(part)
         ctype = part.get_content_type()
+        inner = _attached_message(part)
+        content = _payload(part) if inner is None else _message_bytes(inner)
         limit = self.limits.max_attachment_bytes
         disposition = part.get_content_disposition()
         inline = disposition == "inline" or (
             disposition is None and (inline_default or part.get("content-id") is not None)
         )
+        number = len(self.body.attachments) + 1
         self.body.attachments.append(
             MailAttachment(
-                filename=_filename(part, len(self.body.attachments) + 1, ctype),
+                filename=_filename(part, number, ctype, self._title(inner), self.charsets),
                 content_type=ctype,
                 size=len(content),
                 content=content if len(content) <= limit else None,
@@ -153,6 +171,29 @@ class Walker:
                 inline=inline,
             )
         )
+
+    def _title(self, inner: Message | None) -> str:
+        """An attached message's subject, which names its file when the part gives no name."""
+        if inner is None:
+            return ""
+        subject = header_text(inner, "subject", self.charsets) or ""
+        return subject.replace("/", "-").replace("\\", "-")[:120]
+
+
+def _attached_message(part: Message) -> Message | None:
+    """The message inside a message/rfc822 part: the file is that message, not its wrapper."""
+    if part.get_content_type() != "message/rfc822" or not part.is_multipart():
+        return None
+    inner = part.get_payload(0)
+    return inner if isinstance(inner, Message) else None
+
+
+def _message_bytes(message: Message) -> bytes:
+    """A message as an .eml file: headers and body as sent (no ">From" quoting)."""
+    try:
+        return message.as_bytes(policy=message.policy.clone(mangle_from_=False))
+    except Exception:  # a message that will not serialise again has no usable content
+        return b""
 
 
 def _payload(part: Message) -> bytes:
@@ -175,11 +216,15 @@ def _related_root(part: Message, children: list[Message]) -> Message:
     return children[0]
 
 
-def _filename(part: Message, number: int, ctype: str) -> str:
+def _filename(part: Message, number: int, ctype: str, title: str, charsets: Charsets) -> str:
     try:
-        name = part.get_filename() or ""
+        # RFC 2231 is undone by the parser; RFC 2047 words, which clients put there against the
+        # rules, and raw 8-bit bytes are decoded like any header.
+        name = decode_value(str(part.get_filename() or ""), charsets)
     except Exception:  # a broken RFC 2231 parameter: the part still counts, under a made-up name
         name = ""
+    if not name and title:
+        name = f"{title}{mimetypes.guess_extension(ctype) or '.eml'}"
     name = _UNSAFE.sub("", _PATH.sub("", str(name))).strip()
     name = name.encode("utf-8", "replace").decode("utf-8")
     if name:
