@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiosmtpd.controller import Controller
 
 from bench.pipeline_probe import STAGES, Counters, DatabaseRate, StageWatcher, database_rate, scrape
-from devstack.pipeline import ROOT, Pipeline, topic_env
+from devstack.pipeline import ROOT, Pipeline, RunSecrets, topic_env
 from devstack.stack import LocalStack, StackEndpoints, free_port
 from shared.events import ContactReceived
 from shared.ids import ticket_id_for_contact
@@ -126,9 +127,12 @@ async def _until(done: Callable[[], bool], timeout: float) -> None:
 class Driver:
     """Publishes contacts to the running services and watches them through every stage."""
 
-    def __init__(self, endpoints: StackEndpoints, topics: TopicSettings, urls: dict[str, str]):
+    def __init__(
+        self, endpoints: StackEndpoints, topics: TopicSettings, urls: dict[str, str], token: str
+    ) -> None:
         self.topics = topics
         self.urls = urls
+        self.token = token
         self.producer = AIOKafkaProducer(bootstrap_servers=endpoints.bootstrap_servers, linger_ms=5)
         self.watcher = StageWatcher(endpoints.bootstrap_servers, topics.model_dump())
         self.run = uuid.uuid4().hex[:6]
@@ -164,11 +168,11 @@ class Driver:
             await self.watcher.wait_for(stage, tickets, timeout)
 
     async def burst(self, count: int) -> Burst:
-        before = await scrape(self.urls)
+        before = await scrape(self.urls, self.token)
         start = time.perf_counter()
         tickets, _ = await self.send(count)
         await self.settle(tickets, timeout=max(600.0, count / 5))
-        after = await scrape(self.urls)
+        after = await scrape(self.urls, self.token)
         rates, last_at = {}, {}
         for stage in STAGES:
             last = max(self.watcher.arrived[stage][t] for t in tickets) - start
@@ -291,8 +295,10 @@ async def measure(
         f"== database, same server: bulk insert {db.inserted_per_s:.0f} docs/s, bulk update "
         f"{db.updated_per_s:.0f} docs/s, read by id {db.read_per_s:.0f} docs/s (chunks of 100)"
     )
+    keys = RunSecrets.generate(adapters=())
     env = {
         **topic_env(suffix),
+        **keys.env(),
         "HELPDESK_MONGO__DATABASE_PREFIX": f"bench{suffix}_",
         "HELPDESK_LOGGING__LEVEL": "WARNING",
         "HELPDESK_SMTP_PORT": str(smtp),
@@ -302,7 +308,8 @@ async def measure(
     topics = TopicSettings(**{k.split("__")[1].lower(): v for k, v in topic_env(suffix).items()})
     with Pipeline(endpoints, env=env) as pipeline:
         urls = {name: svc.url for name, svc in pipeline.running.items()}
-        async with Driver(endpoints, topics, urls) as driver:
+        operator = keys.agent_token("ops-rin", ttl=timedelta(hours=6))
+        async with Driver(endpoints, topics, urls, operator) as driver:
             warm, _ = await driver.send(1)
             await driver.settle(warm, timeout=180)
             empty = await driver.burst(args.count)

@@ -116,12 +116,15 @@ class Counters:
         )
 
 
-async def scrape(urls: dict[str, str]) -> dict[str, Counters]:
-    """Each service's counters from its `/metrics`."""
+async def scrape(urls: dict[str, str], token: str) -> dict[str, Counters]:
+    """Each service's counters from its `/metrics` (an operator's token)."""
     found: dict[str, Counters] = {}
-    async with httpx.AsyncClient(timeout=10) as client:
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(timeout=10, headers=headers) as client:
         for name, url in urls.items():
-            text = (await client.get(f"{url}/metrics")).text
+            answer = await client.get(f"{url}/metrics")
+            answer.raise_for_status()
+            text = answer.text
             counters = Counters()
             for metric, label, value in _SAMPLE.findall(text):
                 amount = float(value)

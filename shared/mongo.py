@@ -38,12 +38,26 @@ DB_DOCUMENTS = Counter(
 _WRITES = {"insert": "documents", "update": "updates", "delete": "deletes"}
 
 
+DB_SECONDS = Counter(
+    "helpdesk_db_seconds",
+    "Seconds this process's MongoDB commands took, from sending to the answer, by command "
+    "and collection.",
+    ["command", "collection"],
+)
+
+
 class CommandCounter(monitoring.CommandListener):
-    """Counts every command the client sends and the documents it writes or reads (the
-    benchmark reads both per contact, so a regression in round trips shows in numbers)."""
+    """Counts every command the client sends, the documents it writes or reads, and the time
+    each took per collection (the benchmark reads them per contact, so a regression in round
+    trips or in the database's work shows in numbers)."""
+
+    def __init__(self) -> None:
+        self._collections: dict[int, str] = {}
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         DB_COMMANDS.labels(event.command_name).inc()
+        target = event.command.get(event.command_name)
+        self._collections[event.request_id] = target if isinstance(target, str) else "-"
         items = _WRITES.get(event.command_name)
         if items is not None:
             DB_DOCUMENTS.labels(event.command_name).inc(len(event.command.get(items, ())))
@@ -51,13 +65,20 @@ class CommandCounter(monitoring.CommandListener):
             DB_DOCUMENTS.labels(event.command_name).inc()
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        self._timed(event)
         if event.command_name in ("find", "getMore", "aggregate"):
             cursor = event.reply.get("cursor") or {}
             batch = cursor.get("firstBatch", cursor.get("nextBatch", ()))
             DB_DOCUMENTS.labels(event.command_name).inc(len(batch))
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
+        self._timed(event)
+
+    def _timed(
+        self, event: monitoring.CommandSucceededEvent | monitoring.CommandFailedEvent
+    ) -> None:
+        collection = self._collections.pop(event.request_id, "-")
+        DB_SECONDS.labels(event.command_name, collection).inc(event.duration_micros / 1e6)
 
 
 def make_mongo_client(settings: MongoSettings) -> AsyncMongoClient[Document]:

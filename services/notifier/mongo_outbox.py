@@ -33,13 +33,14 @@ def _job(doc: Document) -> Job:
     return Job.model_validate({**doc, "key": doc["_id"]})
 
 
-def _due(now: datetime) -> Document:
-    return {
-        "$or": [
-            {"status": "pending", "send_at": {"$lte": now}},
-            {"status": "leased", "lease_until": {"$lte": now}},
-        ]
-    }
+def _due(now: datetime) -> list[Document]:
+    """The two ways a job is due: pending and its time has come, or leased by a replica that
+    let its lease run out. Two queries, not one `$or`: each is served by its own index, and a
+    query with `$or` may scan the whole collection, which is the delivery log and only grows."""
+    return [
+        {"status": "pending", "send_at": {"$lte": now}},
+        {"status": "leased", "lease_until": {"$lte": now}},
+    ]
 
 
 class MongoOutbox:
@@ -56,6 +57,9 @@ class MongoOutbox:
                 COLLECTION,
                 [
                     IndexModel([("channel", ASCENDING), ("status", ASCENDING), ("send_at", 1)]),
+                    IndexModel(
+                        [("channel", ASCENDING), ("status", ASCENDING), ("lease_until", 1)]
+                    ),
                     IndexModel([("fold_key", ASCENDING), ("send_at", DESCENDING)]),
                     IndexModel([("fold_key", ASCENDING), ("status", ASCENDING), ("send_at", 1)]),
                     IndexModel([("ticket_id", ASCENDING), ("created_at", DESCENDING)]),
@@ -81,28 +85,38 @@ class MongoOutbox:
     async def take(
         self, channel: OutboxChannel, *, now: datetime, owner: str, lease: timedelta
     ) -> Job | None:
-        doc = await self._jobs.find_one_and_update(
-            {"channel": channel, **_due(now)},
-            {"$set": {"status": "leased", "lease_owner": owner, "lease_until": now + lease}},
-            sort=[("send_at", ASCENDING)],
-            return_document=ReturnDocument.AFTER,
-        )
-        return _job(doc) if doc else None
+        for due in _due(now):
+            doc = await self._jobs.find_one_and_update(
+                {"channel": channel, **due},
+                {"$set": {"status": "leased", "lease_owner": owner, "lease_until": now + lease}},
+                sort=[("send_at", ASCENDING)],
+                return_document=ReturnDocument.AFTER,
+            )
+            if doc is not None:
+                return _job(doc)
+        return None
 
     async def take_folding(
         self, job: Job, *, now: datetime, owner: str, lease: timedelta, limit: int = 50
     ) -> list[Job]:
         taken: list[Job] = []
-        while job.fold_key and len(taken) < limit:
-            doc = await self._jobs.find_one_and_update(
-                {"fold_key": job.fold_key, "_id": {"$ne": job.key}, **_due(now)},
-                {"$set": {"status": "leased", "lease_owner": owner, "lease_until": now + lease}},
-                sort=[("send_at", ASCENDING)],
-                return_document=ReturnDocument.AFTER,
-            )
-            if doc is None:
-                break
-            taken.append(_job(doc))
+        for due in _due(now):
+            while job.fold_key and len(taken) < limit:
+                doc = await self._jobs.find_one_and_update(
+                    {"fold_key": job.fold_key, "_id": {"$ne": job.key}, **due},
+                    {
+                        "$set": {
+                            "status": "leased",
+                            "lease_owner": owner,
+                            "lease_until": now + lease,
+                        }
+                    },
+                    sort=[("send_at", ASCENDING)],
+                    return_document=ReturnDocument.AFTER,
+                )
+                if doc is None:
+                    break
+                taken.append(_job(doc))
         return taken
 
     async def settle(

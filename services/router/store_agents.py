@@ -114,7 +114,8 @@ class MongoAgents:
     async def set_presence(self, agent_id: str, presence: Presence, at: datetime) -> bool:
         """Record a report unless a later one is stored; True when the presence changed."""
         before = await self.collection.find_one_and_update(
-            {"_id": agent_id, "$or": [{"presence_at": {"$lte": at}}, {"presence_at": None}]},
+            # No later report stored (none at all matches too); not an `$or`, which may scan.
+            {"_id": agent_id, "presence_at": {"$not": {"$gt": at}}},
             {"$set": {"presence": presence, "presence_at": at}},
         )
         if before is None:
@@ -140,13 +141,12 @@ def _slot_update(agent_id: str, group: Sequence[SlotChange], now: datetime) -> U
         "$push": {"slots": {"$each": [slot_entry(c, now) for c in group]}},
     }
     if group[0].delta > 0:
-        room: list[Document] = []
         for channel, n in per_channel.items():
             capacity = min(c.capacity for c in group if c.channel == channel)
             if capacity - n < 0:
                 return None
-            field = f"load.{channel}"
-            room.append({"$or": [{field: {"$lte": capacity - n}}, {field: {"$exists": False}}]})
-        query["$and"] = room
+            # Room left, or no count yet. Side by side with the id, not in `$or` or `$and`,
+            # with which the database may scan every agent instead of going to this one.
+            query[f"load.{channel}"] = {"$not": {"$gt": capacity - n}}
         update["$max"] = {"last_assigned": max(c.sequence for c in group)}
     return UpdateOne(query, update)
