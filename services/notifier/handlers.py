@@ -1,5 +1,6 @@
 """The notifier's subscribers on the consumer kit: the work done once per event in the shared
-groups (one per topic), and live pushes on every replica (a group of its own per replica)."""
+group (the ticket, routing and SLA topics together), and live pushes on every replica (a group
+of its own per replica)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import operator
 from functools import reduce
 from typing import Annotated, Any, get_args
 
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from pydantic import Field
 
 from services.notifier.live import Live
@@ -36,6 +38,13 @@ LIVE_TYPES = TICKET_TYPES | ROUTING_TYPES | SLA_TYPES
 LIVE_TYPES |= {"notification.pushed", "escalation.acknowledged", "customer.erased"}
 _LIVE = _types(TicketEvent, RoutingEvent, SlaEvent, NotificationEvent)
 _LIVE["customer.erased"] = CustomerErased
+_INPUT = _types(TicketEvent, RoutingEvent, SlaEvent)
+NotifierInput: Any = Annotated[
+    reduce(
+        operator.or_, (_INPUT[kind] for kind in sorted(TICKET_TYPES | ROUTING_TYPES | SLA_TYPES))
+    ),
+    Field(discriminator="event_type"),
+]
 LiveEvent: Any = Annotated[
     reduce(operator.or_, (_LIVE[kind] for kind in sorted(LIVE_TYPES))),
     Field(discriminator="event_type"),
@@ -47,47 +56,30 @@ def register(
 ) -> None:
     topics = settings.topics
 
-    # No processed-event guard on these three: every effect is idempotent by itself. The
-    # board is a projection with a version guard; outbox jobs and ladders are inserted under
+    # No processed-event guard: every effect is idempotent by itself. The board is a
+    # projection with a version guard per group; outbox jobs and ladders are inserted under
     # ids derived from the event (a repeat is left out); a push is published again under the
     # same id, which every replica's push consumer drops; stopping a ladder is conditional.
-
+    #
+    # One subscriber for the three topics, so that a batch holds a ticket's opening, routing
+    # and SLA events together and its board row is written once for them. The topics have
+    # the same partitions and keys, and the range assignor gives a replica the same partition
+    # numbers of each: one ticket's events come to one replica.
     @kit.subscriber(
         topics.tickets,
-        name="notifier.on_ticket",
-        events=TicketEvent,
-        accepts=TICKET_TYPES,
-        description="Keeps the board (subject, customer, status) and stops the escalation "
-        "ladders of a ticket resolved or closed.",
-    )
-    async def on_ticket(batch: Batch[Event]) -> None:
-        await service.on_events(batch)
-
-    @kit.subscriber(
         topics.routing,
-        name="notifier.on_routing",
-        events=RoutingEvent,
-        accepts=ROUTING_TYPES,
-        # A group per topic: consumers of one group on different topics would rebalance each
-        # other at every join.
-        group="routing",
-        description="Keeps the board (team, agent, queue, category, priority) and tells "
-        "agents of assignments and escalations, managers of tickets passed around too often.",
-    )
-    async def on_routing(batch: Batch[Event]) -> None:
-        await service.on_events(batch)
-
-    @kit.subscriber(
         topics.sla,
-        name="notifier.on_sla",
-        events=SlaEvent,
-        accepts=SLA_TYPES,
-        group="sla",
-        description="Keeps the board's SLA countdowns and tells the people of each SLA "
-        "warning and breach per the escalation ladders; starts the ladder of a breach and "
-        "stops it when the target is met.",
+        name="notifier.on_events",
+        events=NotifierInput,
+        accepts=TICKET_TYPES | ROUTING_TYPES | SLA_TYPES,
+        partition_assignment_strategy=(RangePartitionAssignor,),
+        description="Keeps the board (subject, customer, status; team, agent, queue, "
+        "category, priority; SLA countdowns), tells agents of assignments and escalations "
+        "and managers of tickets passed around too often, tells the people of each SLA "
+        "warning and breach per the escalation ladders, and stops the ladders of a target met "
+        "or a ticket resolved or closed.",
     )
-    async def on_sla(batch: Batch[Event]) -> None:
+    async def on_events(batch: Batch[Event]) -> None:
         await service.on_events(batch)
 
     # customer.merged needs nothing here: the notifier keeps no customer ids to move (the

@@ -137,9 +137,9 @@ class Desk:
     it publishes captured."""
 
     SUBSCRIBERS: ClassVar[dict[str, str]] = {
-        "tickets": "notifier.on_ticket",
-        "routing": "notifier.on_routing",
-        "sla": "notifier.on_sla",
+        "tickets": "notifier.on_events",
+        "routing": "notifier.on_events",
+        "sla": "notifier.on_events",
     }
 
     def __init__(self, store: Any = None, settings: NotifierSettings | None = None) -> None:
