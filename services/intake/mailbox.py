@@ -27,6 +27,7 @@ def limits_of(rules: IntakeRules) -> MailLimits:
         max_attachment_bytes=int(rules.mail.max_attachment_mb * megabyte),
         max_text_chars=rules.mail.max_text_chars,
         support_addresses=tuple(rules.support_addresses),
+        languages=tuple(rules.languages),
     )
 
 

@@ -69,9 +69,10 @@ class MongoEscalations:
         )
         return [_escalation(doc) async for doc in cursor]
 
-    async def next_escalation_due(self) -> datetime | None:
+    async def next_escalation_due(self, before: datetime) -> datetime | None:
+        """The earliest rung due by `before` (bounded: ladders far ahead are not read)."""
         doc = await self._escalations.find_one(
-            {"status": "open", "next_at": {"$ne": None}}, sort=[("next_at", ASCENDING)]
+            {"status": "open", "next_at": {"$lte": before}}, sort=[("next_at", ASCENDING)]
         )
         return doc["next_at"] if doc else None
 

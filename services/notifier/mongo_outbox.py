@@ -57,9 +57,7 @@ class MongoOutbox:
                 COLLECTION,
                 [
                     IndexModel([("channel", ASCENDING), ("status", ASCENDING), ("send_at", 1)]),
-                    IndexModel(
-                        [("channel", ASCENDING), ("status", ASCENDING), ("lease_until", 1)]
-                    ),
+                    IndexModel([("channel", ASCENDING), ("status", ASCENDING), ("lease_until", 1)]),
                     IndexModel([("fold_key", ASCENDING), ("send_at", DESCENDING)]),
                     IndexModel([("fold_key", ASCENDING), ("status", ASCENDING), ("send_at", 1)]),
                     IndexModel([("ticket_id", ASCENDING), ("created_at", DESCENDING)]),
@@ -147,9 +145,12 @@ class MongoOutbox:
             },
         )
 
-    async def next_send_at(self, channel: OutboxChannel) -> datetime | None:
+    async def next_send_at(self, channel: OutboxChannel, before: datetime) -> datetime | None:
+        """The earliest pending job due by `before`: bounded, so that jobs waiting for working
+        hours or a digest slot (many, later) are not read each time the worker looks."""
         doc = await self._jobs.find_one(
-            {"channel": channel, "status": "pending"}, sort=[("send_at", ASCENDING)]
+            {"channel": channel, "status": "pending", "send_at": {"$lte": before}},
+            sort=[("send_at", ASCENDING)],
         )
         return doc["send_at"] if doc else None
 

@@ -131,11 +131,11 @@ class MemoryNotifierStore:
             update["folded_into"] = folded_into
         self.jobs_by_key[job.key] = stored.model_copy(update=update, deep=True)
 
-    async def next_send_at(self, channel: OutboxChannel) -> datetime | None:
+    async def next_send_at(self, channel: OutboxChannel, before: datetime) -> datetime | None:
         times = [
             j.send_at
             for j in self.jobs_by_key.values()
-            if j.channel == channel and j.status == "pending"
+            if j.channel == channel and j.status == "pending" and j.send_at <= before
         ]
         return min(times) if times else None
 
@@ -173,8 +173,12 @@ class MemoryNotifierStore:
         due.sort(key=lambda e: e.next_at or now)
         return [e.model_copy(deep=True) for e in due[:limit]]
 
-    async def next_escalation_due(self) -> datetime | None:
-        times = [e.next_at for e in self.ladders.values() if e.status == "open" and e.next_at]
+    async def next_escalation_due(self, before: datetime) -> datetime | None:
+        times = [
+            e.next_at
+            for e in self.ladders.values()
+            if e.status == "open" and e.next_at and e.next_at <= before
+        ]
         return min(times) if times else None
 
     async def climb(

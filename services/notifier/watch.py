@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import timedelta
 
 from services.notifier.service import NotifierService
 from shared.logging import get_logger
@@ -42,7 +43,8 @@ class LadderClock:
             self._wake.clear()
             try:
                 await service.climb_due()
-                upcoming = await service.store.next_escalation_due()
+                horizon = clock.now() + timedelta(seconds=wait)
+                upcoming = await service.store.next_escalation_due(horizon)
                 if upcoming is not None:
                     wait = min(max((upcoming - clock.now()).total_seconds(), 0.01), wait)
             except Exception:

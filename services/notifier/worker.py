@@ -112,7 +112,8 @@ class Deliveries:
                     task = asyncio.create_task(self._run(send, jobs, slots))
                     self._sending.add(task)
                     task.add_done_callback(self._sending.discard)
-                upcoming = await self._outbox.next_send_at(channel)
+                horizon = self._clock.now() + timedelta(seconds=wait)
+                upcoming = await self._outbox.next_send_at(channel, horizon)
                 if upcoming is not None:
                     until = (upcoming - self._clock.now()).total_seconds()
                     wait = min(max(until, 0.01), wait)

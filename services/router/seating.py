@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from services.router import decisions
@@ -91,8 +92,9 @@ class Seating:
         self.store = store
         self.clock = clock
         self.rosters = RosterReader(store, directory, rules, calendars, clock)
-        #: Told when an acknowledgement deadline is set, so the watcher wakes for it.
-        self.on_deadline: Callable[[], None] = lambda: None
+        #: Told of the earliest acknowledgement deadline a commit set, so the watcher wakes
+        #: for it.
+        self.on_deadline: Callable[[datetime], None] = lambda due: None
         self._locks: dict[str, asyncio.Lock] = {}
 
     def team_lock(self, team: str) -> asyncio.Lock:
@@ -237,13 +239,15 @@ class Seating:
                 undo += undo_
         if settle or undo:
             await self.store.settle_slots(settle, undo)
-        if any(
-            p.ticket.ack_due_at is not None
-            and (p.before is None or p.ticket.ack_due_at != p.before.ack_due_at)
+        deadlines = [
+            p.ticket.ack_due_at
             for p in plans
             if p.ticket.ticket_id in won
-        ):
-            self.on_deadline()
+            and p.ticket.ack_due_at is not None
+            and (p.before is None or p.ticket.ack_due_at != p.before.ack_due_at)
+        ]
+        if deadlines:
+            self.on_deadline(min(deadlines))
         return won
 
     async def tidy(self, roster: Roster) -> None:

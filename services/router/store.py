@@ -87,7 +87,6 @@ class RoutingStore(Protocol):
     ) -> list[Stored]: ...
     async def queue_teams(self) -> list[str]: ...
     async def due_acknowledgements(self, now: datetime, limit: int) -> list[RoutedTicket]: ...
-    async def next_acknowledgement(self) -> datetime | None: ...
     async def passed_around(
         self, at_least: int, limit: int, teams: Collection[str] | None = None
     ) -> list[RoutedTicket]: ...
@@ -189,10 +188,6 @@ class MongoRoutingStore:
         cursor = self._tickets.find(query).sort("ack_due_at", ASCENDING).limit(limit)
         return [ticket_of(doc)[0] async for doc in cursor]
 
-    async def next_acknowledgement(self) -> datetime | None:
-        query = {"state": "assigned", "acknowledged": False, "ack_due_at": {"$ne": None}}
-        doc = await self._tickets.find_one(query, sort=[("ack_due_at", ASCENDING)])
-        return doc["ack_due_at"] if doc else None
 
     async def passed_around(
         self, at_least: int, limit: int, teams: Collection[str] | None = None

@@ -92,9 +92,6 @@ class MemoryRoutingStore:
         ]
         return sorted(due, key=lambda t: t.ack_due_at or now)[:limit]
 
-    async def next_acknowledgement(self) -> datetime | None:
-        due = [t.ack_due_at for t in self._where(state="assigned", acknowledged=False)]
-        return min((at for at in due if at is not None), default=None)
 
     async def passed_around(
         self, at_least: int, limit: int, teams: Collection[str] | None = None

@@ -5,9 +5,26 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, WithJsonSchema
 
 from shared.events.envelope import Event
+
+
+def _address(value: str) -> str:
+    """An address as RFC 5322 allows it, quoted local parts (`"john smith"@example.com`)
+    included: customers write from such addresses, and refusing them loses their mail."""
+    try:
+        checked = validate_email(value, check_deliverability=False, allow_quoted_local=True)
+    except EmailNotValidError as exc:
+        raise ValueError(f"not an email address: {exc}") from exc
+    return str(checked.normalized)
+
+
+#: An email address (what `EmailStr` checks, quoted local parts allowed too).
+Address = Annotated[
+    str, AfterValidator(_address), WithJsonSchema({"type": "string", "format": "email"})
+]
 
 
 class _Payload(BaseModel):
@@ -28,7 +45,7 @@ class EmailMessage(_Payload):
     """An email as the mail gateway received it (intake's SMTP adapter parses raw mail into it)."""
 
     channel: Literal["email"] = Field(description="The channel: email.")
-    from_address: EmailStr = Field(description="Sender's address.", examples=["ana@example.com"])
+    from_address: Address = Field(description="Sender's address.", examples=["ana@example.com"])
     from_name: str | None = Field(default=None, description="Sender's display name.")
     to_address: str | None = Field(default=None, description="Support address it was sent to.")
     subject: str = Field(default="", description="Subject line.")
@@ -72,7 +89,7 @@ class ChatMessage(_Payload):
     chat_user_id: str = Field(description="The visitor's identity in the chat tool.")
     conversation_id: str = Field(description="The chat conversation it belongs to.")
     display_name: str | None = Field(default=None, description="Visitor's display name.")
-    email: EmailStr | None = Field(default=None, description="Email the visitor gave, if any.")
+    email: Address | None = Field(default=None, description="Email the visitor gave, if any.")
     text: str = Field(default="", description="Message text or transcript.")
     kind: Literal["message", "closed"] = Field(
         default="message", description="A visitor's message, or the chat being closed."

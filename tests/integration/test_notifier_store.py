@@ -197,7 +197,8 @@ async def test_a_due_job_is_leased_once_and_taken_again_when_its_lease_runs_out(
     store: NotifierStore,
 ) -> None:
     await store.enqueue([job("late", at(5)), job("soon", at(1)), job("later", at(60))])
-    assert await store.next_send_at("webhook") == at(1)
+    assert await store.next_send_at("webhook", at(60)) == at(1)
+    assert await store.next_send_at("webhook", at(0)) is None  # nothing due that soon
     first = await store.take("webhook", now=at(10), owner="r1", lease=LEASE)
     second = await store.take("webhook", now=at(10), owner="r2", lease=LEASE)
     assert (first and first.key, second and second.key) == ("soon", "late")
@@ -210,7 +211,7 @@ async def test_a_due_job_is_leased_once_and_taken_again_when_its_lease_runs_out(
     await store.settle(
         again, Attempt(at=at(42), outcome="retry", error="500"), status="pending", send_at=at(50)
     )
-    assert await store.next_send_at("webhook") == at(50)
+    assert await store.next_send_at("webhook", at(100)) == at(50)
     [retried] = [j for j in await store.jobs() if j.key == "soon"]
     assert (retried.status, retried.attempts, retried.lease_owner) == ("pending", 1, None)
     assert [(a.outcome, a.error) for a in retried.log] == [("retry", "500")]
@@ -266,7 +267,8 @@ async def test_ladders_open_once_climb_once_and_finish_once(store: NotifierStore
     assert await store.open_escalations([one, two]) == set()
     assert await store.open_escalations([one]) == {"e-1"}
     assert [e.escalation_id for e in await store.due_escalations(at(100))] == ["e-2"]
-    assert await store.next_escalation_due() == at(60)
+    assert await store.next_escalation_due(at(100)) == at(60)
+    assert await store.next_escalation_due(at(59)) is None
     assert await store.climb(one, next_at=at(1200), told=["lead-technical", "ag-nika"])
     assert not await store.climb(one, next_at=at(1800), told=["mgr-technical"])
     climbed = await store.escalation("e-1")

@@ -140,3 +140,13 @@ async def test_a_redelivered_batch_replays_its_decisions_with_the_same_ids(
     await intake.take_contacts(resent)
     assert resent.outgoing == []
     assert all(len(t["history"]) == 1 for t in store.tickets.values())
+
+
+async def test_a_contact_with_an_endless_subject_is_refused_as_oversize(
+    intake: IntakeService,
+) -> None:
+    batch = batch_of(email("ana@example.com", "Wifi " * 1000, "It drops"))
+    await intake.take_contacts(batch)
+    assert batch.outgoing == []
+    ((_, refused),) = batch.failed
+    assert str(refused).startswith("oversize: the subject is 5000 characters")

@@ -19,6 +19,8 @@ from shared.events import (
 from shared.ids import ticket_id_for_contact, ticket_reference
 from shared.text import normalise_persian
 
+#: Longest subject a contact may have: enough for any mail client's, bounded like the text.
+MAX_SUBJECT_CHARS = 2_000
 _CALL_SUBJECTS = {"missed": "Call back", "voicemail": "Voicemail from", "answered": "Call from"}
 
 
@@ -72,6 +74,13 @@ def check(contact: ContactReceived, max_chars: int) -> None:
         raise ContactRejected(
             Rejected(
                 "oversize", f"contact text is {len(body)} characters; the limit is {max_chars}"
+            )
+        )
+    if len(subject) > MAX_SUBJECT_CHARS:
+        raise ContactRejected(
+            Rejected(
+                "oversize",
+                f"the subject is {len(subject)} characters; the limit is {MAX_SUBJECT_CHARS}",
             )
         )
 
