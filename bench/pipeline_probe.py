@@ -71,9 +71,8 @@ class StageWatcher:
         await self._consumer.stop()
 
 
-_SAMPLE = re.compile(
-    r'^(helpdesk_[a-z_]+_total)\{(?:command|topic)="([^"]*)"\}\s+([0-9.e+]+)$', re.MULTILINE
-)
+_SAMPLE = re.compile(r"^(helpdesk_[a-z_]+_total)\{([^}]*)\}\s+([0-9.e+]+)$", re.MULTILINE)
+_LABEL = re.compile(r'(\w+)="([^"]*)"')
 _READS = {"find", "getMore", "aggregate"}
 
 
@@ -126,7 +125,8 @@ async def scrape(urls: dict[str, str], token: str) -> dict[str, Counters]:
             answer.raise_for_status()
             text = answer.text
             counters = Counters()
-            for metric, label, value in _SAMPLE.findall(text):
+            for metric, labels, value in _SAMPLE.findall(text):
+                label = dict(_LABEL.findall(labels)).get("command", "")
                 amount = float(value)
                 if metric == "helpdesk_db_commands_total":
                     counters.commands += amount

@@ -25,15 +25,16 @@ DUPLICATE_KEY = 11000
 
 DB_COMMANDS = Counter(
     "helpdesk_db_commands",
-    "MongoDB commands this process sent, by command name.",
-    ["command"],
+    "MongoDB commands this process sent, by command name and collection.",
+    ["command", "collection"],
 )
 
 
 DB_DOCUMENTS = Counter(
     "helpdesk_db_documents",
-    "Documents this process's MongoDB commands wrote (insert, update, delete) or read (find).",
-    ["command"],
+    "Documents this process's MongoDB commands wrote (insert, update, delete) or read (find), "
+    "by command and collection.",
+    ["command", "collection"],
 )
 _WRITES = {"insert": "documents", "update": "updates", "delete": "deletes"}
 
@@ -55,30 +56,33 @@ class CommandCounter(monitoring.CommandListener):
         self._collections: dict[int, str] = {}
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
-        DB_COMMANDS.labels(event.command_name).inc()
         target = event.command.get(event.command_name)
-        self._collections[event.request_id] = target if isinstance(target, str) else "-"
+        collection = target if isinstance(target, str) else event.command.get("collection", "-")
+        self._collections[event.request_id] = str(collection)
+        DB_COMMANDS.labels(event.command_name, collection).inc()
         items = _WRITES.get(event.command_name)
         if items is not None:
-            DB_DOCUMENTS.labels(event.command_name).inc(len(event.command.get(items, ())))
+            count = len(event.command.get(items, ()))
+            DB_DOCUMENTS.labels(event.command_name, collection).inc(count)
         elif event.command_name == "findAndModify":
-            DB_DOCUMENTS.labels(event.command_name).inc()
+            DB_DOCUMENTS.labels(event.command_name, collection).inc()
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        self._timed(event)
+        collection = self._timed(event)
         if event.command_name in ("find", "getMore", "aggregate"):
             cursor = event.reply.get("cursor") or {}
             batch = cursor.get("firstBatch", cursor.get("nextBatch", ()))
-            DB_DOCUMENTS.labels(event.command_name).inc(len(batch))
+            DB_DOCUMENTS.labels(event.command_name, collection).inc(len(batch))
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
         self._timed(event)
 
     def _timed(
         self, event: monitoring.CommandSucceededEvent | monitoring.CommandFailedEvent
-    ) -> None:
+    ) -> str:
         collection = self._collections.pop(event.request_id, "-")
         DB_SECONDS.labels(event.command_name, collection).inc(event.duration_micros / 1e6)
+        return collection
 
 
 def make_mongo_client(settings: MongoSettings) -> AsyncMongoClient[Document]:

@@ -20,14 +20,12 @@ pytestmark = pytest.mark.integration
 
 
 def commands() -> Counter[str]:
-    return Counter(
-        {
-            s.labels["command"]: int(s.value)
-            for metric in DB_COMMANDS.collect()
-            for s in metric.samples
-            if s.name.endswith("_total")
-        }
-    )
+    counts: Counter[str] = Counter()
+    for metric in DB_COMMANDS.collect():
+        for s in metric.samples:
+            if s.name.endswith("_total"):
+                counts[s.labels["command"]] += int(s.value)
+    return counts
 
 
 class CrashingStore(MongoRoutingStore):
