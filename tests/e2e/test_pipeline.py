@@ -389,3 +389,90 @@ async def test_a_reply_in_time_meets_the_first_response_target(
         if e["ticket_id"] == ticket_id
     )
     assert routed["category"] == "account" and routed["team"] == "accounts"
+
+
+ERASED_ADDRESS = "erika.mustermann@example.com"
+ERASED_NAME = "Erika Mustermann"
+ERASED_PHONE = "+30 210 765 4321"
+
+
+async def _traces(run: Run, *texts: str) -> dict[str, list[str]]:
+    """Where any of `texts` still appears: service database -> collections holding it."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(run.endpoints.mongo_url)
+    found: dict[str, list[str]] = {}
+    try:
+        for name in run.pipeline.services:
+            db = client[f"{run.db_prefix}{name}"]
+            for collection in await db.list_collection_names():
+                async for doc in db[collection].find({}):
+                    dumped = json.dumps(doc, default=str, ensure_ascii=False)
+                    if any(text in dumped for text in texts):
+                        found.setdefault(name, []).append(collection)
+                        break
+    finally:
+        await client.close()
+    return found
+
+
+async def test_an_erased_customer_leaves_no_trace_in_any_service(
+    run: Run, observed: Observed
+) -> None:
+    mail = ContactReceived(
+        contact_id=f"mail-{uuid.uuid4().hex}",
+        language="en",
+        message={
+            "channel": "email",
+            "from_address": ERASED_ADDRESS,
+            "from_name": ERASED_NAME,
+            "subject": f"Invoice for {ERASED_NAME}",
+            "body": f"I was charged twice. Call me on {ERASED_PHONE}.",
+        },
+    )
+    ticket_id = ticket_id_for_contact(mail.contact_id)
+    producer = AIOKafkaProducer(bootstrap_servers=run.endpoints.bootstrap_servers)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            run.topics.contacts, mail.model_dump_json().encode(), key=mail.kafka_key()
+        )
+    finally:
+        await producer.stop()
+
+    def through_every_service() -> bool:
+        return all(
+            any(e.get("ticket_id") == ticket_id for e in observed.events(topic, kind))
+            for topic, kind in (
+                (run.topics.routing, "ticket.assigned"),
+                (run.topics.sla, "sla.started"),
+                (run.topics.kb, "kb.suggested"),
+            )
+        )
+
+    await eventually(through_every_service, timeout=60)
+    intake = run.pipeline.running["intake"].url
+    kb = run.pipeline.running["kb"].url
+    async with httpx.AsyncClient(timeout=10) as client:
+        # The customer also searched the knowledge base for their own address.
+        assert (await client.get(f"{kb}/articles/search", params={"q": ERASED_ADDRESS})).is_success
+        manager = {"Authorization": f"Bearer {run.keys.agent_token('mgr-accounts')}"}
+        opened = next(
+            e
+            for e in observed.events(run.topics.tickets, "ticket.opened")
+            if e["ticket_id"] == ticket_id
+        )
+
+        async def everywhere() -> dict[str, list[str]] | None:
+            found = await _traces(run, ERASED_ADDRESS, ERASED_NAME, ERASED_PHONE)
+            return found if {"intake", "notifier", "kb"} <= set(found) else None
+
+        before = await eventually(everywhere, timeout=30)
+        answer = await client.post(
+            f"{intake}/customers/{opened['customer_id']}/erase", headers=manager
+        )
+    assert answer.status_code == 202, answer.text
+
+    async def nothing_left() -> bool:
+        return not await _traces(run, ERASED_ADDRESS, ERASED_NAME, ERASED_PHONE)
+
+    await eventually(nothing_left, timeout=60, interval=0.5)
+    assert await _traces(run, ERASED_ADDRESS, ERASED_NAME, ERASED_PHONE) == {}, before
