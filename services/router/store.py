@@ -188,7 +188,6 @@ class MongoRoutingStore:
         cursor = self._tickets.find(query).sort("ack_due_at", ASCENDING).limit(limit)
         return [ticket_of(doc)[0] async for doc in cursor]
 
-
     async def passed_around(
         self, at_least: int, limit: int, teams: Collection[str] | None = None
     ) -> list[RoutedTicket]:

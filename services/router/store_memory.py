@@ -92,7 +92,6 @@ class MemoryRoutingStore:
         ]
         return sorted(due, key=lambda t: t.ack_due_at or now)[:limit]
 
-
     async def passed_around(
         self, at_least: int, limit: int, teams: Collection[str] | None = None
     ) -> list[RoutedTicket]:

@@ -14,7 +14,7 @@ from tests.handler.intake.support import Desk
 
 
 def commands() -> float:
-    samples = DB_COMMANDS.collect()[0].samples
+    samples = next(iter(DB_COMMANDS.collect())).samples
     return sum(sample.value for sample in samples if sample.name.endswith("_total"))
 
 
