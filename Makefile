@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install browser run test stack docs bench bench-sla bench-intake bench-router bench-kb train-router eval-kb lint clean
+.PHONY: install browser run test stack docs bench bench-sla bench-intake bench-router bench-notifier bench-kb train-router eval-kb fuzz lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -69,6 +69,16 @@ eval-kb: install
 ## Train the router's classifier: accuracy per language on a held-out split, then save the model.
 train-router: install
 	$(PY) -m services.router.train --model .run/router-model.joblib $(ARGS)
+
+## Long fuzzing: every operation of every service's API with many examples each, from a seed
+## (printed; FUZZ_SEED=N repeats a run), and the mail parser on generated hostile mail.
+FUZZ_EXAMPLES ?= 200
+FUZZ_SEED ?= $(shell date +%s)
+fuzz: install
+	@echo "fuzzing with seed $(FUZZ_SEED), $(FUZZ_EXAMPLES) examples per operation"
+	HELPDESK_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) HELPDESK_FUZZ_SEED=$(FUZZ_SEED) \
+	  $(PY) -m pytest -p no:cacheprovider tests/handler/test_api_fuzz.py \
+	  tests/unit/test_mail_fuzz.py tests/unit/test_mail_hostile.py $(PYTEST_ARGS)
 
 lint: install
 	$(PY) -m ruff check .

@@ -40,10 +40,18 @@ def configure_logging(settings: LoggingSettings, *, service: str) -> None:
         cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler(sys.stderr)
+    # The standard library's records (uvicorn's, FastStream's) carry their exception as a
+    # tuple: JSON would print the traceback object's repr, so it is written out first. The
+    # console renderer writes it out itself, prettier.
+    written_out = [structlog.processors.format_exc_info] if use_json else []
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared_processors,
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                *written_out,
+                renderer,
+            ],
         )
     )
     root = logging.getLogger()

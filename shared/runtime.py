@@ -18,6 +18,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
+from shared import errors
 from shared.access import Access, Person, access_for, enforce
 from shared.broker import ensure_topics
 from shared.consuming import ConsumerKit
@@ -65,12 +66,16 @@ class Service:
     def seal(self, access: Access, *, larger_bodies: dict[str, int] | None = None) -> None:
         """Add the health and metrics routes, check that every route states its access rule (a
         service with a route that states none refuses to be built), and limit request bodies to
-        `max_request_bytes` (more on the paths in `larger_bodies`)."""
+        `max_request_bytes` (more on the paths in `larger_bodies`). Every error answer is then
+        documented, and an unexpected error answered 500 with the id it is logged with."""
         self.add_health_routes(access)
         enforce(self.http)
+        errors.document(self.http)
         self.http.add_middleware(
             BodyLimit, limit=self.settings.max_request_bytes, larger=larger_bodies or {}
         )
+        # Last, so the outermost: it answers what escapes every other middleware too.
+        self.http.add_middleware(errors.UnexpectedErrors)
 
     def add_health_routes(self, access: Access) -> None:
         self.access = access
@@ -116,7 +121,10 @@ class Service:
 
 
 def new_http_app(title: str, description: str) -> FastAPI:
-    return FastAPI(title=title, description=description, version="0.1.0")
+    """A service's app, answering every HTTP error in the one shape (`shared.errors`)."""
+    app = FastAPI(title=title, description=description, version="0.1.0")
+    errors.install(app)
+    return app
 
 
 def attach_lifecycle(service: Service) -> None:

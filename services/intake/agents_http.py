@@ -12,8 +12,9 @@ from pydantic import BaseModel, Field, field_validator
 
 from services.intake.domain import InvalidTransition, status_after
 from services.intake.store import IntakeStore
-from shared.access import Access, Person, Problem
+from shared.access import Access, Person
 from shared.directory import Directory
+from shared.errors import Problem, unprocessable
 from shared.events import (
     Event,
     TicketAgentReplied,
@@ -97,6 +98,9 @@ def agent_routes(
         # Another team's ticket is answered as if it did not exist: its existence is theirs.
         if ticket is None or not person.sees_ticket(ticket.get("team"), ticket.get("agent_id")):
             raise HTTPException(404, f"no ticket {ticket_id}")
+        if ticket.get("erased"):
+            # Its customer's data is gone: there is nobody to answer and nothing to act on.
+            raise HTTPException(409, f"ticket {ticket_id} is erased")
         agent_id = person.person_id
         try:
             new_status = status_after(ticket["status"], action)
@@ -136,8 +140,8 @@ def agent_routes(
             description=description,
             responses={
                 409: {
-                    "description": "The action does not fit the ticket's status, or "
-                    "the ticket changed meanwhile.",
+                    "description": "The action does not fit the ticket's status, the "
+                    "ticket changed meanwhile, or its customer's data is erased.",
                     "model": Problem,
                 }
             },
@@ -221,7 +225,7 @@ def agent_routes(
         ticket_id: str, body: Transfer, agent: Person = Agent, key: str | None = Key
     ) -> ActionAccepted:
         if directory.team(body.to_team) is None:
-            raise HTTPException(422, f"no team {body.to_team!r}")
+            raise unprocessable(f"no team {body.to_team!r}", "body", "to_team", kind="no_team")
 
         def build(x: Acting) -> Event:
             return TicketTransferRequested(

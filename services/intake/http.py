@@ -19,6 +19,7 @@ from services.intake.service import IntakeService, UnknownCustomer
 from services.intake.settings import IntakeSettings
 from services.intake.store import IntakeStore
 from shared.access import Access, Person, RateLimit, Rule
+from shared.errors import Problem, unprocessable
 from shared.events.contacts import ContactPayload
 from shared.ids import ticket_id_for_contact
 
@@ -51,10 +52,13 @@ class MailAccepted(BaseModel):
 
 
 def _refuse(rejected: Rejected) -> HTTPException:
-    return HTTPException(
-        422,
-        {"kind": rejected.kind, "message": rejected.detail},
-    )
+    """A contact refused, as every 422: one issue whose type is the rejection's kind."""
+    return unprocessable(rejected.detail, "body", kind=rejected.kind)
+
+
+NOT_JSON: dict[int | str, dict[str, Any]] = {
+    400: {"description": "The body is not JSON.", "model": Problem},
+}
 
 
 def routes(
@@ -92,6 +96,9 @@ def routes(
         status_code=status.HTTP_202_ACCEPTED,
         tags=["contacts"],
         summary="Submit a contact from a channel adapter (HMAC-signed).",
+        description="A contact refused (an unknown channel, no sender, nothing said) answers "
+        "422 with one issue whose `type` says why (`unknown_channel`, `empty_contact`, ...).",
+        responses=NOT_JSON,
         openapi_extra={
             "requestBody": {
                 "required": True,
@@ -213,7 +220,8 @@ def routes(
         summary="Calls: missed, answered, waits (service-wide: an operator).",
     )
     async def call_report(
-        days: float = Query(default=7, gt=0, le=366), person: Person = Operator
+        days: float = Query(default=7, gt=0, le=366, allow_inf_nan=False),
+        person: Person = Operator,
     ) -> dict[str, Any]:
         calls = await store.calls_since(datetime.now(UTC) - timedelta(days=days))
         waits = sorted(c["queue_wait_seconds"] for c in calls)

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from urllib.parse import parse_qs
 
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, status
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
 from services.kb import http_editor, self_help_page
@@ -26,7 +26,8 @@ from services.kb.domain.errors import (
 )
 from services.kb.service import KbService
 from services.kb.settings import KbSettings
-from shared.access import Access, Problem, RateLimit, Rule
+from shared.access import Access, RateLimit, Rule
+from shared.errors import Problem, refusal, unprocessable
 
 #: Every refusal a use case may raise, and its HTTP status; the answer's detail is its message.
 ERRORS: dict[type[Exception], int] = {
@@ -52,7 +53,8 @@ def serve(app: FastAPI, kb: KbService, access: Access, settings: KbSettings) -> 
     for error, code in ERRORS.items():
 
         async def refused(request: Request, exc: Exception, code: int = code) -> Response:
-            return JSONResponse({"detail": str(exc)}, status_code=code)
+            # A refused body's values (a change, a fill's placeholders) are 422's one shape.
+            return refusal(code, exc, "body")
 
         app.add_exception_handler(error, refused)
 
@@ -241,6 +243,6 @@ def routes(router: FastAPI, kb: KbService, access: Access, settings: KbSettings)
         form = parse_qs(raw.decode("utf-8", "replace"))
         article_id = (form.get("article_id") or [""])[0]
         if not article_id:
-            raise HTTPException(422, "say which article solved it (article_id)")
+            raise unprocessable("say which article solved it", "body", "article_id", kind="missing")
         ticket_id, _ = await kb.solved(ticket_id, article_id)
         return HTMLResponse(self_help_page.thanks(ticket_id))

@@ -14,7 +14,8 @@ from services.kb.domain.articles import Article, ArticleChange, Status
 from services.kb.domain.canned import CannedResponse
 from services.kb.domain.reports import ArticleRow, Counter, QueryRow
 from services.kb.service import KbService
-from shared.access import Access, Person, Problem
+from shared.access import Access, Person
+from shared.errors import Problem
 
 Days = Annotated[int, Query(ge=1, le=3650, description="Looking back this many days.")]
 Limit = Annotated[int, Query(ge=1, le=500)]

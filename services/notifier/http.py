@@ -36,8 +36,9 @@ from services.notifier.domain.errors import (
 from services.notifier.domain.notices import NoticeKind
 from services.notifier.push import PushHub, Stream
 from services.notifier.service import NotifierService
-from shared.access import Access, Person, Problem, Rule
+from shared.access import Access, Person, Rule
 from shared.agent_tokens import unauthorized
+from shared.errors import Problem, refusal
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -278,7 +279,8 @@ def mount(app: FastAPI, api: Api) -> None:
 
     async def refused(request: Request, exc: Exception) -> JSONResponse:
         code = next(c for kind, c in ANSWERS.items() if isinstance(exc, kind))
-        return JSONResponse({"detail": str(exc)}, status_code=code)
+        # Only a webhook's body is ever refused as unacceptable.
+        return refusal(code, exc, "body")
 
     for kind in ANSWERS:
         app.add_exception_handler(kind, refused)

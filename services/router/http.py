@@ -8,12 +8,13 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from services.router.domain.tickets import RoutedTicket
 from services.router.service import RouterService, UnknownAgent, UnknownTeam
 from shared.access import Access, Person
+from shared.errors import refusal
 from shared.events import AgentPresenceChanged, Presence, QueueOrder
 from shared.events.tickets import Channel, Priority, Tier
 
@@ -86,7 +87,7 @@ def serve(app: FastAPI, router: RouterService, publish: Publish, access: Access)
     for error, code in ERRORS.items():
 
         async def refused(request: Request, exc: Exception, code: int = code) -> Response:
-            return JSONResponse({"detail": str(exc)}, status_code=code)
+            return refusal(code, exc)
 
         app.add_exception_handler(error, refused)
     app.include_router(routes(router, publish, access))

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable
+from datetime import UTC, datetime
 from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-from pydantic import AwareDatetime
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator
 
 from services.sla.domain.compliance import Period
 from services.sla.domain.errors import BadWindow, NoClocks
 from services.sla.domain.views import ComplianceReport, TicketSlaView
 from services.sla.service import SlaService
 from shared.access import Access, Person
+from shared.errors import unprocessable
 from shared.events.sla import Metric
 
 T = TypeVar("T")
@@ -20,12 +23,36 @@ T = TypeVar("T")
 #: What each refusal of a use case answers.
 ANSWERS: dict[type[Exception], int] = {NoClocks: 404, BadWindow: 422}
 
+#: Reports cover these years: a date outside them is a typo or a probe, not a question.
+EARLIEST, LATEST = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+_WRITTEN_OUT = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
+
+def _written_out(value: object) -> object:
+    """ISO 8601 text only: pydantic would read a bare number (`0.5`) as unix seconds."""
+    if isinstance(value, str) and not _WRITTEN_OUT.match(value):
+        raise ValueError("expected an ISO 8601 date-time with its offset: 2026-01-05T09:00:00Z")
+    return value
+
+
+def _within_reports(value: datetime) -> datetime:
+    if not EARLIEST <= value <= LATEST:
+        raise ValueError(f"expected a date-time from {EARLIEST:%Y} to {LATEST:%Y}")
+    return value
+
+
+When = Annotated[AwareDatetime, BeforeValidator(_written_out), AfterValidator(_within_reports)]
+WHEN = f"An ISO 8601 date-time with its offset, from {EARLIEST:%Y} to {LATEST:%Y}."
+
 
 async def _answer(work: Awaitable[T]) -> T:
     try:
         return await work
     except tuple(ANSWERS) as exc:
-        raise HTTPException(ANSWERS[type(exc)], str(exc)) from exc
+        code = ANSWERS[type(exc)]
+        if code == 422:  # A window that ends before it starts: 422's one shape.
+            raise unprocessable(str(exc), "query", "since", kind="bad_window") from exc
+        raise HTTPException(code, str(exc)) from exc
 
 
 def routes(sla: SlaService, access: Access) -> APIRouter:
@@ -47,12 +74,12 @@ def routes(sla: SlaService, access: Access) -> APIRouter:
         "manage (naming another team answers 403).",
     )
     async def compliance(
-        since: Annotated[AwareDatetime | None, Query(description="Default: 30 days ago.")] = None,
-        until: Annotated[AwareDatetime | None, Query(description="Default: now.")] = None,
+        since: Annotated[When | None, Query(description=f"{WHEN} Default: 30 days ago.")] = None,
+        until: Annotated[When | None, Query(description=f"{WHEN} Default: now.")] = None,
         period: Period = "month",
         metric: Metric | None = None,
-        team: str | None = None,
-        priority: str | None = None,
+        team: Annotated[str | None, Query(max_length=100)] = None,
+        priority: Annotated[str | None, Query(max_length=20)] = None,
         person: Person = Reports,
     ) -> ComplianceReport:
         teams = None if person.operator else person.teams

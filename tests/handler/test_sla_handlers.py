@@ -340,7 +340,31 @@ async def test_compliance_reports_met_and_breached_targets_per_metric_and_team(
     assert len(first.json()["groups"]) == 1
     assert agent.status_code == 403 and elsewhere.status_code == 403
     assert bad.status_code == 422
-    assert "before" in bad.json()["detail"]
+    assert bad.json()["detail"][0]["type"] == "bad_window"
+    assert "before" in bad.json()["detail"][0]["msg"]
+
+
+async def test_compliance_takes_written_out_dates_only(make_settings: Any, tmp_path: Path) -> None:
+    """A number is not a date (pydantic alone reads `0.5` as 1970), nor is a year far off."""
+    settings = make_settings(
+        SlaSettings, config_dir=_config(tmp_path, "PT1S", "PT1H"), agent_token_secret=SECRET
+    )
+    refused = ["0.5", "1700000000", "2026-01-05", "1900-01-01T00:00:00Z", "2026-01-05T09:00:00"]
+    async with _running(settings, []) as (service, _):
+        transport = httpx.ASGITransport(app=service.http)
+        async with httpx.AsyncClient(transport=transport, base_url="http://sla") as client:
+            answers = {
+                value: await client.get(
+                    "/compliance", params={"until": value}, headers=_as("ops-rin")
+                )
+                for value in [*refused, "2026-01-05T09:00:00+03:30"]
+            }
+
+    for value in refused:
+        assert answers[value].status_code == 422, (value, answers[value].text)
+        (issue,) = answers[value].json()["detail"]
+        assert issue["loc"] == ["query", "until"], value
+    assert answers["2026-01-05T09:00:00+03:30"].status_code == 200
 
 
 async def test_changed_policies_recompute_open_deadlines_from_the_time_used(

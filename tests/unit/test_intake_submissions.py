@@ -7,9 +7,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from services.intake.config import IntakeRules
 from services.intake.domain.submissions import normalise_submission
 from services.intake.rejections import Rejected
-from services.intake.config import IntakeRules
 from shared.events import ContactReceived
 
 RULES = IntakeRules()

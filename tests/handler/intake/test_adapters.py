@@ -30,18 +30,18 @@ async def test_a_signed_contact_is_accepted_and_a_bad_signature_refused(desk: De
 
 async def test_bad_contacts_get_a_4xx_that_says_what_is_wrong(desk: Desk) -> None:
     fax = await desk.post_contact({"contact_id": "x", "message": {"channel": "fax"}})
-    assert fax.status_code == 422 and fax.json()["detail"]["kind"] == "unknown_channel"
+    assert fax.status_code == 422 and fax.json()["detail"][0]["type"] == "unknown_channel"
     phone = await desk.post_contact(
         {"contact_id": "x", "message": {"channel": "phone", "caller_number": "abc"}}
     )
-    assert phone.json()["detail"]["kind"] == "invalid_phone"
+    assert phone.json()["detail"][0]["type"] == "invalid_phone"
     empty = await desk.post_contact(
         {
             "contact_id": "x",
             "message": {"channel": "chat", "chat_user_id": "u", "conversation_id": "c"},
         }
     )
-    assert empty.json()["detail"]["kind"] == "empty_contact"
+    assert empty.json()["detail"][0]["type"] == "empty_contact"
     assert desk.published == []
 
 

@@ -246,7 +246,7 @@ async def test_a_webhook_reaching_only_refused_addresses_is_refused_at_registrat
         }
         listed = await client.get("/webhooks", headers=manager)
 
-    reasons = {url: answer.json()["detail"] for url, answer in answers.items()}
+    reasons = {url: answer.json()["detail"][0]["msg"] for url, answer in answers.items()}
     assert {answer.status_code for answer in answers.values()} == {422}, reasons
     assert "10.0.0.5 is private (RFC 1918)" in reasons["http://10.0.0.5/hooks/x"]
     assert "RFC 6598" in reasons["http://100.64.1.1/hooks/x"]
