@@ -189,3 +189,20 @@ def test_an_outlook_rule_above_a_signature_block_starts_the_signature() -> None:
     result = separate("The VPN fails.\n\n" + "_" * 32 + "\nACME Ltd, legal notice\n")
     assert result.new == "The VPN fails."
     assert "ACME Ltd" in result.signature
+
+
+@pytest.mark.parametrize("window", [200, 1_000, 10_000])
+def test_text_beyond_the_window_is_split_as_a_whole_reading_would(window: int) -> None:
+    """Past the window the text is not read line by line: after a quote header it is quoted,
+    otherwise its '>' lines are quoted and the rest is new, as a whole reading gives."""
+    body = "\n".join(f"Line {i} of what the customer writes." for i in range(400))
+    after_header = f"{body}\n\nOn Mon, 1 Jun 2026, Support wrote:\n" + "> old\nold too\n" * 300
+    no_header = body + "\n" + "> quoted\nnew again\n" * 300
+    whole, windowed = separate(no_header), separate(no_header, window=window)
+    assert windowed.quoted.split() == whole.quoted.split()
+    assert windowed.new.split() == whole.new.split()
+    cut = separate(after_header, window=window)
+    if window > len(body) + 40:
+        assert cut == separate(after_header)
+    else:  # the header lies beyond the window: its line and what follows stay unquoted text
+        assert "Line 399" in cut.new and "> old" not in cut.new and "> old" in cut.quoted

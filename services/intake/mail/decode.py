@@ -19,7 +19,10 @@ _WORD = re.compile(r"\b\w{3,}\b")
 # Category Cc (C0 and C1 controls) but tab and newline, and lone surrogates (Cs).
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 _BAD = re.compile("[\ufffd\x00-\x1f\x7f-\x9f\ud800-\udfff]")
-_SPACE = re.compile(r"\s+")
+# What `\s` matches (every such character is below U+3001), counted one by one in C, and the
+# characters of _BAD that are not among them.
+_SPACES = tuple(chr(c) for c in range(0x3001) if chr(c).isspace())
+_BAD_VISIBLE = re.compile("[\ufffd\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\ud800-\udfff]")
 _BLANK_LINES = re.compile(r"\n{3,}")
 
 
@@ -34,8 +37,8 @@ class DecodedText:
 
 def readable(text: str) -> bool:
     """True when at least half of the visible characters are real characters, not U+FFFD."""
-    visible = _SPACE.sub("", text)
-    return len(_BAD.findall(visible)) * 2 <= len(visible)
+    visible = len(text) - sum(map(text.count, _SPACES))
+    return len(_BAD_VISIBLE.findall(text)) * 2 <= visible
 
 
 def _mislabelled(text: str) -> bool:

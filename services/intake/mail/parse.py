@@ -30,6 +30,9 @@ from services.intake.rejections import Rejected
 
 _IDENTITY_HEADERS = ("from", "to", "subject")
 DEFAULT_LIMITS = MailLimits()
+# Characters the quote splitter reads line by line beyond the limit on new text: the quote
+# header and a few lines of '>' above it (`replies.separate`).
+_WINDOW_SLACK = 4_000
 
 
 def normalise_email(raw: bytes, limits: MailLimits = DEFAULT_LIMITS) -> ParsedMail | Rejected:
@@ -52,11 +55,11 @@ def _normalise(raw: bytes, limits: MailLimits) -> ParsedMail | Rejected:
     if isinstance(repaired, str):
         return Rejected("oversize", repaired)
     data, notes = repaired
-    data, cut = bounds.bound(data)
-    notes += [cut] if cut else []
+    bounded = bounds.bound(data)
+    notes += [bounded.note] if bounded.note else []
     # compat32 keeps headers as strings: the default policy parses a header each time it is read
     # (tens of times per part, a thousand times slower), and we decode headers ourselves.
-    msg = BytesParser(policy=policy.compat32).parsebytes(data)
+    msg = BytesParser(policy=policy.compat32).parsebytes(bounded.raw)
     if not any(has_header(msg, name) for name in _IDENTITY_HEADERS):
         found = ", ".join(type(d).__name__ for d in msg.defects) or "none"
         return Rejected(
@@ -77,7 +80,7 @@ def _normalise(raw: bytes, limits: MailLimits) -> ParsedMail | Rejected:
     if rejected is not None:
         return rejected
 
-    walker = Walker(limits, charsets)
+    walker = Walker(limits, charsets, lifted=bounded.lifted)
     walker.walk(msg)
     body = walker.body
     if body.oversize:
@@ -92,7 +95,7 @@ def _normalise(raw: bytes, limits: MailLimits) -> ParsedMail | Rejected:
     if size > limits.max_text_chars * SEPARATION_FACTOR:
         return _too_long(size, limits)
     subject = header_text(msg, "subject", charsets) or ""
-    parts = _separate(body, subject)
+    parts = _separate(body, subject, limits.max_text_chars + _WINDOW_SLACK)
     if len(parts.new) > limits.max_text_chars:
         return _too_long(len(parts.new), limits)
     if not parts.new and not body.attachments and not subject:
@@ -134,13 +137,14 @@ def _too_long(chars: int, limits: MailLimits, what: str = "the text is {} charac
     )
 
 
-def _separate(body: Body, subject: str) -> Separated:
+def _separate(body: Body, subject: str, window: int) -> Separated:
     """Own text split once; each forwarded message after it, under its heading, split on its own."""
-    own = separate("\n\n".join(p.text for p in body.pieces if p.heading is None), subject)
+    own_text = "\n\n".join(p.text for p in body.pieces if p.heading is None)
+    own = separate(own_text, subject, window)
     new, quoted = [own.new], [own.quoted]
     for piece in body.pieces:
         if piece.heading is not None:
-            forwarded = separate(piece.text)
+            forwarded = separate(piece.text, window=window)
             new.append(f"{piece.heading}\n{forwarded.new}".strip())
             quoted.append(forwarded.quoted)
             new.append(forwarded.signature)

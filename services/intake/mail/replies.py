@@ -33,6 +33,7 @@ _HEADER_LINES = 30  # lines a forwarded message's header may take before its bod
 _MARKS = str.maketrans(dict.fromkeys("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\ufeff"))
 _QUOTE_PREFIX = re.compile(r"(?:[ \t]*>)++[ \t]*")
 _QUOTED_LINE = re.compile(r"[ \t]*>")
+_QUOTED_LINES = re.compile(r"^[ \t]*>.*(?:\n|\Z)", re.MULTILINE)
 # A disclaimer paragraph talks about the message itself; "Warning: disk full" is the customer's.
 _ABOUT_MAIL = re.compile(
     r"mail|message|nachricht|courriel|correo|messaggio|bericht|письм|сообщени|μήνυμα|"
@@ -161,11 +162,19 @@ def _own(lines: list[str], *, split_signature: bool) -> Separated:
     return Separated(_tidy("\n".join(kept)), _tidy("\n".join(quoted)), _tidy("\n".join(signature)))
 
 
-def separate(text: str, subject: str = "") -> Separated:
+def separate(text: str, subject: str = "", window: int | None = None) -> Separated:
     """New text, quoted earlier replies and signature of one body text.
 
     `subject` is the mail's: "Fwd:" or "FW:" there makes its first header block a forward.
+    With a `window`, only that many characters are looked at line by line; the text beyond is
+    quoted if a quote header came before it, and otherwise split in one pass into its '>'
+    lines (quoted) and the rest (new). The caller's limit on new text is at most the window, so
+    new text that would be over it is over it either way.
     """
+    rest = ""
+    if window is not None and len(text) > window:
+        cut = text.rfind("\n", 0, window) + 1 or window
+        text, rest = text[:cut], text[cut:]
     lines = text.split("\n")
     forwarding = FORWARD_SUBJECT.match(subject[:MAX_LINE]) is not None
     new: list[str] = []
@@ -180,9 +189,11 @@ def separate(text: str, subject: str = "") -> Separated:
         quoted.append(own.quoted)
         signature = signature or own.signature
         if boundary is None:
+            new.append(_QUOTED_LINES.sub("", rest))
+            quoted.append("".join(_QUOTED_LINES.findall(rest)))
             break
         if not boundary.forward:
-            quoted.append("\n".join(lines[boundary.start :]))
+            quoted.append("\n".join(lines[boundary.start :]) + rest)
             break
         new.append("\n".join(lines[boundary.start : boundary.body]))
         start = boundary.body

@@ -3,8 +3,10 @@ forwarded messages summarised) and which are attachments."""
 
 from __future__ import annotations
 
+import binascii
 import mimetypes
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.message import Message
 
@@ -48,11 +50,16 @@ class Walker:
     """Collects a message's body pieces and attachments into a Body."""
 
     def __init__(
-        self, limits: MailLimits, charsets: Charsets | None = None, body: Body | None = None
+        self,
+        limits: MailLimits,
+        charsets: Charsets | None = None,
+        body: Body | None = None,
+        lifted: Mapping[str, bytes] | None = None,
     ) -> None:
         self.limits = limits
         self.charsets = charsets or Charsets(limits.languages)
         self.body = body or Body()
+        self.lifted = lifted or {}
 
     def walk(self, part: Message, depth: int = 0, as_body: bool = True) -> None:
         self.body.parts += 1
@@ -108,13 +115,13 @@ class Walker:
                 ctype = child.get_content_type()
                 if child.get_content_disposition() == "attachment" or not ctype.startswith(wanted):
                     continue
-                if wanted == "text/plain" and not _payload(child).strip():
+                if wanted == "text/plain" and not _payload(child, self.lifted).strip():
                     continue
                 return child
         return children[-1] if children else None
 
     def _text(self, part: Message, *, html: bool) -> None:
-        payload = _payload(part)
+        payload = _payload(part, self.lifted)
         if len(payload) > self.limits.max_text_chars * SEPARATION_FACTOR * _BYTES_PER_CHAR:
             self.body.oversize = max(self.body.oversize, len(payload))
             return
@@ -134,7 +141,7 @@ class Walker:
             self.body.pieces.append(Piece(text))
 
     def _forward(self, inner: Message, depth: int) -> None:
-        sub = Walker(self.limits, self.charsets, Body(parts=self.body.parts))
+        sub = Walker(self.limits, self.charsets, Body(parts=self.body.parts), self.lifted)
         sub.walk(inner, depth + 1)
         self.body.parts = sub.body.parts
         sender = addresses(inner, "from", self.charsets)
@@ -154,7 +161,7 @@ class Walker:
     def _attach(self, part: Message, inline_default: bool) -> None:
         ctype = part.get_content_type()
         inner = _attached_message(part)
-        content = _payload(part) if inner is None else _message_bytes(inner)
+        content = _payload(part, self.lifted) if inner is None else _message_bytes(inner)
         limit = self.limits.max_attachment_bytes
         disposition = part.get_content_disposition()
         inline = disposition == "inline" or (
@@ -196,8 +203,12 @@ def _message_bytes(message: Message) -> bytes:
         return b""
 
 
-def _payload(part: Message) -> bytes:
+def _payload(part: Message, lifted: Mapping[str, bytes]) -> bytes:
     """Decoded bytes of a part (base64 and quoted-printable undone); a container as it was sent."""
+    if not part.is_multipart() and lifted:
+        sent = lifted.get(str(part.get_payload()).strip())
+        if sent is not None:
+            return _decoded(sent, str(part.get("content-transfer-encoding", "")))
     payload = part.get_payload(decode=True)
     if isinstance(payload, bytes):
         return payload
@@ -205,6 +216,22 @@ def _payload(part: Message) -> bytes:
         return part.as_bytes()
     except Exception:  # a part that will not serialise again has no usable content
         return b""
+
+
+def _decoded(sent: bytes, encoding: str) -> bytes:
+    """A lifted body decoded as the standard parser would: base64 leniently (bad characters
+    skipped, missing padding added), quoted-printable, anything else as sent."""
+    encoding = encoding.strip().lower()
+    if encoding == "base64":
+        for padding in (b"", b"=", b"=="):
+            try:
+                return binascii.a2b_base64(sent + padding)
+            except binascii.Error:
+                continue
+        return sent
+    if encoding == "quoted-printable":
+        return binascii.a2b_qp(sent)
+    return sent
 
 
 def _related_root(part: Message, children: list[Message]) -> Message:

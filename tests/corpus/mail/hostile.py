@@ -98,14 +98,13 @@ def _html_line(size: int) -> bytes:
 
 def _mime_depth(size: int) -> bytes:
     depth = max(1, size // 70)
-    body = b"Content-Type: text/plain\r\n\r\ninnermost\r\n"
-    for level in range(depth):
-        boundary = f"d{level}"
-        body = (
-            f'Content-Type: multipart/mixed; boundary="{boundary}"\r\n\r\n--{boundary}\r\n'.encode()
-            + body
-            + f"\r\n--{boundary}--\r\n".encode()
-        )
+    # Built as a list of openings and closings joined once: linear, not quadratic, in `size`.
+    opening = [
+        f'Content-Type: multipart/mixed; boundary="d{level}"\r\n\r\n--d{level}\r\n'.encode()
+        for level in reversed(range(depth))
+    ]
+    closing = [f"\r\n--d{level}--\r\n".encode() for level in range(depth)]
+    body = b"".join([*opening, b"Content-Type: text/plain\r\n\r\ninnermost\r\n", *closing])
     head, _, rest = body.partition(b"\r\n\r\n")
     return _mail(rest, head.decode().split(": ", 1)[1])
 
@@ -113,9 +112,8 @@ def _mime_depth(size: int) -> bytes:
 def _rfc822_depth(size: int) -> bytes:
     depth = max(1, size // 90)
     inner = b"From: b@example.com\r\nSubject: inner\r\n\r\nforwarded\r\n"
-    for _ in range(depth):
-        inner = b"From: c@example.com\r\nContent-Type: message/rfc822\r\n\r\n" + inner
-    return _mail(inner, "message/rfc822")
+    wrapper = b"From: c@example.com\r\nContent-Type: message/rfc822\r\n\r\n"
+    return _mail(wrapper * depth + inner, "message/rfc822")
 
 
 def _parts(size: int, part: bytes) -> bytes:
