@@ -124,6 +124,9 @@ async def _until(done: Callable[[], bool], timeout: float) -> None:
 # -- the pipeline ------------------------------------------------------------------------------
 
 
+SEED_CHUNK = 5000
+
+
 class Driver:
     """Publishes contacts to the running services and watches them through every stage."""
 
@@ -194,11 +197,15 @@ class Driver:
     async def seed(self, count: int) -> float:
         """Open `count` tickets through the services (they stay open); seconds it took."""
         start = time.perf_counter()
-        tickets: set[str] = set()
-        for first in range(0, count, 5000):
-            more, _ = await self.send(min(5000, count - first))
-            tickets |= more
-        await self.settle(tickets, timeout=max(900.0, count / 5))
+        for first in range(0, count, SEED_CHUNK):
+            chunk = time.perf_counter()
+            size = min(SEED_CHUNK, count - first)
+            tickets, _ = await self.send(size)
+            await self.settle(tickets, timeout=max(900.0, size / 2))
+            say(
+                f"   seeded {first + size} of {count}: {size / (time.perf_counter() - chunk):.1f}"
+                " contacts/s for this chunk"
+            )
         return time.perf_counter() - start
 
 
@@ -249,6 +256,12 @@ def report_burst(title: str, burst: Burst, hop: float, db: DatabaseRate) -> None
         _cost_line(name, cost.per(burst.count))
     per = total.per(burst.count)
     _cost_line("all services", per)
+    say("database time per contact, the longest commands of each service:")
+    for name, cost in burst.cost.items():
+        slowest = ", ".join(
+            f"{what} {seconds * 1000:.2f} ms" for what, seconds in cost.per(burst.count).slowest(3)
+        )
+        say(f"  {name:<16}{slowest}")
     seconds = db.seconds_per_contact(per)
     limit = 1 / seconds if seconds else float("inf")
     say(

@@ -8,7 +8,7 @@ import asyncio
 import re
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 from aiokafka import AIOKafkaConsumer
@@ -86,6 +86,8 @@ class Counters:
     updated: float = 0.0
     read: float = 0.0
     published: float = 0.0
+    #: seconds the database took, by "command collection"
+    waited: dict[str, float] = field(default_factory=dict)
 
     def __sub__(self, other: Counters) -> Counters:
         return Counters(
@@ -94,16 +96,23 @@ class Counters:
             self.updated - other.updated,
             self.read - other.read,
             self.published - other.published,
+            {k: v - other.waited.get(k, 0.0) for k, v in self.waited.items()},
         )
 
     def __add__(self, other: Counters) -> Counters:
+        keys = self.waited.keys() | other.waited.keys()
         return Counters(
             self.commands + other.commands,
             self.inserted + other.inserted,
             self.updated + other.updated,
             self.read + other.read,
             self.published + other.published,
+            {k: self.waited.get(k, 0.0) + other.waited.get(k, 0.0) for k in keys},
         )
+
+    def slowest(self, count: int) -> list[tuple[str, float]]:
+        """The `count` commands the database spent longest on."""
+        return sorted(self.waited.items(), key=lambda kv: -kv[1])[:count]
 
     def per(self, count: int) -> Counters:
         return Counters(
@@ -112,6 +121,7 @@ class Counters:
             self.updated / count,
             self.read / count,
             self.published / count,
+            {k: v / count for k, v in self.waited.items()},
         )
 
 
@@ -126,9 +136,12 @@ async def scrape(urls: dict[str, str], token: str) -> dict[str, Counters]:
             text = answer.text
             counters = Counters()
             for metric, labels, value in _SAMPLE.findall(text):
-                label = dict(_LABEL.findall(labels)).get("command", "")
+                named = dict(_LABEL.findall(labels))
+                label = named.get("command", "")
                 amount = float(value)
-                if metric == "helpdesk_db_commands_total":
+                if metric == "helpdesk_db_seconds_total":
+                    counters.waited[f"{label} {named.get('collection', '-')}"] = amount
+                elif metric == "helpdesk_db_commands_total":
                     counters.commands += amount
                 elif metric == "helpdesk_events_published_total":
                     counters.published += amount
