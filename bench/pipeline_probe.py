@@ -22,6 +22,8 @@ STAGES: dict[str, tuple[str, str]] = {
     "sla.started": ("sla", "sla.started"),
     "kb.suggested": ("kb", "kb.suggested"),
     "notifier push": ("notifications", "notification.pushed"),
+    # The assignee's email, sent and acknowledged by the mail server.
+    "notifier email": ("notifications", "notification.delivered"),
 }
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import structlog
 from prometheus_client import Counter
 from pymongo import AsyncMongoClient, IndexModel, monitoring
 from pymongo.asynchronous.collection import AsyncCollection
@@ -52,13 +53,17 @@ class CommandCounter(monitoring.CommandListener):
     each took per collection (the benchmark reads them per contact, so a regression in round
     trips or in the database's work shows in numbers)."""
 
-    def __init__(self) -> None:
+    def __init__(self, slow_ms: float = 0.0) -> None:
         self._collections: dict[int, str] = {}
+        self._slow_us = slow_ms * 1000
+        self._shapes: dict[int, Document] = {}
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         target = event.command.get(event.command_name)
         collection = target if isinstance(target, str) else event.command.get("collection", "-")
         self._collections[event.request_id] = str(collection)
+        if self._slow_us:
+            self._shapes[event.request_id] = command_shape(event.command_name, event.command)
         DB_COMMANDS.labels(event.command_name, collection).inc()
         items = _WRITES.get(event.command_name)
         if items is not None:
@@ -82,7 +87,58 @@ class CommandCounter(monitoring.CommandListener):
     ) -> str:
         collection = self._collections.pop(event.request_id, "-")
         DB_SECONDS.labels(event.command_name, collection).inc(event.duration_micros / 1e6)
+        shape = self._shapes.pop(event.request_id, None)
+        if shape is not None and event.duration_micros >= self._slow_us:
+            _log.warning(
+                "slow_db_command",
+                command=event.command_name,
+                collection=collection,
+                ms=round(event.duration_micros / 1000, 1),
+                **shape,
+            )
         return collection
+
+
+_log = structlog.get_logger("helpdesk.mongo")
+
+#: The parts of each command whose shape the slow-command log shows.
+_SHAPED = {
+    "find": ("filter", "sort"),
+    "findAndModify": ("query", "sort"),
+    "count": ("query",),
+    "distinct": ("query",),
+}
+
+
+def command_shape(name: str, command: Any) -> Document:
+    """What a command asks, without its values: `{"status": "?", "send_at": {"$lte": "?"}}`."""
+    shape: Document = {}
+    for part in _SHAPED.get(name, ()):
+        if part in command:
+            shape[part] = _shape(command[part])
+    if name in ("update", "delete"):
+        statements = command.get("updates" if name == "update" else "deletes") or []
+        shape["statements"] = len(statements)
+        if statements:
+            shape["filter"] = _shape(statements[0].get("q", {}))
+    elif name == "aggregate":
+        shape["pipeline"] = [_shape(stage) for stage in command.get("pipeline", [])]
+    return shape
+
+
+def _shape(value: Any, depth: int = 0) -> Any:
+    if isinstance(value, dict) and depth < 4:
+        return {str(k): _shape(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list) and depth < 4 and value and isinstance(value[0], dict):
+        return [_shape(v, depth + 1) for v in value[:3]]
+    if (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and depth
+        and value in (1, -1)
+    ):
+        return value  # sort and projection directions
+    return "?"
 
 
 def make_mongo_client(settings: MongoSettings) -> AsyncMongoClient[Document]:
@@ -91,7 +147,7 @@ def make_mongo_client(settings: MongoSettings) -> AsyncMongoClient[Document]:
         settings.url,
         tz_aware=True,
         uuidRepresentation="standard",
-        event_listeners=[CommandCounter()],
+        event_listeners=[CommandCounter(settings.slow_command_ms)],
     )
 
 

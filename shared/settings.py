@@ -66,6 +66,9 @@ class MongoSettings(BaseModel):
     url: str = "mongodb://127.0.0.1:27017/?directConnection=true"
     database_prefix: str = "helpdesk_"
     processed_ttl_days: int = 14
+    #: Commands slower than this are logged (warning `slow_db_command`) with their shape: the
+    #: fields and operators of their filter and sort, never the values. 0 turns the log off.
+    slow_command_ms: float = 0.0
 
 
 class LoggingSettings(BaseModel):

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -167,12 +167,10 @@ class MongoArticles:
         return len(new)
 
     async def save(self, article: Article, from_version: int) -> bool:
-        doc = await self._articles.find_one_and_replace(
-            {"_id": article.article_id, "version": from_version},
-            _dump(article),
-            return_document=ReturnDocument.AFTER,
+        result = await self._articles.replace_one(
+            {"_id": article.article_id, "version": from_version}, _dump(article)
         )
-        if doc is None:
+        if not result.matched_count:
             return False
         await self._keep_version(article)
         return True

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, IndexModel, ReturnDocument
+from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -100,11 +100,14 @@ class MongoEscalations:
         update: dict[str, Any] = {"status": status, "next_at": None, "reason": reason}
         if status == "acknowledged":
             update |= {"acknowledged_by": by, "acknowledged_at": at}
-        doc = await self._escalations.find_one_and_update(
-            {"_id": escalation_id, "status": "open"},
-            {"$set": update},
-            return_document=ReturnDocument.AFTER,
+        # A conditional write and a read by id (not `findAndModify`, which on the local server
+        # scans the collection): the one write that finds the ladder open finishes it.
+        result = await self._escalations.update_one(
+            {"_id": escalation_id, "status": "open"}, {"$set": update}
         )
+        if not result.modified_count:
+            return None
+        doc = await self._escalations.find_one({"_id": escalation_id})
         return _escalation(doc) if doc else None
 
     async def open_escalations_of(self, ticket_ids: Iterable[str]) -> list[Escalation]:

@@ -9,15 +9,22 @@ once and, in effect, once: the repeat carries the same Message-ID (email) or
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.notifier.domain.deliveries import Attempt, Job, JobStatus, OutboxChannel
+from services.notifier.domain.deliveries import (
+    Attempt,
+    Job,
+    JobStatus,
+    OutboxChannel,
+    Settlement,
+)
 from shared.mongo import Document, Indexes, insert_new
 
 COLLECTION = "deliveries"
@@ -41,6 +48,28 @@ def _due(now: datetime) -> list[Document]:
         {"status": "pending", "send_at": {"$lte": now}},
         {"status": "leased", "lease_until": {"$lte": now}},
     ]
+
+
+def _settling(settlement: Settlement) -> UpdateOne:
+    update: dict[str, Any] = {
+        "status": settlement.status,
+        "lease_owner": None,
+        "lease_until": None,
+        "lease_token": None,
+        "error": settlement.attempt.error,
+    }
+    if settlement.send_at is not None:
+        update["send_at"] = settlement.send_at
+    if settlement.folded_into is not None:
+        update["folded_into"] = settlement.folded_into
+    return UpdateOne(
+        {"_id": settlement.key},
+        {
+            "$set": update,
+            "$inc": {"attempts": 1},
+            "$push": {"log": settlement.attempt.model_dump(mode="python")},
+        },
+    )
 
 
 class MongoOutbox:
@@ -80,42 +109,62 @@ class MongoOutbox:
             slots[fold_key] = doc["send_at"] if doc else None
         return slots
 
-    async def take(
-        self, channel: OutboxChannel, *, now: datetime, owner: str, lease: timedelta
-    ) -> Job | None:
+    async def due_keys(self, channel: OutboxChannel, *, now: datetime, limit: int) -> list[str]:
+        keys: list[str] = []
         for due in _due(now):
-            doc = await self._jobs.find_one_and_update(
-                {"channel": channel, **due},
-                {"$set": {"status": "leased", "lease_owner": owner, "lease_until": now + lease}},
-                sort=[("send_at", ASCENDING)],
-                return_document=ReturnDocument.AFTER,
-            )
-            if doc is not None:
-                return _job(doc)
-        return None
+            if len(keys) < limit:
+                cursor = (
+                    self._jobs.find({"channel": channel, **due}, {"_id": 1})
+                    .sort("send_at", ASCENDING)
+                    .limit(limit - len(keys))
+                )
+                keys += [str(doc["_id"]) async for doc in cursor]
+        return keys
+
+    async def claim(
+        self, keys: Sequence[str], *, now: datetime, owner: str, lease: timedelta
+    ) -> list[Job]:
+        """Lease those of the jobs that are due, in writes by key whatever the batch: each write
+        leases the keys still due and marks them with a fresh token, and one read by key brings
+        back what they leased. A job another replica leased first is not matched, so each job
+        goes to one replica. Not `findAndModify`: it claims one job a trip, and on the local
+        server a matched one costs a scan of the whole delivery log."""
+        keys = list(dict.fromkeys(keys))
+        if not keys:
+            return []
+        token = uuid.uuid4().hex
+        leasing = {
+            "status": "leased",
+            "lease_owner": owner,
+            "lease_until": now + lease,
+            "lease_token": token,
+        }
+        leased = 0
+        for due in _due(now):
+            # `_id` first: the server serves the filter from the `_id` index, not by a scan.
+            result = await self._jobs.update_many({"_id": {"$in": keys}, **due}, {"$set": leasing})
+            leased += result.modified_count
+            if leased == len(keys):
+                break  # all were pending: none can be a lease that ran out
+        if not leased:
+            return []
+        cursor = self._jobs.find({"_id": {"$in": keys}, "lease_token": token})
+        return sorted([_job(doc) async for doc in cursor], key=lambda j: (j.send_at, j.key))
 
     async def take_folding(
         self, job: Job, *, now: datetime, owner: str, lease: timedelta, limit: int = 50
     ) -> list[Job]:
-        taken: list[Job] = []
+        if not job.fold_key:
+            return []
+        keys: list[str] = []
         for due in _due(now):
-            while job.fold_key and len(taken) < limit:
-                doc = await self._jobs.find_one_and_update(
-                    {"fold_key": job.fold_key, "_id": {"$ne": job.key}, **due},
-                    {
-                        "$set": {
-                            "status": "leased",
-                            "lease_owner": owner,
-                            "lease_until": now + lease,
-                        }
-                    },
-                    sort=[("send_at", ASCENDING)],
-                    return_document=ReturnDocument.AFTER,
+            if len(keys) < limit:
+                query = {"fold_key": job.fold_key, **due}
+                cursor = (
+                    self._jobs.find(query, {"_id": 1}).sort("send_at", ASCENDING).limit(limit + 1)
                 )
-                if doc is None:
-                    break
-                taken.append(_job(doc))
-        return taken
+                keys += [str(doc["_id"]) async for doc in cursor if doc["_id"] != job.key]
+        return await self.claim(keys[:limit], now=now, owner=owner, lease=lease)
 
     async def settle(
         self,
@@ -126,24 +175,22 @@ class MongoOutbox:
         send_at: datetime | None = None,
         folded_into: str | None = None,
     ) -> None:
-        update: dict[str, Any] = {
-            "status": status,
-            "lease_owner": None,
-            "lease_until": None,
-            "error": attempt.error,
-        }
-        if send_at is not None:
-            update["send_at"] = send_at
-        if folded_into is not None:
-            update["folded_into"] = folded_into
-        await self._jobs.update_one(
-            {"_id": job.key},
-            {
-                "$set": update,
-                "$inc": {"attempts": 1},
-                "$push": {"log": attempt.model_dump(mode="python")},
-            },
+        await self.settle_many(
+            [
+                Settlement(
+                    key=job.key,
+                    attempt=attempt,
+                    status=status,
+                    send_at=send_at,
+                    folded_into=folded_into,
+                )
+            ]
         )
+
+    async def settle_many(self, settlements: Sequence[Settlement]) -> None:
+        writes = [_settling(settlement) for settlement in settlements]
+        if writes:
+            await self._jobs.bulk_write(writes, ordered=False)
 
     async def next_send_at(self, channel: OutboxChannel, before: datetime) -> datetime | None:
         """The earliest pending job due by `before`: bounded, so that jobs waiting for working

@@ -76,7 +76,7 @@ class NotifierService:
         publishers: Publishers,
         clock: Clock,
         addresses: AddressGuard,
-        on_work: Callable[[], None] = lambda: None,
+        on_work: Callable[[Sequence[Job]], None] = lambda jobs: None,
     ) -> None:
         self.store = store
         self.rules = rules
@@ -84,7 +84,8 @@ class NotifierService:
         self.clock = clock
         #: Where webhooks may point (checked at registration; the sender checks each call).
         self.addresses = addresses
-        #: Called when jobs were enqueued or a ladder armed: the loops look again at once.
+        #: Called with the jobs enqueued, when jobs were enqueued or a ladder armed: the loops
+        #: look again at once.
         self.on_work = on_work
 
     # -- a batch of events ---------------------------------------------------------------------
@@ -149,7 +150,7 @@ class NotifierService:
             if told.messages.pushed is not None:
                 batch.publish(self.publishers.pushed, told.messages.pushed)
         if jobs or opened:
-            self.on_work()
+            self.on_work(jobs)
         if plan.stops:
             # Consoles hear of a ladder before they hear it stopped.
             await batch.flush()
@@ -198,7 +199,7 @@ class NotifierService:
             await self.store.enqueue(jobs)
         if sent.pushed is not None:
             await self.publishers.pushed.publish(sent.pushed)
-        self.on_work()
+        self.on_work(jobs)
         told = [p.person_id for p in people]
         if await self.store.climb(escalation, next_at=acknowledge_by, told=told):
             log.info(

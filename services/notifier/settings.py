@@ -41,7 +41,7 @@ class NotifierSettings(ServiceSettings):
         description="How long a replica holds a delivery it is making; a replica that dies "
         "mid-delivery leaves it to be taken again after this time.",
     )
-    email_workers: int = Field(default=4, ge=1, description="Emails sent at once per replica.")
+    email_workers: int = Field(default=8, ge=1, description="Emails sent at once per replica.")
     webhook_workers: int = Field(
         default=32, ge=1, description="Webhook calls in flight at once per replica."
     )

@@ -14,7 +14,13 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.notifier.domain.board import Change, Row
 from services.notifier.domain.chat import WebhookTarget
-from services.notifier.domain.deliveries import Attempt, Job, JobStatus, OutboxChannel
+from services.notifier.domain.deliveries import (
+    Attempt,
+    Job,
+    JobStatus,
+    OutboxChannel,
+    Settlement,
+)
 from services.notifier.domain.erasure import Erasure
 from services.notifier.domain.escalations import Escalation
 from services.notifier.domain.views import Viewer
@@ -47,10 +53,16 @@ class OutboxStore(Protocol):
         """When the latest message that folds with each key was scheduled."""
         ...
 
-    async def take(
-        self, channel: OutboxChannel, *, now: datetime, owner: str, lease: timedelta
-    ) -> Job | None:
-        """Lease the job due soonest on the channel (or one whose holder's lease ran out)."""
+    async def due_keys(self, channel: OutboxChannel, *, now: datetime, limit: int) -> list[str]:
+        """Up to `limit` keys of jobs due on the channel: pending ones whose time has come,
+        soonest first, then those whose holder's lease ran out."""
+        ...
+
+    async def claim(
+        self, keys: Sequence[str], *, now: datetime, owner: str, lease: timedelta
+    ) -> list[Job]:
+        """Lease those of these jobs that are still due (soonest first); the others, leased by
+        another replica meanwhile, sent or not due yet, are left alone."""
         ...
 
     async def take_folding(
@@ -69,6 +81,10 @@ class OutboxStore(Protocol):
         folded_into: str | None = None,
     ) -> None:
         """Record a try's outcome; `pending` with `send_at` schedules the next try."""
+        ...
+
+    async def settle_many(self, settlements: Sequence[Settlement]) -> None:
+        """Record the outcomes of several tries in one write."""
         ...
 
     async def next_send_at(self, channel: OutboxChannel, before: datetime) -> datetime | None: ...

@@ -9,7 +9,13 @@ from datetime import datetime, timedelta
 
 from services.notifier.domain.board import Change, Row, is_stale, merged
 from services.notifier.domain.chat import WebhookTarget
-from services.notifier.domain.deliveries import Attempt, Job, JobStatus, OutboxChannel
+from services.notifier.domain.deliveries import (
+    Attempt,
+    Job,
+    JobStatus,
+    OutboxChannel,
+    Settlement,
+)
 from services.notifier.domain.erasure import Erasure
 from services.notifier.domain.escalations import Escalation, finished
 from services.notifier.domain.views import Viewer
@@ -82,13 +88,18 @@ class MemoryNotifierStore:
         self.jobs_by_key[job.key] = leased
         return leased.model_copy(deep=True)
 
-    async def take(
-        self, channel: OutboxChannel, *, now: datetime, owner: str, lease: timedelta
-    ) -> Job | None:
+    async def due_keys(self, channel: OutboxChannel, *, now: datetime, limit: int) -> list[str]:
         due = [j for j in self.jobs_by_key.values() if j.channel == channel and self._due(j, now)]
-        if not due:
-            return None
-        return self._lease(min(due, key=lambda j: j.send_at), now=now, owner=owner, lease=lease)
+        due.sort(key=lambda j: (j.status != "pending", j.send_at, j.key))
+        return [j.key for j in due[:limit]]
+
+    async def claim(
+        self, keys: Sequence[str], *, now: datetime, owner: str, lease: timedelta
+    ) -> list[Job]:
+        found = [self.jobs_by_key.get(key) for key in dict.fromkeys(keys)]
+        due = [j for j in found if j is not None and self._due(j, now)]
+        taken = [self._lease(j, now=now, owner=owner, lease=lease) for j in due]
+        return sorted(taken, key=lambda j: (j.send_at, j.key))
 
     async def take_folding(
         self, job: Job, *, now: datetime, owner: str, lease: timedelta, limit: int = 50
@@ -114,22 +125,36 @@ class MemoryNotifierStore:
         send_at: datetime | None = None,
         folded_into: str | None = None,
     ) -> None:
-        stored = self.jobs_by_key.get(job.key)
-        if stored is None:
-            return
-        update: dict[str, object] = {
-            "status": status,
-            "lease_owner": None,
-            "lease_until": None,
-            "error": attempt.error,
-            "attempts": stored.attempts + 1,
-            "log": [*stored.log, attempt],
-        }
-        if send_at is not None:
-            update["send_at"] = send_at
-        if folded_into is not None:
-            update["folded_into"] = folded_into
-        self.jobs_by_key[job.key] = stored.model_copy(update=update, deep=True)
+        await self.settle_many(
+            [
+                Settlement(
+                    key=job.key,
+                    attempt=attempt,
+                    status=status,
+                    send_at=send_at,
+                    folded_into=folded_into,
+                )
+            ]
+        )
+
+    async def settle_many(self, settlements: Sequence[Settlement]) -> None:
+        for settlement in settlements:
+            stored = self.jobs_by_key.get(settlement.key)
+            if stored is None:
+                continue
+            update: dict[str, object] = {
+                "status": settlement.status,
+                "lease_owner": None,
+                "lease_until": None,
+                "error": settlement.attempt.error,
+                "attempts": stored.attempts + 1,
+                "log": [*stored.log, settlement.attempt],
+            }
+            if settlement.send_at is not None:
+                update["send_at"] = settlement.send_at
+            if settlement.folded_into is not None:
+                update["folded_into"] = settlement.folded_into
+            self.jobs_by_key[settlement.key] = stored.model_copy(update=update, deep=True)
 
     async def next_send_at(self, channel: OutboxChannel, before: datetime) -> datetime | None:
         times = [

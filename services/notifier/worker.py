@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 
 from services.notifier.domain.chat import encode, next_delay, slack_payload
-from services.notifier.domain.deliveries import Attempt, Job, OutboxChannel
+from services.notifier.domain.deliveries import Attempt, Job, OutboxChannel, Settlement
 from services.notifier.email import DeliveryFailed, EmailSender, OutgoingEmail
 from services.notifier.publishers import Publishers
 from services.notifier.render import render_email
@@ -27,6 +28,12 @@ from shared.logging import get_logger
 
 log = get_logger(__name__)
 
+#: Due jobs read from the outbox at once when this replica has no candidates of its own. The
+#: read costs the database in proportion to the jobs it matches, so a backlog (after an outage
+#: of the mail relay, or jobs a dead replica left) is read once per this many, and each batch
+#: is then claimed by key.
+SWEEP = 500
+
 
 class SendFailed(Exception):
     def __init__(self, error: str, *, permanent: bool, retry_after: float | None = None) -> None:
@@ -34,6 +41,38 @@ class SendFailed(Exception):
         self.error = error
         self.permanent = permanent
         self.retry_after = retry_after
+
+
+class GroupWrite:
+    """Settlements of messages that finish at about the same time, written in one command.
+
+    Each caller waits for the write that carries its own settlements: while one write is in
+    flight the next callers queue, and the first of them writes for all who queued. Nothing is
+    held back by a timer, so a lone message is settled at once."""
+
+    def __init__(self, write: Callable[[Sequence[Settlement]], Awaitable[None]]) -> None:
+        self._write = write
+        self._lock = asyncio.Lock()
+        self._queued: list[tuple[Sequence[Settlement], asyncio.Future[None]]] = []
+
+    async def write(self, settlements: Sequence[Settlement]) -> None:
+        done = asyncio.get_running_loop().create_future()
+        self._queued.append((settlements, done))
+        async with self._lock:
+            if not done.done():
+                group, self._queued = self._queued, []
+                try:
+                    await self._write([s for items, _ in group for s in items])
+                except BaseException as exc:
+                    for _, waiting in group:
+                        if waiting is not done and not waiting.done():
+                            waiting.set_exception(
+                                exc if isinstance(exc, Exception) else RuntimeError(repr(exc))
+                            )
+                    raise
+                for _, waiting in group:
+                    waiting.set_result(None)
+        await done
 
 
 class Deliveries:
@@ -61,9 +100,19 @@ class Deliveries:
         self._wakes = {"email": asyncio.Event(), "webhook": asyncio.Event()}
         self._tasks: list[asyncio.Task[None]] = []
         self._sending: set[asyncio.Task[None]] = set()
+        self._settling = GroupWrite(store.settle_many)
+        #: Keys of jobs that may be due, oldest first: offered by this replica's handlers, or
+        #: read from the outbox when there are none (see `SWEEP`).
+        self._candidates: dict[OutboxChannel, dict[str, None]] = {"email": {}, "webhook": {}}
 
-    def wake(self) -> None:
-        """New jobs were enqueued here: look now instead of at the next poll."""
+    def offer(self, jobs: Sequence[Job]) -> None:
+        """Jobs were enqueued here: those due now are claimed by key, without a read of the
+        outbox for due jobs (on the local server such a read costs in proportion to all the
+        due jobs, a burst's whole backlog); and the loops look now, not at the next poll."""
+        now = self._clock.now()
+        for job in jobs:
+            if job.send_at <= now:
+                self._candidates[job.channel][job.key] = None
         for event in self._wakes.values():
             event.set()
 
@@ -92,7 +141,11 @@ class Deliveries:
     async def _loop(
         self, channel: OutboxChannel, send: Callable[[list[Job]], Awaitable[None]], workers: int
     ) -> None:
-        slots = asyncio.Semaphore(workers)
+        # Messages claimed and not yet settled: up to two per worker, so that a claim takes a
+        # worker's worth of jobs at once while the messages claimed before are being sent.
+        room = 2 * workers
+        claimed = asyncio.Semaphore(room)
+        sending = asyncio.Semaphore(workers)
         wake = self._wakes[channel]
         owner = f"{self._settings.replica_id}:{channel}"
         while True:
@@ -100,18 +153,26 @@ class Deliveries:
             wake.clear()
             try:
                 while True:
-                    await slots.acquire()
-                    now = self._clock.now()
-                    job = await self._outbox.take(channel, now=now, owner=owner, lease=self._lease)
-                    if job is None:
-                        slots.release()
-                        break
-                    # Taken here, before the next job is: what folds into one digest goes to
+                    # At least a worker's worth of room, and whatever more is free.
+                    held = 0
+                    while held < workers or (held < room and not claimed.locked()):
+                        await claimed.acquire()
+                        held += 1
+                    keys = await self._next_keys(channel, held)
+                    jobs = await self._outbox.claim(
+                        keys, now=self._clock.now(), owner=owner, lease=self._lease
+                    )
+                    # Taken here, before the next claim: what folds into one digest goes to
                     # one worker as one message.
-                    jobs = await self._folded(job)
-                    task = asyncio.create_task(self._run(send, jobs, slots))
-                    self._sending.add(task)
-                    task.add_done_callback(self._sending.discard)
+                    messages = await self._messages(jobs)
+                    for message in messages:
+                        task = asyncio.create_task(self._run(send, message, claimed, sending))
+                        self._sending.add(task)
+                        task.add_done_callback(self._sending.discard)
+                    for _ in range(held - len(messages)):
+                        claimed.release()
+                    if len(keys) < held and not self._candidates[channel]:
+                        break
                 horizon = self._clock.now() + timedelta(seconds=wait)
                 upcoming = await self._outbox.next_send_at(channel, horizon)
                 if upcoming is not None:
@@ -126,22 +187,45 @@ class Deliveries:
         self,
         send: Callable[[list[Job]], Awaitable[None]],
         jobs: list[Job],
-        slots: asyncio.Semaphore,
+        claimed: asyncio.Semaphore,
+        sending: asyncio.Semaphore,
     ) -> None:
         try:
-            await send(jobs)
+            async with sending:
+                await send(jobs)
         except Exception:
             # Left leased: taken again when the lease runs out.
             log.exception("delivery.crashed", key=jobs[0].key)
         finally:
-            slots.release()
+            claimed.release()
 
-    async def _folded(self, job: Job) -> list[Job]:
-        owner = f"{self._settings.replica_id}:{job.channel}"
-        more = await self._outbox.take_folding(
-            job, now=self._clock.now(), owner=owner, lease=self._lease
-        )
-        return [job, *more]
+    async def _next_keys(self, channel: OutboxChannel, count: int) -> list[str]:
+        """The next `count` candidates; with none left, the due jobs of the outbox (retries,
+        jobs of replicas that died, jobs whose time has come) are read, `SWEEP` at a time."""
+        candidates = self._candidates[channel]
+        if not candidates:
+            due = await self._outbox.due_keys(channel, now=self._clock.now(), limit=SWEEP)
+            candidates.update(dict.fromkeys(due))
+        keys = list(itertools.islice(candidates, count))
+        for key in keys:
+            del candidates[key]
+        return keys
+
+    async def _messages(self, jobs: list[Job]) -> list[list[Job]]:
+        """The claimed jobs as messages: those of one fold key go together, with the other due
+        jobs of that key."""
+        messages: dict[tuple[str, str], list[Job]] = {}
+        for job in jobs:
+            by = ("fold", job.fold_key) if job.fold_key else ("job", job.key)
+            messages.setdefault(by, []).append(job)
+        for message in messages.values():
+            head = message[0]
+            if head.fold_key:
+                owner = f"{self._settings.replica_id}:{head.channel}"
+                message += await self._outbox.take_folding(
+                    head, now=self._clock.now(), owner=owner, lease=self._lease
+                )
+        return list(messages.values())
 
     async def _send_email(self, jobs: list[Job]) -> None:
         job = jobs[0]
@@ -198,15 +282,18 @@ class Deliveries:
             if head.channel == "email"
             else self._settings.webhook_attempts
         )
+        settlements: list[Settlement] = []
+        publishing: list[Awaitable[None]] = []
         for job in jobs:
             folded_into = head.key if job is not head else None
             # The outcome is published before the job is settled: a replica that dies between
             # the two sends the job again (the same Message-ID or X-Helpdesk-Delivery) and
             # publishes the same event id again, rather than settle it and never tell.
             if failure is None:
-                await self._publish_outcome(job, None)
-                await self._outbox.settle(
-                    job, Attempt(at=now, outcome="sent"), status="sent", folded_into=folded_into
+                publishing.append(self._publish_outcome(job, None))
+                attempt = Attempt(at=now, outcome="sent")
+                settlements.append(
+                    Settlement(key=job.key, attempt=attempt, status="sent", folded_into=folded_into)
                 )
             elif not failure.permanent and tries < limit:
                 delay = next_delay(
@@ -217,18 +304,22 @@ class Deliveries:
                     # A server's Retry-After is honoured up to our own longest wait.
                     min(failure.retry_after or 0.0, self._settings.retry_cap_seconds),
                 )
-                await self._outbox.settle(
-                    job,
-                    Attempt(at=now, outcome="retry", error=failure.error),
-                    status="pending",
-                    send_at=now + timedelta(seconds=delay),
+                attempt = Attempt(at=now, outcome="retry", error=failure.error)
+                settlements.append(
+                    Settlement(
+                        key=job.key,
+                        attempt=attempt,
+                        status="pending",
+                        send_at=now + timedelta(seconds=delay),
+                    )
                 )
             else:
-                await self._publish_outcome(job, failure.error)
-                await self._dead_letter(job, failure.error, tries)
-                await self._outbox.settle(
-                    job, Attempt(at=now, outcome="failed", error=failure.error), status="failed"
-                )
+                publishing.append(self._publish_outcome(job, failure.error))
+                publishing.append(self._dead_letter(job, failure.error, tries))
+                attempt = Attempt(at=now, outcome="failed", error=failure.error)
+                settlements.append(Settlement(key=job.key, attempt=attempt, status="failed"))
+        await asyncio.gather(*publishing)
+        await self._settling.write(settlements)
         if failure is None:
             log.info("delivery.sent", key=head.key, channel=head.channel, carried=len(jobs))
         else:

@@ -112,21 +112,32 @@ class MongoAgents:
             await self.collection.bulk_write(ops, ordered=False)
 
     async def set_presence(self, agent_id: str, presence: Presence, at: datetime) -> bool:
-        """Record a report unless a later one is stored; True when the presence changed."""
-        before = await self.collection.find_one_and_update(
-            # No later report stored (none at all matches too); not an `$or`, which may scan.
-            {"_id": agent_id, "presence_at": {"$not": {"$gt": at}}},
-            {"$set": {"presence": presence, "presence_at": at}},
-        )
-        if before is None:
-            try:
-                await self.collection.insert_one(
-                    {"_id": agent_id, "presence": presence, "presence_at": at, "load": {}}
-                )
-            except DuplicateKeyError:
-                return False  # a later report is stored
-            return True
-        return before.get("presence") != presence
+        """Record a report unless a later one is stored; True when the presence changed.
+
+        A read, then a write on condition the document is as read (compare and set, tried
+        again if another report came in between), not `findAndModify`, which on the local
+        server scans the collection for a document it matches."""
+        while True:
+            before = await self.collection.find_one(
+                {"_id": agent_id}, {"presence": 1, "presence_at": 1}
+            )
+            if before is None:
+                try:
+                    await self.collection.insert_one(
+                        {"_id": agent_id, "presence": presence, "presence_at": at, "load": {}}
+                    )
+                except DuplicateKeyError:
+                    continue  # another report made the document: compare with it
+                return True
+            stored_at = before.get("presence_at")
+            if stored_at is not None and stored_at > at:
+                return False
+            result = await self.collection.update_one(
+                {"_id": agent_id, "presence_at": stored_at},
+                {"$set": {"presence": presence, "presence_at": at}},
+            )
+            if result.matched_count:
+                return before.get("presence") != presence
 
 
 def _slot_update(agent_id: str, group: Sequence[SlotChange], now: datetime) -> UpdateOne | None:

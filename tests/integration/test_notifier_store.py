@@ -12,7 +12,7 @@ from pydantic import SecretStr
 
 from services.notifier.domain.board import Change, change_of
 from services.notifier.domain.chat import WebhookTarget
-from services.notifier.domain.deliveries import Attempt, Job
+from services.notifier.domain.deliveries import Attempt, Job, OutboxChannel
 from services.notifier.domain.erasure import Erasure
 from services.notifier.domain.escalations import Escalation
 from services.notifier.domain.notices import Notice
@@ -184,6 +184,20 @@ def job(key: str, send_at: datetime, **fields: Any) -> Job:
     return Job(**{**values, **fields})
 
 
+async def take(
+    store: NotifierStore,
+    channel: OutboxChannel,
+    *,
+    now: datetime,
+    owner: str,
+    lease: timedelta,
+    limit: int = 1,
+) -> list[Job]:
+    """What a delivery loop does with no candidates of its own: read the due keys, claim them."""
+    keys = await store.due_keys(channel, now=now, limit=limit)
+    return await store.claim(keys, now=now, owner=owner, lease=lease)
+
+
 async def test_jobs_are_enqueued_once_by_key(store: NotifierStore) -> None:
     assert await store.enqueue([job("a", at(1)), job("b", at(2))]) == set()
     assert await store.enqueue([job("b", at(9)), job("c", at(3))]) == {"b"}
@@ -199,14 +213,14 @@ async def test_a_due_job_is_leased_once_and_taken_again_when_its_lease_runs_out(
     await store.enqueue([job("late", at(5)), job("soon", at(1)), job("later", at(60))])
     assert await store.next_send_at("webhook", at(60)) == at(1)
     assert await store.next_send_at("webhook", at(0)) is None  # nothing due that soon
-    first = await store.take("webhook", now=at(10), owner="r1", lease=LEASE)
-    second = await store.take("webhook", now=at(10), owner="r2", lease=LEASE)
-    assert (first and first.key, second and second.key) == ("soon", "late")
-    assert await store.take("webhook", now=at(10), owner="r3", lease=LEASE) is None
-    assert await store.take("email", now=at(100), owner="r3", lease=LEASE) is None
+    [first] = await take(store, "webhook", now=at(10), owner="r1", lease=LEASE)
+    [second] = await take(store, "webhook", now=at(10), owner="r2", lease=LEASE)
+    assert (first.key, second.key) == ("soon", "late")
+    assert await take(store, "webhook", now=at(10), owner="r3", lease=LEASE) == []
+    assert await take(store, "email", now=at(100), owner="r3", lease=LEASE, limit=5) == []
     # r1 died: its lease runs out and another replica takes the job again.
-    again = await store.take("webhook", now=at(41), owner="r3", lease=LEASE)
-    assert again is not None and (again.key, again.lease_owner) == ("soon", "r3")
+    [again] = await take(store, "webhook", now=at(41), owner="r3", lease=LEASE)
+    assert (again.key, again.lease_owner) == ("soon", "r3")
     assert again.status == "leased"
     await store.settle(
         again, Attempt(at=at(42), outcome="retry", error="500"), status="pending", send_at=at(50)
@@ -215,6 +229,41 @@ async def test_a_due_job_is_leased_once_and_taken_again_when_its_lease_runs_out(
     [retried] = [j for j in await store.jobs() if j.key == "soon"]
     assert (retried.status, retried.attempts, retried.lease_owner) == ("pending", 1, None)
     assert [(a.outcome, a.error) for a in retried.log] == [("retry", "500")]
+
+
+async def test_a_batch_is_leased_soonest_first_and_each_job_goes_to_one_replica(
+    store: NotifierStore,
+) -> None:
+    await store.enqueue([job(f"j{i}", at(i)) for i in range(1, 8)] + [job("future", at(99))])
+    first = await take(store, "webhook", now=at(10), owner="r1", lease=LEASE, limit=3)
+    second = await take(store, "webhook", now=at(10), owner="r2", lease=LEASE, limit=10)
+    assert [j.key for j in first] == ["j1", "j2", "j3"]
+    assert [j.key for j in second] == ["j4", "j5", "j6", "j7"]
+    assert {j.lease_owner for j in first} == {"r1"} and {j.lease_owner for j in second} == {"r2"}
+    assert await take(store, "webhook", now=at(10), owner="r3", lease=LEASE, limit=10) == []
+    for taken in first:
+        await store.settle(taken, Attempt(at=at(11), outcome="sent"), status="sent")
+    # r2 died: its jobs, and only they, are due again once its lease runs out.
+    again = await take(store, "webhook", now=at(41), owner="r3", lease=LEASE, limit=10)
+    assert [j.key for j in again] == ["j4", "j5", "j6", "j7"]
+    assert {j.lease_owner for j in again} == {"r3"}
+
+
+async def test_claiming_by_key_leases_only_what_is_still_due(store: NotifierStore) -> None:
+    await store.enqueue([job("a", at(1)), job("b", at(2)), job("later", at(99)), job("c", at(3))])
+    [b] = await store.claim(["b"], now=at(10), owner="r1", lease=LEASE)
+    assert (b.key, b.lease_owner, b.status) == ("b", "r1", "leased")
+    claimed = await store.claim(
+        ["c", "b", "later", "gone", "a", "c"], now=at(10), owner="r2", lease=LEASE
+    )
+    # b is r1's, `later` is not due, `gone` was never enqueued; c was named twice.
+    assert [(j.key, j.lease_owner) for j in claimed] == [("a", "r2"), ("c", "r2")]
+    await store.settle(claimed[0], Attempt(at=at(11), outcome="sent"), status="sent")
+    assert await store.claim(["a"], now=at(500), owner="r3", lease=LEASE) == []
+    # The leases ran out: due_keys names both, oldest first, and b is claimed by key again.
+    assert await store.due_keys("webhook", now=at(41), limit=10) == ["b", "c"]
+    [again] = await store.claim(["b"], now=at(41), owner="r3", lease=LEASE)
+    assert again.lease_owner == "r3"
 
 
 async def test_digest_slots_and_folding_go_by_fold_key(store: NotifierStore) -> None:
@@ -229,8 +278,8 @@ async def test_digest_slots_and_folding_go_by_fold_key(store: NotifierStore) -> 
     )
     slots = await store.last_slots(["room:webhook", "ag-nika:email", "nobody:email"])
     assert slots == {"room:webhook": at(300), "ag-nika:email": at(1), "nobody:email": None}
-    head = await store.take("webhook", now=at(10), owner="r1", lease=LEASE)
-    assert head is not None and head.key == "w1"
+    [head] = await take(store, "webhook", now=at(10), owner="r1", lease=LEASE)
+    assert head.key == "w1"
     carried = await store.take_folding(head, now=at(10), owner="r1", lease=LEASE)
     assert [j.key for j in carried] == ["w3"]
     await store.settle(head, Attempt(at=at(11), outcome="sent"), status="sent")

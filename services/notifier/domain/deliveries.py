@@ -23,6 +23,16 @@ class Attempt(BaseModel):
     error: str | None = None
 
 
+class Settlement(BaseModel):
+    """A try's outcome for one job: `pending` with `send_at` schedules the next try."""
+
+    key: str
+    attempt: Attempt
+    status: JobStatus
+    send_at: datetime | None = None
+    folded_into: str | None = None
+
+
 class Job(BaseModel):
     """One message to one recipient on one channel, and what became of it."""
 
