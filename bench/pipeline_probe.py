@@ -5,6 +5,7 @@ rate measured on the same server in the same run."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 from collections import defaultdict
@@ -25,13 +26,17 @@ STAGES: dict[str, tuple[str, str]] = {
     # The assignee's email, sent and acknowledged by the mail server.
     "notifier email": ("notifications", "notification.delivered"),
 }
+#: Stages whose events are keyed by something else than the ticket (deliveries: by recipient):
+#: their ticket id is read from the event.
+KEYED_BY_OTHER = {"notifier email"}
 
 
 class StageWatcher:
     """Reads the stages' topics from their end on, noting the first arrival per (stage, ticket).
 
     Only the record's key (the ticket id) and its `event_type` header are read: parsing every
-    event's JSON would take the machine's time from the services being measured.
+    event's JSON would take the machine's time from the services being measured. Deliveries,
+    keyed by recipient, are the exception: one per contact.
     """
 
     def __init__(self, bootstrap: str, topics: dict[str, str]) -> None:
@@ -54,8 +59,15 @@ class StageWatcher:
         async for record in self._consumer:
             kind = dict(record.headers or ()).get("event_type", b"").decode()
             stage = self._wanted.get((record.topic, kind))
-            if stage is not None and record.key:
-                self.arrived[stage].setdefault(record.key.decode(), time.perf_counter())
+            if stage is None:
+                continue
+            if stage in KEYED_BY_OTHER:
+                ticket_id = json.loads(record.value or b"{}").get("ticket_id")
+                key = ticket_id.encode() if isinstance(ticket_id, str) else None
+            else:
+                key = record.key
+            if key:
+                self.arrived[stage].setdefault(key.decode(), time.perf_counter())
 
     async def wait_for(self, stage: str, keys: set[str], timeout: float) -> None:
         deadline = time.perf_counter() + timeout
