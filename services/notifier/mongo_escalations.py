@@ -12,7 +12,7 @@ from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.notifier.domain.escalations import Escalation
+from services.notifier.domain.escalations import Escalation, finished
 from shared.events.notifications import EscalationStatus
 from shared.mongo import Document, Indexes, chunked, find_by_ids, insert_new
 
@@ -97,18 +97,20 @@ class MongoEscalations:
         by: str | None = None,
         reason: str,
     ) -> Escalation | None:
+        # A read, then a write on condition the ladder is still open (not `findAndModify`,
+        # which on the local server scans the collection): the one write that finds it open
+        # finishes it, and what it finished is known without a read after the write.
+        doc = await self._escalations.find_one({"_id": escalation_id})
+        if doc is None or doc.get("status") != "open":
+            return None
+        done = finished(_escalation(doc), status, at=at, by=by, reason=reason)
         update: dict[str, Any] = {"status": status, "next_at": None, "reason": reason}
         if status == "acknowledged":
             update |= {"acknowledged_by": by, "acknowledged_at": at}
-        # A conditional write and a read by id (not `findAndModify`, which on the local server
-        # scans the collection): the one write that finds the ladder open finishes it.
         result = await self._escalations.update_one(
             {"_id": escalation_id, "status": "open"}, {"$set": update}
         )
-        if not result.modified_count:
-            return None
-        doc = await self._escalations.find_one({"_id": escalation_id})
-        return _escalation(doc) if doc else None
+        return done if result.modified_count else None
 
     async def open_escalations_of(self, ticket_ids: Iterable[str]) -> list[Escalation]:
         found: list[Escalation] = []

@@ -11,7 +11,7 @@ import itertools
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from services.notifier.domain.chat import encode, next_delay, slack_payload
 from services.notifier.domain.deliveries import Attempt, Job, OutboxChannel, Settlement
@@ -33,6 +33,12 @@ log = get_logger(__name__)
 #: of the mail relay, or jobs a dead replica left) is read once per this many, and each batch
 #: is then claimed by key.
 SWEEP = 500
+#: While a replica has candidates of its own it still reads the due jobs this often, so a retry
+#: or a dead replica's job waits at most this long behind a burst (the read's cost grows with
+#: the burst's backlog, so not at every poll).
+BUSY_SWEEP = timedelta(seconds=30)
+#: Candidates a replica keeps in memory per channel.
+CANDIDATES = 20_000
 
 
 class SendFailed(Exception):
@@ -58,20 +64,25 @@ class GroupWrite:
     async def write(self, settlements: Sequence[Settlement]) -> None:
         done = asyncio.get_running_loop().create_future()
         self._queued.append((settlements, done))
-        async with self._lock:
-            if not done.done():
-                group, self._queued = self._queued, []
-                try:
-                    await self._write([s for items, _ in group for s in items])
-                except BaseException as exc:
+        try:
+            async with self._lock:
+                if not done.done():
+                    group, self._queued = self._queued, []
+                    try:
+                        await self._write([s for items, _ in group for s in items])
+                    except BaseException as exc:
+                        failure = exc if isinstance(exc, Exception) else RuntimeError(repr(exc))
+                        for _, waiting in group:
+                            if waiting is not done and not waiting.done():
+                                waiting.set_exception(failure)
+                        raise
                     for _, waiting in group:
-                        if waiting is not done and not waiting.done():
-                            waiting.set_exception(
-                                exc if isinstance(exc, Exception) else RuntimeError(repr(exc))
-                            )
-                    raise
-                for _, waiting in group:
-                    waiting.set_result(None)
+                        if not waiting.done():
+                            waiting.set_result(None)
+        finally:
+            # A caller cancelled while it queued: nobody waits for its future any more.
+            if not done.done():
+                done.cancel()
         await done
 
 
@@ -104,6 +115,7 @@ class Deliveries:
         #: Keys of jobs that may be due, oldest first: offered by this replica's handlers, or
         #: read from the outbox when there are none (see `SWEEP`).
         self._candidates: dict[OutboxChannel, dict[str, None]] = {"email": {}, "webhook": {}}
+        self._swept: dict[OutboxChannel, datetime] = {}
 
     def offer(self, jobs: Sequence[Job]) -> None:
         """Jobs were enqueued here: those due now are claimed by key, without a read of the
@@ -111,8 +123,10 @@ class Deliveries:
         due jobs, a burst's whole backlog); and the loops look now, not at the next poll."""
         now = self._clock.now()
         for job in jobs:
-            if job.send_at <= now:
-                self._candidates[job.channel][job.key] = None
+            candidates = self._candidates[job.channel]
+            # Beyond the cap a job waits for the sweep, which finds it as it finds any due job.
+            if job.send_at <= now and len(candidates) < CANDIDATES:
+                candidates[job.key] = None
         for event in self._wakes.values():
             event.set()
 
@@ -158,19 +172,24 @@ class Deliveries:
                     while held < workers or (held < room and not claimed.locked()):
                         await claimed.acquire()
                         held += 1
-                    keys = await self._next_keys(channel, held)
-                    jobs = await self._outbox.claim(
-                        keys, now=self._clock.now(), owner=owner, lease=self._lease
-                    )
-                    # Taken here, before the next claim: what folds into one digest goes to
-                    # one worker as one message.
-                    messages = await self._messages(jobs)
-                    for message in messages:
-                        task = asyncio.create_task(self._run(send, message, claimed, sending))
-                        self._sending.add(task)
-                        task.add_done_callback(self._sending.discard)
-                    for _ in range(held - len(messages)):
-                        claimed.release()
+                    started = 0
+                    try:
+                        keys = await self._next_keys(channel, held)
+                        jobs = await self._outbox.claim(
+                            keys, now=self._clock.now(), owner=owner, lease=self._lease
+                        )
+                        # Taken here, before the next claim: what folds into one digest goes
+                        # to one worker as one message.
+                        for message in await self._messages(jobs):
+                            task = asyncio.create_task(self._run(send, message, claimed, sending))
+                            started += 1
+                            self._sending.add(task)
+                            task.add_done_callback(self._sending.discard)
+                    finally:
+                        # What no message took, also when the database failed mid-claim (jobs
+                        # it leased are taken again when their lease runs out).
+                        for _ in range(held - started):
+                            claimed.release()
                     if len(keys) < held and not self._candidates[channel]:
                         break
                 horizon = self._clock.now() + timedelta(seconds=wait)
@@ -192,6 +211,13 @@ class Deliveries:
     ) -> None:
         try:
             async with sending:
+                # A message that waited for a worker until its lease was half gone is left to
+                # run out and be claimed again: sending it now could overlap with a replica
+                # (or this one) that claims it again after the lease.
+                until = jobs[0].lease_until
+                if until is not None and self._clock.now() > until - self._lease / 2:
+                    log.warning("delivery.lease_short", key=jobs[0].key)
+                    return
                 await send(jobs)
         except Exception:
             # Left leased: taken again when the lease runs out.
@@ -200,12 +226,19 @@ class Deliveries:
             claimed.release()
 
     async def _next_keys(self, channel: OutboxChannel, count: int) -> list[str]:
-        """The next `count` candidates; with none left, the due jobs of the outbox (retries,
-        jobs of replicas that died, jobs whose time has come) are read, `SWEEP` at a time."""
+        """The next `count` candidates. The due jobs of the outbox (retries, jobs whose time
+        has come, jobs of replicas that died) are read, `SWEEP` at a time and ahead of newer
+        candidates, when none are left, and every `BUSY_SWEEP` while there are some."""
         candidates = self._candidates[channel]
-        if not candidates:
-            due = await self._outbox.due_keys(channel, now=self._clock.now(), limit=SWEEP)
-            candidates.update(dict.fromkeys(due))
+        now = self._clock.now()
+        last = self._swept.get(channel)
+        if not candidates or last is None or now - last >= BUSY_SWEEP:
+            self._swept[channel] = now
+            due = await self._outbox.due_keys(channel, now=now, limit=SWEEP)
+            self._candidates[channel] = candidates = {
+                **dict.fromkeys(due),
+                **{key: None for key in candidates if key not in due},
+            }
         keys = list(itertools.islice(candidates, count))
         for key in keys:
             del candidates[key]
@@ -225,6 +258,8 @@ class Deliveries:
                 message += await self._outbox.take_folding(
                     head, now=self._clock.now(), owner=owner, lease=self._lease
                 )
+                # The earliest job heads the message: sent again, it has the same head.
+                message.sort(key=lambda j: (j.send_at, j.key))
         return list(messages.values())
 
     async def _send_email(self, jobs: list[Job]) -> None:
