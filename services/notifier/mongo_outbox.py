@@ -19,9 +19,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.notifier.domain.deliveries import (
-    Attempt,
     Job,
-    JobStatus,
     OutboxChannel,
     Settlement,
 )
@@ -165,27 +163,6 @@ class MongoOutbox:
                 )
                 keys += [str(doc["_id"]) async for doc in cursor if doc["_id"] != job.key]
         return await self.claim(keys[:limit], now=now, owner=owner, lease=lease)
-
-    async def settle(
-        self,
-        job: Job,
-        attempt: Attempt,
-        *,
-        status: JobStatus,
-        send_at: datetime | None = None,
-        folded_into: str | None = None,
-    ) -> None:
-        await self.settle_many(
-            [
-                Settlement(
-                    key=job.key,
-                    attempt=attempt,
-                    status=status,
-                    send_at=send_at,
-                    folded_into=folded_into,
-                )
-            ]
-        )
 
     async def settle_many(self, settlements: Sequence[Settlement]) -> None:
         writes = [_settling(settlement) for settlement in settlements]

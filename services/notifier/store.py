@@ -15,9 +15,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.notifier.domain.board import Change, Row
 from services.notifier.domain.chat import WebhookTarget
 from services.notifier.domain.deliveries import (
-    Attempt,
     Job,
-    JobStatus,
     OutboxChannel,
     Settlement,
 )
@@ -69,18 +67,6 @@ class OutboxStore(Protocol):
         self, job: Job, *, now: datetime, owner: str, lease: timedelta, limit: int = 50
     ) -> list[Job]:
         """Lease the other due jobs that fold into the same digest as `job`."""
-        ...
-
-    async def settle(
-        self,
-        job: Job,
-        attempt: Attempt,
-        *,
-        status: JobStatus,
-        send_at: datetime | None = None,
-        folded_into: str | None = None,
-    ) -> None:
-        """Record a try's outcome; `pending` with `send_at` schedules the next try."""
         ...
 
     async def settle_many(self, settlements: Sequence[Settlement]) -> None:

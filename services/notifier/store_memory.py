@@ -10,9 +10,7 @@ from datetime import datetime, timedelta
 from services.notifier.domain.board import Change, Row, is_stale, merged
 from services.notifier.domain.chat import WebhookTarget
 from services.notifier.domain.deliveries import (
-    Attempt,
     Job,
-    JobStatus,
     OutboxChannel,
     Settlement,
 )
@@ -115,27 +113,6 @@ class MemoryNotifierStore:
             key=lambda j: j.send_at,
         )
         return [self._lease(j, now=now, owner=owner, lease=lease) for j in due[:limit]]
-
-    async def settle(
-        self,
-        job: Job,
-        attempt: Attempt,
-        *,
-        status: JobStatus,
-        send_at: datetime | None = None,
-        folded_into: str | None = None,
-    ) -> None:
-        await self.settle_many(
-            [
-                Settlement(
-                    key=job.key,
-                    attempt=attempt,
-                    status=status,
-                    send_at=send_at,
-                    folded_into=folded_into,
-                )
-            ]
-        )
 
     async def settle_many(self, settlements: Sequence[Settlement]) -> None:
         for settlement in settlements:

@@ -12,7 +12,13 @@ from pydantic import SecretStr
 
 from services.notifier.domain.board import Change, change_of
 from services.notifier.domain.chat import WebhookTarget
-from services.notifier.domain.deliveries import Attempt, Job, OutboxChannel
+from services.notifier.domain.deliveries import (
+    Attempt,
+    Job,
+    JobStatus,
+    OutboxChannel,
+    Settlement,
+)
 from services.notifier.domain.erasure import Erasure
 from services.notifier.domain.escalations import Escalation
 from services.notifier.domain.notices import Notice
@@ -184,6 +190,22 @@ def job(key: str, send_at: datetime, **fields: Any) -> Job:
     return Job(**{**values, **fields})
 
 
+async def settle(
+    store: NotifierStore,
+    job: Job,
+    attempt: Attempt,
+    *,
+    status: JobStatus,
+    send_at: datetime | None = None,
+    folded_into: str | None = None,
+) -> None:
+    """One try's outcome, as the delivery loop writes it (among others, in one write)."""
+    settlement = Settlement(
+        key=job.key, attempt=attempt, status=status, send_at=send_at, folded_into=folded_into
+    )
+    await store.settle_many([settlement])
+
+
 async def take(
     store: NotifierStore,
     channel: OutboxChannel,
@@ -222,8 +244,12 @@ async def test_a_due_job_is_leased_once_and_taken_again_when_its_lease_runs_out(
     [again] = await take(store, "webhook", now=at(41), owner="r3", lease=LEASE)
     assert (again.key, again.lease_owner) == ("soon", "r3")
     assert again.status == "leased"
-    await store.settle(
-        again, Attempt(at=at(42), outcome="retry", error="500"), status="pending", send_at=at(50)
+    await settle(
+        store,
+        again,
+        Attempt(at=at(42), outcome="retry", error="500"),
+        status="pending",
+        send_at=at(50),
     )
     assert await store.next_send_at("webhook", at(100)) == at(50)
     [retried] = [j for j in await store.jobs() if j.key == "soon"]
@@ -242,7 +268,7 @@ async def test_a_batch_is_leased_soonest_first_and_each_job_goes_to_one_replica(
     assert {j.lease_owner for j in first} == {"r1"} and {j.lease_owner for j in second} == {"r2"}
     assert await take(store, "webhook", now=at(10), owner="r3", lease=LEASE, limit=10) == []
     for taken in first:
-        await store.settle(taken, Attempt(at=at(11), outcome="sent"), status="sent")
+        await settle(store, taken, Attempt(at=at(11), outcome="sent"), status="sent")
     # r2 died: its jobs, and only they, are due again once its lease runs out.
     again = await take(store, "webhook", now=at(41), owner="r3", lease=LEASE, limit=10)
     assert [j.key for j in again] == ["j4", "j5", "j6", "j7"]
@@ -258,7 +284,7 @@ async def test_claiming_by_key_leases_only_what_is_still_due(store: NotifierStor
     )
     # b is r1's, `later` is not due, `gone` was never enqueued; c was named twice.
     assert [(j.key, j.lease_owner) for j in claimed] == [("a", "r2"), ("c", "r2")]
-    await store.settle(claimed[0], Attempt(at=at(11), outcome="sent"), status="sent")
+    await settle(store, claimed[0], Attempt(at=at(11), outcome="sent"), status="sent")
     assert await store.claim(["a"], now=at(500), owner="r3", lease=LEASE) == []
     # The leases ran out: due_keys names both, oldest first, and b is claimed by key again.
     assert await store.due_keys("webhook", now=at(41), limit=10) == ["b", "c"]
@@ -282,9 +308,9 @@ async def test_digest_slots_and_folding_go_by_fold_key(store: NotifierStore) -> 
     assert head.key == "w1"
     carried = await store.take_folding(head, now=at(10), owner="r1", lease=LEASE)
     assert [j.key for j in carried] == ["w3"]
-    await store.settle(head, Attempt(at=at(11), outcome="sent"), status="sent")
-    await store.settle(
-        carried[0], Attempt(at=at(11), outcome="sent"), status="sent", folded_into="w1"
+    await settle(store, head, Attempt(at=at(11), outcome="sent"), status="sent")
+    await settle(
+        store, carried[0], Attempt(at=at(11), outcome="sent"), status="sent", folded_into="w1"
     )
     states = {j.key: (j.status, j.folded_into) for j in await store.jobs()}
     assert states["w1"] == ("sent", None) and states["w3"] == ("sent", "w1")
@@ -401,8 +427,11 @@ async def test_an_erasure_blanks_the_persons_text_and_leaves_the_rest(
             job("j-3", at(1), ticket_id="t-2", notice=told("t-2", reason="Eleni K. asked")),
         ]
     )
-    await store.settle(
-        (await store.jobs(ticket_id="t-1"))[0], Attempt(at=at(2), outcome="sent"), status="sent"
+    await settle(
+        store,
+        (await store.jobs(ticket_id="t-1"))[0],
+        Attempt(at=at(2), outcome="sent"),
+        status="sent",
     )
     await store.open_escalations(
         [ladder("e-1", "t-1", notice=told("t-1")), ladder("e-2", "t-2", notice=told("t-2"))]
