@@ -42,10 +42,17 @@ async def test_first_response_breach_emails_the_assignee_once_and_logs_the_deliv
         await broker.publish(breach.model_dump(mode="json"), settings.topics.sla)
         await eventually(lambda: _outcomes(events))
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{http_port}") as client:
-            # The delivery log is service-wide: an operator's.
-            answer = await client.get(
-                "/deliveries", params={"ticket_id": "t-1001"}, headers=bearer("ops-rin")
-            )
+
+            async def settled() -> httpx.Response | None:
+                # The delivery log is service-wide: an operator's. The outcome is published
+                # before the job is settled, so the log may lag the event by a moment.
+                found = await client.get(
+                    "/deliveries", params={"ticket_id": "t-1001"}, headers=bearer("ops-rin")
+                )
+                emails = [job for job in found.json() if job["channel"] == "email"]
+                return found if emails and emails[0]["status"] != "leased" else None
+
+            answer = await eventually(settled)
 
     assert mailbox.recipients() == ["nika@helpdesk.example"]
     assert mailbox.envelopes[0].mail_from == "helpdesk@helpdesk.example"
