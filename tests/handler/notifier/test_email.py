@@ -114,6 +114,12 @@ async def test_smtp_down_retries_then_fails_and_dead_letters_the_message(
         await broker.publish(breach.model_dump(mode="json"), settings.topics.sla)
         await eventually(lambda: letters, timeout=15)
 
+        async def settled() -> bool:
+            # The dead letter goes out before the job is settled: wait for the log.
+            return await service.db["deliveries"].count_documents({"status": "failed"}) == 1
+
+        await eventually(settled)
+
     [failed] = _outcomes(events)
     assert isinstance(failed, NotificationFailed)
     assert (failed.recipient, failed.channel, failed.attempts) == ("ag-nika", "email", 3)

@@ -92,6 +92,13 @@ async def test_unacknowledged_breach_climbs_to_lead_manager_on_call_then_is_exha
         clock.advance(TEN_MINUTES)
         await eventually(lambda: finished(events))
 
+        async def all_settled() -> bool:
+            # Outcomes are published before their jobs are settled: wait for the log.
+            jobs = await service.db["deliveries"].find({}).to_list()
+            return len(jobs) == 4 and all(j["status"] == "sent" for j in jobs)
+
+        await eventually(all_settled)
+
     assert mailbox.recipients() == [NIKA, IVAN, ELENI, LEON]
     assert [(p.recipients, p.rung, p.escalation_id) for p in pushes(events)] == [
         (["ag-nika"], 0, escalation_id),
