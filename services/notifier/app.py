@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
 
 from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
@@ -11,7 +10,6 @@ from pymongo import AsyncMongoClient
 from services.notifier import console, http
 from services.notifier.config import load_config
 from services.notifier.domain.addresses import AddressPolicy
-from services.notifier.domain.deliveries import Job
 from services.notifier.egress import AddressGuard, Resolver, system_resolver
 from services.notifier.email import EmailSender, SmtpEmailSender
 from services.notifier.handlers import register
@@ -87,11 +85,8 @@ def build_app(
     )
     ladders = LadderClock(service, poll_seconds=settings.poll_seconds)
 
-    def more_work(jobs: Sequence[Job]) -> None:
-        deliveries.offer(jobs)
-        ladders.wake()
-
-    service.on_work = more_work
+    service.on_work = deliveries.offer
+    service.on_ladders = ladders.wake
     live = Live(
         hub, store, rules.directory, delivered=out.delivered, replica_id=settings.replica_id
     )

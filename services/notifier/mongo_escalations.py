@@ -14,7 +14,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.notifier.domain.escalations import Escalation, finished
 from shared.events.notifications import EscalationStatus
-from shared.mongo import Document, Indexes, chunked, find_by_ids, insert_new
+from shared.mongo import Document, Indexes, chunked, due_by, find_by_ids, insert_new
 
 COLLECTION = "escalations"
 
@@ -63,7 +63,7 @@ class MongoEscalations:
 
     async def due_escalations(self, now: datetime, limit: int = 100) -> list[Escalation]:
         cursor = (
-            self._escalations.find({"status": "open", "next_at": {"$lte": now}})
+            self._escalations.find({"status": "open", "next_at": due_by(now)})
             .sort("next_at", ASCENDING)
             .limit(limit)
         )
@@ -72,7 +72,7 @@ class MongoEscalations:
     async def next_escalation_due(self, before: datetime) -> datetime | None:
         """The earliest rung due by `before` (bounded: ladders far ahead are not read)."""
         doc = await self._escalations.find_one(
-            {"status": "open", "next_at": {"$lte": before}}, sort=[("next_at", ASCENDING)]
+            {"status": "open", "next_at": due_by(before)}, sort=[("next_at", ASCENDING)]
         )
         return doc["next_at"] if doc else None
 

@@ -77,6 +77,7 @@ class NotifierService:
         clock: Clock,
         addresses: AddressGuard,
         on_work: Callable[[Sequence[Job]], None] = lambda jobs: None,
+        on_ladders: Callable[[], None] = lambda: None,
     ) -> None:
         self.store = store
         self.rules = rules
@@ -84,9 +85,11 @@ class NotifierService:
         self.clock = clock
         #: Where webhooks may point (checked at registration; the sender checks each call).
         self.addresses = addresses
-        #: Called with the jobs enqueued, when jobs were enqueued or a ladder armed: the loops
-        #: look again at once.
+        #: Called with the jobs enqueued: the delivery loop claims them at once.
         self.on_work = on_work
+        #: Called when ladders were armed: the ladders' clock looks at their deadlines again.
+        #: (Not on every job: each look is two reads of the escalations.)
+        self.on_ladders = on_ladders
 
     # -- a batch of events ---------------------------------------------------------------------
 
@@ -149,8 +152,10 @@ class NotifierService:
         for told in plan.told:
             if told.messages.pushed is not None:
                 batch.publish(self.publishers.pushed, told.messages.pushed)
-        if jobs or opened:
+        if jobs:
             self.on_work(jobs)
+        if opened:
+            self.on_ladders()
         if plan.stops:
             # Consoles hear of a ladder before they hear it stopped.
             await batch.flush()
@@ -199,7 +204,8 @@ class NotifierService:
             await self.store.enqueue(jobs)
         if sent.pushed is not None:
             await self.publishers.pushed.publish(sent.pushed)
-        self.on_work(jobs)
+        if jobs:
+            self.on_work(jobs)
         told = [p.person_id for p in people]
         if await self.store.climb(escalation, next_at=acknowledge_by, told=told):
             log.info(

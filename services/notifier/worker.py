@@ -127,8 +127,9 @@ class Deliveries:
             # Beyond the cap a job waits for the sweep, which finds it as it finds any due job.
             if job.send_at <= now and len(candidates) < CANDIDATES:
                 candidates[job.key] = None
-        for event in self._wakes.values():
-            event.set()
+        # Only the loops of these jobs' channels: each look of a loop is a read of the outbox.
+        for channel in {job.channel for job in jobs}:
+            self._wakes[channel].set()
 
     async def start(self) -> None:
         self._tasks = [

@@ -45,7 +45,7 @@ from services.router.domain.tickets import QUEUE_SORT, RoutedTicket
 from services.router.store_agents import MongoAgents
 from services.router.triaging import customers_merged
 from shared.events import Presence, QueueOrder
-from shared.mongo import Document, Indexes, find_by_ids, insert_new
+from shared.mongo import Document, Indexes, due_by, find_by_ids, insert_new
 
 TICKETS = "routed_tickets"
 AGENTS = "agents"
@@ -184,7 +184,7 @@ class MongoRoutingStore:
         return sorted(await self._tickets.distinct("team", {"state": "queued"}))
 
     async def due_acknowledgements(self, now: datetime, limit: int) -> list[RoutedTicket]:
-        query = {"state": "assigned", "acknowledged": False, "ack_due_at": {"$lte": now}}
+        query = {"state": "assigned", "acknowledged": False, "ack_due_at": due_by(now)}
         cursor = self._tickets.find(query).sort("ack_due_at", ASCENDING).limit(limit)
         return [ticket_of(doc)[0] async for doc in cursor]
 

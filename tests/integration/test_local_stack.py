@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
 from devstack.stack import LocalStack
+from tests.conftest import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -55,3 +57,19 @@ async def test_data_dir_keeps_messages_and_documents_across_restarts(tmp_path: P
         await mongo.close()
     assert values == [b"still here"]
     assert doc == {"_id": "d1", "text": "still here"}
+
+
+async def test_the_database_sweeps_expired_documents_at_the_stacks_interval() -> None:
+    with LocalStack(mongo_cache="3G", expiry_sweep_seconds=1) as endpoints:
+        mongo: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(endpoints.mongo_url)
+        log = mongo["stack"]["log"]
+        await log.create_index("at", expireAfterSeconds=0)
+        await log.insert_one({"_id": "old", "at": datetime(2020, 1, 1, tzinfo=UTC)})
+
+        # SecantusDB's own default sweeps once a minute: gone within seconds only if the
+        # stack's setting reached the server.
+        async def gone() -> bool:
+            return await log.count_documents({}) == 0
+
+        assert await eventually(gone, timeout=15, interval=0.2)
+        await mongo.close()

@@ -339,7 +339,9 @@ def ladder(escalation_id: str, ticket_id: str, **fields: Any) -> Escalation:
 
 async def test_ladders_open_once_climb_once_and_finish_once(store: NotifierStore) -> None:
     one, two = ladder("e-1", "t-1"), ladder("e-2", "t-2", metric="resolution", next_at=at(60))
-    assert await store.open_escalations([one, two]) == set()
+    # At its last rung, waiting for an acknowledgement with no deadline: never due.
+    top = ladder("e-top", "t-3", rung=3, next_at=None)
+    assert await store.open_escalations([one, two, top]) == set()
     assert await store.open_escalations([one]) == {"e-1"}
     assert [e.escalation_id for e in await store.due_escalations(at(100))] == ["e-2"]
     assert await store.next_escalation_due(at(100)) == at(60)

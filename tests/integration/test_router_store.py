@@ -105,6 +105,8 @@ async def test_acknowledgements_fall_due_in_deadline_order(store: RoutingStore) 
         await store.create_ticket(_ticket(ticket_id, state="assigned", ack_due_at=at))
     await store.create_ticket(_ticket("t-done", state="assigned", acknowledged=True, ack_due_at=T0))
     await store.create_ticket(_ticket("t-closed", state="closed", ack_due_at=T0))
+    # Assigned with no acknowledgement asked for: never due (the read is bounded below).
+    await store.create_ticket(_ticket("t-unasked", state="assigned", ack_due_at=None))
     found = await store.due_acknowledgements(T0 + timedelta(minutes=5), 10)
     assert [t.ticket_id for t in found] == ["t-early", "t-late"]
     assert [t.ticket_id for t in await store.due_acknowledgements(T0, 10)] == []
