@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import shutil
-import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -31,7 +30,7 @@ from bench.sla_baseline import rss_mb
 from bench.sla_data import Templates, arming_rates, bench_config, make_due, new_ids, seed
 from bench.sla_procs import Breaches, LoggedProcess, contacts_flow, loaded_at
 from devstack.pipeline import topic_env
-from devstack.stack import LocalStack, StackEndpoints, _wait_for_port, free_port
+from devstack.stack import LocalStack, StackEndpoints, free_port
 from services.sla.config import load_config
 from shared.mongo import Document
 from shared.settings import TopicSettings
@@ -142,23 +141,6 @@ class Bench:
         return lateness(breaches), len(sent), armed
 
 
-class Stack(LocalStack):
-    """The local stack with a larger SecantusDB cache: its in-memory store lives in the cache,
-    and a million ticket documents overflow the default 1 GB ("internal server error")."""
-
-    def __init__(self, cache_size: str) -> None:
-        super().__init__()
-        self.cache_size = cache_size
-
-    def _start_mongo(self) -> str:
-        port = free_port(self.host)
-        args = ["--host", self.host, "--port", str(port), "--storage-path", ":memory:"]
-        args += ["--cache-size", self.cache_size, "--log-level", "WARNING"]
-        proc = self._spawn("secantusdb", [sys.executable, "-m", "secantus", *args])
-        _wait_for_port(self.host, port, proc, "SecantusDB", self.startup_timeout)
-        return f"mongodb://{self.host}:{port}/?directConnection=true"
-
-
 async def create_topics(endpoints: StackEndpoints, topics: TopicSettings, partitions: int) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=endpoints.bootstrap_servers)
     await admin.start()
@@ -173,7 +155,8 @@ async def run(args: argparse.Namespace, config_dir: Path) -> list[tuple[str, ...
     say(f"arming {args.arm:,} tickets in process (routed + DeadlineHeap) and as call_at")
     arm_service, arm_base = arming_rates(rules, args.arm, args.partitions)
     suffix = uuid.uuid4().hex[:8]
-    with Stack(args.mongo_cache) as endpoints:
+    # In memory, SecantusDB's store lives in its cache: a million tickets need a large one.
+    with LocalStack(mongo_cache=args.mongo_cache) as endpoints:
         topics = TopicSettings(
             **{k.split("__")[1].lower(): v for k, v in topic_env(suffix).items()}
         )
