@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable
-from datetime import UTC, datetime
 from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-from pydantic import AfterValidator, AwareDatetime, BeforeValidator
 
 from services.sla.domain.compliance import Period
 from services.sla.domain.errors import BadWindow, NoClocks
@@ -17,32 +14,12 @@ from services.sla.service import SlaService
 from shared.access import Access, Person
 from shared.errors import unprocessable
 from shared.events.sla import Metric
+from shared.periods import WHEN, When
 
 T = TypeVar("T")
 
 #: What each refusal of a use case answers.
 ANSWERS: dict[type[Exception], int] = {NoClocks: 404, BadWindow: 422}
-
-#: Reports cover these years: a date outside them is a typo or a probe, not a question.
-EARLIEST, LATEST = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
-_WRITTEN_OUT = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
-
-
-def _written_out(value: object) -> object:
-    """ISO 8601 text only: pydantic would read a bare number (`0.5`) as unix seconds."""
-    if isinstance(value, str) and not _WRITTEN_OUT.match(value):
-        raise ValueError("expected an ISO 8601 date-time with its offset: 2026-01-05T09:00:00Z")
-    return value
-
-
-def _within_reports(value: datetime) -> datetime:
-    if not EARLIEST <= value <= LATEST:
-        raise ValueError(f"expected a date-time from {EARLIEST:%Y} to {LATEST:%Y}")
-    return value
-
-
-When = Annotated[AwareDatetime, BeforeValidator(_written_out), AfterValidator(_within_reports)]
-WHEN = f"An ISO 8601 date-time with its offset, from {EARLIEST:%Y} to {LATEST:%Y}."
 
 
 async def _answer(work: Awaitable[T]) -> T:

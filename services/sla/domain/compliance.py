@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from datetime import datetime
-from typing import Any, Literal
+from collections.abc import Iterable
+from typing import Any
 
 from pydantic import BaseModel, Field
 
-Period = Literal["day", "week", "month", "all"]
+from shared.periods import Period, percentile, period_of
 
 
 class Compliance(BaseModel):
@@ -29,26 +27,6 @@ class Compliance(BaseModel):
     )
     p90_used_seconds: float | None = Field(description="90th percentile of the same.")
     awaiting: int = Field(description="Breached targets still waiting for a reply or resolution.")
-
-
-def percentile(values: Sequence[float], share: float) -> float | None:
-    """Nearest-rank percentile: a time some target actually took, never an interpolation."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, math.ceil(share * len(ordered)))
-    return ordered[rank - 1]
-
-
-def period_of(instant: datetime, period: Period) -> str:
-    if period == "day":
-        return instant.date().isoformat()
-    if period == "week":
-        year, week, _ = instant.isocalendar()
-        return f"{year}-W{week:02d}"
-    if period == "month":
-        return f"{instant.year}-{instant.month:02d}"
-    return "all"
 
 
 def summarise(results: Iterable[dict[str, Any]], period: Period) -> list[Compliance]:

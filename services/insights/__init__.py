@@ -1,0 +1,1 @@
+"""The insights service: one fact record per ticket, and the reports a support manager runs by."""

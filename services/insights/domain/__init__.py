@@ -1,0 +1,1 @@
+"""Pure logic of the insights service: ticket facts, metrics, the category report, drill-downs."""
