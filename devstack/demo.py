@@ -1,4 +1,4 @@
-"""`make run`: the local stack, all five services, sample contacts in four languages, live output.
+"""`make run`: the local stack, every service, sample contacts in four languages, live output.
 
 Mail the services send is caught by a local SMTP server and shown here; intake's own SMTP
 server takes mail for the support addresses. `--fast-sla` uses deadlines of seconds, so
@@ -210,6 +210,9 @@ async def main_async(args: argparse.Namespace) -> None:
                 f"{keys.agent_token_secret} python -m services.intake.tokens ag-nika",
                 f"agent console (Maria's queue): {notifier.url}/console"
                 f"#token={keys.agent_token('ag-maria', timedelta(hours=12))}",
+                f"reports (Rin Tanaka, operator): curl -H 'Authorization: Bearer "
+                f"{keys.agent_token('ops-rin', timedelta(hours=12))}' "
+                f"{pipeline.running['insights'].url}/reports/figures?dimension=team",
                 f"mail to {SUPPORT_ADDRESS} via 127.0.0.1:{mail_port}",
                 "feeding sample contacts and a mail in English, Persian, Russian and Greek;"
                 " Ctrl-C stops\n",

@@ -1,4 +1,4 @@
-"""Run the five services as separate processes (`python -m services.<name>`) against one stack."""
+"""Run the services as separate processes (`python -m services.<name>`) against one stack."""
 
 from __future__ import annotations
 
@@ -19,7 +19,10 @@ from devstack.stack import StackEndpoints, free_port
 from services.intake.auth import sign_request
 from shared.agent_tokens import AgentTokens
 
-SERVICES = ("intake", "router", "sla", "notifier", "kb")
+#: The services a contact passes through, from intake to the agent's email and suggestions.
+CONTACT_PATH = ("intake", "router", "sla", "notifier", "kb")
+#: Every service: the contact path, and insights, which reads what all of them publish.
+SERVICES = (*CONTACT_PATH, "insights")
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -5,7 +5,7 @@ teams they lead or manage (`shared.access`, rule `reports`)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import Response
@@ -45,6 +45,18 @@ async def _answer(work: Awaitable[T]) -> T:
         raise unprocessable(str(exc), "query", "since", kind="bad_window") from exc
 
 
+#: How a CSV route documents its answer.
+CSV: dict[str, Any] = {
+    "response_class": Response,
+    "responses": {
+        200: {
+            "description": "A CSV file, a header row first.",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        }
+    },
+}
+
+
 def _csv(text: str, name: str) -> Response:
     return Response(
         text,
@@ -75,7 +87,7 @@ def routes(insights: InsightsService, access: Access) -> APIRouter:
         teams = teams_of(person, team)
         return await _answer(insights.figures(since, until, period, dimension, teams))
 
-    @router.get("/figures.csv", summary="The same figures as CSV, a column per figure.")
+    @router.get("/figures.csv", summary="The same figures as CSV, a column per figure.", **CSV)
     async def figures_csv(
         since: Since = None,
         until: Until = None,
@@ -110,7 +122,7 @@ def routes(insights: InsightsService, access: Access) -> APIRouter:
                 break
         return rows
 
-    @router.get("/tickets.csv", summary="The facts of every ticket selected, as CSV.")
+    @router.get("/tickets.csv", summary="The facts of every ticket selected, as CSV.", **CSV)
     async def tickets_csv(
         drill: Annotated[Drill, Query()],
         since: Since = None,
@@ -132,7 +144,7 @@ def routes(insights: InsightsService, access: Access) -> APIRouter:
     ) -> CategoryReport:
         return await _answer(insights.categories(month, teams_of(person, team)))
 
-    @router.get("/categories.csv", summary="The same tree as CSV, a row per node.")
+    @router.get("/categories.csv", summary="The same tree as CSV, a row per node.", **CSV)
     async def categories_csv(month: Month, team: Team = None, person: Person = Reports) -> Response:
         text = await _answer(insights.categories_csv(month, teams_of(person, team)))
         return _csv(text, f"categories-{month}")

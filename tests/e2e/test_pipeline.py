@@ -390,6 +390,24 @@ async def test_a_reply_in_time_meets_the_first_response_target(
     )
     assert routed["category"] == "account" and routed["team"] == "accounts"
 
+    # The insights service folded the same events into the ticket's fact: the team's manager
+    # finds it behind the first-response figure, met, answered by one reply.
+    insights = run.pipeline.running["insights"].url
+    manager = {"Authorization": f"Bearer {run.keys.agent_token('mgr-accounts')}"}
+    async with httpx.AsyncClient(base_url=insights, timeout=10) as client:
+
+        async def reported() -> dict[str, Any] | None:
+            rows = await client.get(
+                "/reports/tickets", params={"team": "accounts"}, headers=manager
+            )
+            assert rows.status_code == 200, rows.text
+            row = next((r for r in rows.json() if r["ticket_id"] == ticket_id), None)
+            return row if row and row["sla_first_response"] == "met" else None
+
+        row = await eventually(reported, timeout=30)
+    assert (row["channel"], row["language"], row["agent_replies"]) == ("chat", "ru", 1)
+    assert row["first_response_seconds"] is not None and row["category"] == "account"
+
 
 ERASED_ADDRESS = "erika.mustermann@example.com"
 ERASED_NAME = "Erika Mustermann"

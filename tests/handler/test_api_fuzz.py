@@ -39,6 +39,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from services.insights.app import build_app as build_insights
+from services.insights.settings import InsightsSettings
 from services.intake.app import build_app as build_intake
 from services.intake.auth import sign_request
 from services.intake.settings import IntakeSettings
@@ -348,6 +350,17 @@ async def sla(make_settings: Any, detector: LanguageDetector, stack: AsyncExitSt
     return api
 
 
+async def insights(make_settings: Any, detector: LanguageDetector, stack: AsyncExitStack) -> Api:
+    settings = make_settings(
+        InsightsSettings, agent_token_secret=SECRET, public_rate_limit=UNLIMITED
+    )
+    service = build_insights(settings)
+    api = Api(service, await stack.enter_async_context(running(service)))
+    await _publish(service, _opened(), settings.topics.tickets)
+    await _publish(service, _routed(), settings.topics.routing)
+    return api
+
+
 async def notifier(make_settings: Any, detector: LanguageDetector, stack: AsyncExitStack) -> Api:
     settings = make_settings(
         NotifierSettings, agent_token_secret=SECRET, public_rate_limit=UNLIMITED
@@ -400,6 +413,7 @@ SERVICES: dict[str, Callable[..., Any]] = {
     "sla": sla,
     "notifier": notifier,
     "kb": kb,
+    "insights": insights,
 }
 
 

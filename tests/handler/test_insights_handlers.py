@@ -137,9 +137,14 @@ async def test_events_of_three_topics_become_reports_each_person_may_read(
         await _publish(
             broker,
             settings.topics.customers,
-            CustomerErased(customer_id="cust-t-bill", customer_ids=["cust-t-bill"], ticket_ids=["t-bill"], identities=[],
-                           requested_by="mgr-accounts"),
-        )  # fmt: skip
+            CustomerErased(
+                customer_id="cust-t-bill",
+                customer_ids=["cust-t-bill"],
+                ticket_ids=["t-bill"],
+                identities=[],
+                requested_by="mgr-accounts",
+            ),
+        )
         erased = await service.db["facts"].find_one({"_id": "t-bill"})
 
     assert set(stored) == {"t-net", "t-bill"}

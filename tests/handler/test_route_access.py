@@ -16,6 +16,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from services.insights.app import build_app as build_insights
+from services.insights.settings import InsightsSettings
 from services.intake.app import build_app as build_intake
 from services.intake.settings import IntakeSettings
 from services.kb.app import build_app as build_kb
@@ -181,6 +183,24 @@ SLA: dict[str, Row] = {
     "GET /compliance": Row(
         REPORTS, 200, LEAD, ((NIKA, 403), (MANAGER_A, 403)), query={"team": "technical"}
     ),
+}
+
+_REPORT_QUERIES: dict[str, dict[str, Any]] = {
+    "figures": {},
+    "figures.csv": {},
+    "tickets": {"transfers_at_least": 0},
+    "tickets.csv": {},
+    "categories": {"month": "2026-11"},
+    "categories.csv": {"month": "2026-11"},
+}
+INSIGHTS: dict[str, Row] = {
+    **HEALTH,
+    **{
+        f"GET /reports/{name}": Row(
+            REPORTS, 200, LEAD, ((NIKA, 403), (MANAGER_A, 403)), query={"team": "technical", **q}
+        )
+        for name, q in _REPORT_QUERIES.items()
+    },
 }
 
 NOTIFIER: dict[str, Row] = {
@@ -413,6 +433,16 @@ async def seed_sla(
     return {"ticket": ticket_id}
 
 
+async def seed_insights(
+    broker: Any, client: httpx.AsyncClient, settings: ServiceSettings, seen: list[dict[str, Any]]
+) -> Seeds:
+    """A technical ticket, so the reports have a fact to show."""
+    ticket_id = "t-route-access"
+    await _send(broker, settings.topics.tickets, _opened(ticket_id, "Wifi drops"))
+    await _technical_ticket(broker, settings, ticket_id)
+    return {"ticket": ticket_id}
+
+
 async def seed_notifier(
     broker: Any, client: httpx.AsyncClient, settings: ServiceSettings, seen: list[dict[str, Any]]
 ) -> Seeds:
@@ -514,6 +544,7 @@ DESKS: dict[str, Desk] = {
     "router": Desk(build_router, RouterSettings, ROUTER, seed_router, watch=("routing",)),
     "sla": Desk(build_sla, SlaSettings, SLA, seed_sla),
     "notifier": Desk(build_notifier, NotifierSettings, NOTIFIER, seed_notifier),
+    "insights": Desk(build_insights, InsightsSettings, INSIGHTS, seed_insights),
     "kb": Desk(
         build_kb,
         KbSettings,

@@ -311,7 +311,7 @@ def test_the_category_tree_with_shares_and_the_change_from_october(
     tree = category_report("2026-11", "2026-10", month(11), month(10))
     assert (tree.tickets, tree.previous_tickets) == (6, 1)
     top = {n.name: n for n in tree.categories}
-    assert [n.name for n in tree.categories][0] == "network"
+    assert tree.categories[0].name == "network"
     assert {n: (c.count, c.share, c.change) for n, c in top.items()} == {
         "network": (3, 0.5, 3),
         "billing": (1, 0.1667, 1),
