@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install browser run test stack docs bench bench-sla bench-intake bench-router bench-notifier bench-kb train-router eval-kb fuzz lint clean
+.PHONY: install browser run test stack docs bench bench-sla bench-intake bench-router bench-notifier bench-kb bench-insights train-router eval-kb fuzz lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,10 @@ bench-notifier: install
 ## Knowledge-base search over 100,000 articles (en, fa, ru, el): index rate, latency p50/p99; beside plain BM25.
 bench-kb: install
 	$(PY) -m bench.kb $(ARGS)
+
+## Insights over the events of 1,000,000 tickets: ingest beside a bare insert, reports beside bare aggregations.
+bench-insights: install
+	$(PY) -m bench.insights $(ARGS)
 
 ## Search quality on eval/kb's labelled queries: nDCG@10 and MRR per language beside plain BM25.
 eval-kb: install

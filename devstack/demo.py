@@ -199,7 +199,9 @@ async def main_async(args: argparse.Namespace) -> None:
             "HELPDESK_SMTP_PORT": str(smtp_port),
             "HELPDESK_SMTP_LISTEN_PORT": str(mail_port),
         }
-        pipeline = Pipeline(endpoints, env=env, log_dir=log_dir)
+        # Survey links point at the insights service itself.
+        service_env = {"insights": {"HELPDESK_PUBLIC_URL": "{url}"}}
+        pipeline = Pipeline(endpoints, env=env, log_dir=log_dir, service_env=service_env)
         await asyncio.to_thread(pipeline.start)
         try:
             for name, svc in pipeline.running.items():
@@ -210,9 +212,11 @@ async def main_async(args: argparse.Namespace) -> None:
                 f"{keys.agent_token_secret} python -m services.intake.tokens ag-nika",
                 f"agent console (Maria's queue): {notifier.url}/console"
                 f"#token={keys.agent_token('ag-maria', timedelta(hours=12))}",
-                f"reports (Rin Tanaka, operator): curl -H 'Authorization: Bearer "
-                f"{keys.agent_token('ops-rin', timedelta(hours=12))}' "
-                f"{pipeline.running['insights'].url}/reports/figures?dimension=team",
+                f"reports page (Rin Tanaka, operator): {pipeline.running['insights'].url}"
+                f"/reports/page#token={keys.agent_token('ops-rin', timedelta(hours=12))}",
+                f"reports page (Alex Morgan, manager of service-desk): "
+                f"{pipeline.running['insights'].url}/reports/page"
+                f"#token={keys.agent_token('mgr-service-desk', timedelta(hours=12))}",
                 f"mail to {SUPPORT_ADDRESS} via 127.0.0.1:{mail_port}",
                 "feeding sample contacts and a mail in English, Persian, Russian and Greek;"
                 " Ctrl-C stops\n",

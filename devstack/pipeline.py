@@ -46,6 +46,8 @@ class Pipeline:
     env: dict[str, str] = field(default_factory=dict)
     log_dir: Path | None = None
     services: tuple[str, ...] = SERVICES
+    #: Settings of one service only; `{url}` in a value is that service's own address.
+    service_env: dict[str, dict[str, str]] = field(default_factory=dict)
     running: dict[str, RunningService] = field(default_factory=dict)
     _logs: list[IO[bytes]] = field(default_factory=list)
 
@@ -68,6 +70,10 @@ class Pipeline:
             # from outside this machine).
             "HELPDESK_ENVIRONMENT": "local",
             **self.env,
+            **{
+                key: value.replace("{url}", f"http://127.0.0.1:{port}")
+                for key, value in self.service_env.get(name, {}).items()
+            },
             "HELPDESK_HTTP_PORT": str(port),
             "PYTHONUNBUFFERED": "1",
         }

@@ -21,6 +21,7 @@ class TopicSettings(BaseModel):
     kb: str = "helpdesk.kb.v1"
     notifications: str = "helpdesk.notifications.v1"
     customers: str = "helpdesk.customers.v1"
+    insights: str = "helpdesk.insights.v1"
     deadletter: str = "helpdesk.deadletter.v1"
 
     def all(self) -> list[str]:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
 
-from services.insights import http
+from services.insights import http, pages, survey_page
 from services.insights.config import InsightsRules, load_config
-from services.insights.handlers import register
-from services.insights.service import InsightsService
+from services.insights.handlers import outlets, register
+from services.insights.service import SURVEY_ISSUER, InsightsService
 from services.insights.settings import InsightsSettings
 from services.insights.store import InsightsStore, MongoInsightsStore
-from shared.access import access_for
+from services.insights.timer_loop import FollowUpClock
+from shared.access import access_for, token_keys
 from shared.broker import make_broker
 from shared.clock import Clock, SystemClock
 from shared.consuming import ConsumerKit
@@ -39,7 +40,16 @@ def build_app(
     db = mongo[settings.database_name]
     facts: InsightsStore = store or MongoInsightsStore(db)
     kit = ConsumerKit(broker, settings, ProcessedEvents(db))
-    insights = InsightsService(facts, rules.calendars, clock)
+    insights = InsightsService(
+        facts,
+        rules,
+        clock,
+        outlets(kit, settings),
+        survey_keys=token_keys(settings, issuer=SURVEY_ISSUER),
+        public_url=settings.public_url,
+    )
+    follow_ups = FollowUpClock(insights, poll_seconds=settings.follow_up_poll_seconds)
+    insights.on_armed = follow_ups.armed
     register(kit, settings, insights)
     service = Service(
         settings=settings,
@@ -53,6 +63,10 @@ def build_app(
     )
     access = access_for(settings, directory or load_directory(settings.config_dir), clock)
     service.http.include_router(http.routes(insights, access))
+    service.http.include_router(pages.routes(insights, access))
+    survey_page.routes(service.http, insights, access, settings)
     service.require_indexes(*MongoInsightsStore.indexes())
+    service.after_start.append(follow_ups.start)
+    service.on_stop.append(follow_ups.stop)
     service.seal(access)
     return service

@@ -8,10 +8,28 @@ from typing import Any
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 
 from services.insights.domain.facts import ACTED_ON, FactInput
+from services.insights.outlets import Outlets
 from services.insights.service import InsightsService
 from shared.consuming import Batch, ConsumerKit
-from shared.events import CustomerEvent
+from shared.events import CustomerEvent, InsightsEvent, TicketCsatReceived
 from shared.settings import ServiceSettings
+
+
+def outlets(kit: ConsumerKit, settings: ServiceSettings) -> Outlets:
+    return Outlets(
+        insights=kit.publisher(
+            settings.topics.insights,
+            InsightsEvent,
+            title="insights.events",
+            description="Surveys offered, signs of poor service raised, monthly reports ready.",
+        ),
+        tickets=kit.publisher(
+            settings.topics.tickets,
+            TicketCsatReceived,
+            title="insights.csat_received",
+            description="A customer's answer to a satisfaction survey.",
+        ),
+    )
 
 
 def register(kit: ConsumerKit, settings: ServiceSettings, insights: InsightsService) -> None:

@@ -12,8 +12,10 @@ from fastapi.responses import Response
 
 from services.insights.domain.categories import CategoryReport
 from services.insights.domain.drill import Drill, TicketRow
+from services.insights.domain.load import LoadReport, Step
 from services.insights.domain.metrics import Dimension, Figures
-from services.insights.service import BadWindow, InsightsService
+from services.insights.service import InsightsService
+from services.insights.service_reports import BadWindow
 from shared.access import Access, Person
 from shared.errors import unprocessable
 from shared.periods import WHEN, Period, When
@@ -133,6 +135,22 @@ def routes(insights: InsightsService, access: Access) -> APIRouter:
         teams = teams_of(person, team)
         text = await _answer(insights.tickets_csv(since, until, drill, teams))
         return _csv(text, "tickets")
+
+    @router.get(
+        "/load",
+        summary="Each agent's tickets held open against their capacity, and each team's "
+        "backlog, sampled every hour or day of the window.",
+        description="An agent is over capacity at a sample when they hold more tickets of a "
+        "channel than their capacity for it (`config/teams.yaml`).",
+    )
+    async def load(
+        since: Since = None,
+        until: Until = None,
+        step: Step = "hour",
+        team: Team = None,
+        person: Person = Reports,
+    ) -> LoadReport:
+        return await _answer(insights.load(since, until, step, teams_of(person, team)))
 
     @router.get(
         "/categories",

@@ -7,14 +7,33 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from pymongo import ASCENDING, IndexModel, ReplaceOne
+from pymongo import ASCENDING, DeleteOne, IndexModel, ReplaceOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
+from services.insights.domain.categories import Path
+from services.insights.domain.drill import Drill
 from services.insights.domain.facts import TicketFact
-from shared.mongo import DUPLICATE_KEY, Document, Indexes, chunked, find_by_ids
+from services.insights.domain.surveys import Survey
+from services.insights.domain.timers import Timer
+from shared.mongo import (
+    DUPLICATE_KEY,
+    EARLIEST,
+    Document,
+    Indexes,
+    chunked,
+    due_by,
+    find_by_ids,
+    insert_new,
+)
 
 FACTS = "facts"
+TIMERS = "timers"
+SURVEYS = "surveys"
+MONTHLY = "monthly_reports"
+HOLDINGS = "holdings"
+AGENTS = "agents"
+OFF_SHIFT = "off_shift"
 #: Left out of report reads: only the fold needs them.
 _FOLD_ONLY = {"applied": 0}
 
@@ -42,13 +61,79 @@ class InsightsStore(Protocol):
         ...
 
     def opened_between(
-        self, since: datetime, until: datetime, teams: frozenset[str] | None
+        self,
+        since: datetime,
+        until: datetime,
+        teams: frozenset[str] | None,
+        drill: Drill | None = None,
     ) -> AsyncIterator[TicketFact]:
-        """Tickets opened in [since, until), of these teams (None: every team)."""
+        """Tickets opened in [since, until), of these teams (None: every team); a store may
+        leave out tickets `drill` would not select (the caller checks each it gets)."""
+        ...
+
+    async def category_counts(
+        self, since: datetime, until: datetime, teams: frozenset[str] | None
+    ) -> dict[Path, int]:
+        """Tickets opened in [since, until) per (category, subcategory, item)."""
         ...
 
     async def forget_customer(self, ticket_ids: Sequence[str], customer_ids: Sequence[str]) -> int:
         """Drop the customer's id from their tickets' facts (an erasure); returns how many."""
+        ...
+
+    async def timers(self, ticket_ids: Iterable[str]) -> dict[str, Timer]:
+        """The timers of these tickets, by timer id."""
+        ...
+
+    async def set_timers(self, timers: Sequence[Timer]) -> None:
+        """Arm or disarm these timers (their due time and key; what fired stays)."""
+        ...
+
+    async def due_timers(self, now: datetime, limit: int) -> list[Timer]:
+        """Timers due at `now`, earliest first."""
+        ...
+
+    async def next_due(self) -> datetime | None:
+        """The earliest due time of any armed timer."""
+        ...
+
+    async def fired(self, timers: Sequence[Timer]) -> None:
+        """Record that these timers fired for their keys, and disarm them."""
+        ...
+
+    async def offer_surveys(self, surveys: Sequence[Survey]) -> None:
+        """Record surveys offered; one already recorded for a ticket stays as it is."""
+        ...
+
+    async def survey(self, ticket_id: str) -> Survey | None: ...
+
+    async def reports_sent(self, keys: Sequence[str]) -> set[str]:
+        """Which of these monthly reports (`manager:YYYY-MM`) were sent."""
+        ...
+
+    async def report_sent(self, keys: Sequence[str]) -> None: ...
+
+    async def hold(self, changes: Sequence[tuple[str, str | None, str | None]]) -> None:
+        """(ticket, agent, channel): who holds each ticket open now; agent None: nobody."""
+        ...
+
+    async def holdings(self, agents: Iterable[str]) -> dict[str, dict[str, int]]:
+        """Tickets each agent holds open now, per channel."""
+        ...
+
+    async def over_since(self, agents: Iterable[str]) -> dict[str, datetime]:
+        """Since when each agent (of those over capacity) has been over."""
+        ...
+
+    async def set_over_since(self, changes: dict[str, datetime | None]) -> None: ...
+
+    async def off_shift(self, replies: Sequence[tuple[str, str, datetime]]) -> dict[str, Document]:
+        """Record replies outside a shift, (agent, day, at); each such day's first and last."""
+        ...
+
+    async def answer_survey(self, survey: Survey, answers_before: int) -> bool:
+        """Save an answer if the survey still has `answers_before` answers (two clicks at once
+        keep one); False if another answer came first."""
         ...
 
 
@@ -72,13 +157,50 @@ def _teams(teams: frozenset[str] | None) -> Document:
     return {} if teams is None else {"team": {"$in": sorted(teams)}}
 
 
+#: A drill-down's dimension, as the field that holds it (the category levels are paths).
+_DIMENSION_FIELDS = {
+    "team": "team", "agent": "agent_id", "channel": "channel", "language": "language",
+    "priority": "priority", "tier": "tier", "plan": "plan", "category": "category",
+}  # fmt: skip
+
+
+def _narrowed(drill: Drill) -> Document:
+    """The drill-down's conditions the database can check itself; the business-time ones are
+    checked by the service on what this returns."""
+    query: Document = {}
+    if drill.group is not None and drill.dimension in _DIMENSION_FIELDS:
+        query[_DIMENSION_FIELDS[drill.dimension]] = drill.group
+    if drill.csat_at_most is not None:
+        query["csat_score"] = {"$lte": drill.csat_at_most}
+    if drill.transfers_at_least is not None:
+        query["transfers"] = {"$gte": drill.transfers_at_least}
+    if drill.reopened is not None:
+        query["reopened"] = {"$gt": 0} if drill.reopened else 0
+    if drill.resolved is not None:
+        query["settled_at"] = {"$ne": None} if drill.resolved else None
+    if drill.breached is not None:
+        query[f"sla.{drill.breached}.outcome"] = "breached"
+    return query
+
+
 class MongoInsightsStore:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._facts = db[FACTS]
+        self._timers = db[TIMERS]
+        self._surveys = db[SURVEYS]
+        self._monthly = db[MONTHLY]
+        self._holdings = db[HOLDINGS]
+        self._agents = db[AGENTS]
+        self._off_shift = db[OFF_SHIFT]
 
     @staticmethod
     def indexes() -> list[Indexes]:
         return [
+            Indexes(HOLDINGS, [IndexModel([("agent_id", ASCENDING)])]),
+            Indexes(
+                TIMERS,
+                [IndexModel([("due_at", ASCENDING)]), IndexModel([("ticket_id", ASCENDING)])],
+            ),
             Indexes(
                 FACTS,
                 [
@@ -87,7 +209,7 @@ class MongoInsightsStore:
                     IndexModel([("team", ASCENDING), ("opened_at", ASCENDING)]),
                     IndexModel([("customer_id", ASCENDING)]),
                 ],
-            )
+            ),
         ]
 
     async def facts(self, ticket_ids: Iterable[str]) -> dict[str, TicketFact]:
@@ -125,9 +247,30 @@ class MongoInsightsStore:
         return self._read(query)
 
     def opened_between(
-        self, since: datetime, until: datetime, teams: frozenset[str] | None
+        self,
+        since: datetime,
+        until: datetime,
+        teams: frozenset[str] | None,
+        drill: Drill | None = None,
     ) -> AsyncIterator[TicketFact]:
-        return self._read({"opened_at": {"$gte": since, "$lt": until}, **_teams(teams)})
+        query = {"opened_at": {"$gte": since, "$lt": until}, **_teams(teams)}
+        return self._read({**query, **(_narrowed(drill) if drill else {})})
+
+    async def category_counts(
+        self, since: datetime, until: datetime, teams: frozenset[str] | None
+    ) -> dict[Path, int]:
+        # Counted where the facts are: a month is tens of thousands of tickets, and the tree
+        # needs only their paths.
+        pipeline: list[Document] = [
+            {"$match": {"opened_at": {"$gte": since, "$lt": until}, **_teams(teams)}},
+            {"$group": {"_id": {"c": "$category", "s": "$subcategory", "i": "$item"},
+                        "count": {"$sum": 1}}},
+        ]  # fmt: skip
+        cursor = await self._facts.aggregate(pipeline)
+        return {
+            (d["_id"].get("c"), d["_id"].get("s"), d["_id"].get("i")): d["count"]
+            async for d in cursor
+        }
 
     async def forget_customer(self, ticket_ids: Sequence[str], customer_ids: Sequence[str]) -> int:
         result = await self._facts.update_many(
@@ -141,3 +284,114 @@ class MongoInsightsStore:
             {"$set": {"customer_id": None}, "$inc": {"version": 1}},
         )
         return result.modified_count
+
+    # -- timers and surveys ----------------------------------------------------------------------
+
+    async def timers(self, ticket_ids: Iterable[str]) -> dict[str, Timer]:
+        # Not `find_by_ids`: that keys one document per value, and a ticket has several timers.
+        wanted = list(dict.fromkeys(ticket_ids))
+        out: dict[str, Timer] = {}
+        for chunk in chunked(wanted):
+            async for doc in self._timers.find({"ticket_id": {"$in": chunk}}):
+                timer = Timer.from_document(doc)
+                out[timer.timer_id] = timer
+        return out
+
+    async def set_timers(self, timers: Sequence[Timer]) -> None:
+        def fields(t: Timer) -> Document:
+            armed: Document = {"ticket_id": t.ticket_id, "kind": t.kind, "due_at": t.due_at}
+            return {**armed, "key": t.key} if t.key is not None else armed
+
+        writes = [UpdateOne({"_id": t.timer_id}, {"$set": fields(t)}, upsert=True) for t in timers]
+        for chunk in chunked(writes):
+            await self._timers.bulk_write(chunk, ordered=False)
+
+    async def due_timers(self, now: datetime, limit: int) -> list[Timer]:
+        cursor = self._timers.find({"due_at": due_by(now)}).sort("due_at", ASCENDING).limit(limit)
+        return [Timer.from_document(doc) async for doc in cursor]
+
+    async def next_due(self) -> datetime | None:
+        doc = await self._timers.find_one(
+            {"due_at": {"$gte": EARLIEST}}, {"due_at": 1}, sort=[("due_at", ASCENDING)]
+        )
+        return doc["due_at"] if doc else None
+
+    async def fired(self, timers: Sequence[Timer]) -> None:
+        writes = [
+            UpdateOne(
+                {"_id": t.timer_id},
+                {"$set": {"due_at": None}, "$addToSet": {"fired": t.key}},
+            )
+            for t in timers
+        ]
+        for chunk in chunked(writes):
+            await self._timers.bulk_write(chunk, ordered=False)
+
+    async def offer_surveys(self, surveys: Sequence[Survey]) -> None:
+        await insert_new(self._surveys, [s.to_document() for s in surveys])
+
+    async def survey(self, ticket_id: str) -> Survey | None:
+        doc = await self._surveys.find_one({"_id": ticket_id})
+        return Survey.from_document(doc) if doc else None
+
+    async def answer_survey(self, survey: Survey, answers_before: int) -> bool:
+        result = await self._surveys.replace_one(
+            {"_id": survey.ticket_id, "answers": answers_before}, survey.to_document()
+        )
+        return result.matched_count == 1
+
+    async def reports_sent(self, keys: Sequence[str]) -> set[str]:
+        return set(await find_by_ids(self._monthly, keys))
+
+    async def report_sent(self, keys: Sequence[str]) -> None:
+        await insert_new(self._monthly, [{"_id": key} for key in keys])
+
+    # -- agents ----------------------------------------------------------------------------------
+
+    async def hold(self, changes: Sequence[tuple[str, str | None, str | None]]) -> None:
+        # One document per held ticket (not a map in the agent's): a ticket id is never a
+        # field name, and moving a ticket is one write.
+        writes: list[Any] = []
+        for ticket_id, agent, channel in changes:
+            if agent is None:
+                writes.append(DeleteOne({"_id": ticket_id}))
+            else:
+                fields = {"agent_id": agent, "channel": channel}
+                writes.append(UpdateOne({"_id": ticket_id}, {"$set": fields}, upsert=True))
+        for chunk in chunked(writes):
+            await self._holdings.bulk_write(chunk, ordered=False)
+
+    async def holdings(self, agents: Iterable[str]) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for chunk in chunked(list(dict.fromkeys(agents))):
+            async for doc in self._holdings.find({"agent_id": {"$in": chunk}}):
+                per = out.setdefault(doc["agent_id"], {})
+                per[doc["channel"]] = per.get(doc["channel"], 0) + 1
+        return out
+
+    async def over_since(self, agents: Iterable[str]) -> dict[str, datetime]:
+        found = await find_by_ids(self._agents, agents)
+        return {a: d["over_since"] for a, d in found.items() if d.get("over_since")}
+
+    async def set_over_since(self, changes: dict[str, datetime | None]) -> None:
+        writes = [
+            UpdateOne({"_id": agent}, {"$set": {"over_since": since}}, upsert=True)
+            for agent, since in changes.items()
+        ]
+        for chunk in chunked(writes):
+            await self._agents.bulk_write(chunk, ordered=False)
+
+    async def off_shift(self, replies: Sequence[tuple[str, str, datetime]]) -> dict[str, Document]:
+        # $min and $max: a repeated reply changes nothing.
+        writes = [
+            UpdateOne(
+                {"_id": f"{agent}:{day}"},
+                {"$min": {"first": at}, "$max": {"last": at},
+                 "$setOnInsert": {"agent_id": agent, "day": day}},
+                upsert=True,
+            )
+            for agent, day, at in replies
+        ]  # fmt: skip
+        for chunk in chunked(writes):
+            await self._off_shift.bulk_write(chunk, ordered=False)
+        return await find_by_ids(self._off_shift, [f"{a}:{d}" for a, d, _ in replies])

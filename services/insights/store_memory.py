@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
+from services.insights.domain.categories import Path, paths_of
+from services.insights.domain.drill import Drill
 from services.insights.domain.facts import TicketFact
+from services.insights.domain.surveys import Survey
+from services.insights.domain.timers import Timer
 from services.insights.store import LostRace
 
 
@@ -14,6 +19,12 @@ class MemoryInsightsStore:
 
     def __init__(self) -> None:
         self.stored: dict[str, TicketFact] = {}
+        self.timer_docs: dict[str, Timer] = {}
+        self.surveys: dict[str, Survey] = {}
+        self.sent: set[str] = set()
+        self.held: dict[str, tuple[str, str]] = {}
+        self.over: dict[str, datetime] = {}
+        self.days: dict[str, dict[str, Any]] = {}
         self.reads = 0
         self.writes = 0
 
@@ -52,7 +63,11 @@ class MemoryInsightsStore:
         )
 
     def opened_between(
-        self, since: datetime, until: datetime, teams: frozenset[str] | None
+        self,
+        since: datetime,
+        until: datetime,
+        teams: frozenset[str] | None,
+        drill: Drill | None = None,
     ) -> AsyncIterator[TicketFact]:
         return self._each(
             [
@@ -63,6 +78,11 @@ class MemoryInsightsStore:
                 and (teams is None or f.team in teams)
             ]
         )
+
+    async def category_counts(
+        self, since: datetime, until: datetime, teams: frozenset[str] | None
+    ) -> dict[Path, int]:
+        return dict(paths_of([f async for f in self.opened_between(since, until, teams)]))
 
     async def forget_customer(self, ticket_ids: Sequence[str], customer_ids: Sequence[str]) -> int:
         changed = 0
@@ -75,3 +95,81 @@ class MemoryInsightsStore:
                 )
                 changed += 1
         return changed
+
+    async def timers(self, ticket_ids: Iterable[str]) -> dict[str, Timer]:
+        wanted = set(ticket_ids)
+        return {i: t for i, t in self.timer_docs.items() if t.ticket_id in wanted}
+
+    async def set_timers(self, timers: Sequence[Timer]) -> None:
+        for timer in timers:
+            current = self.timer_docs.get(timer.timer_id)
+            fired = current.fired if current else []
+            key = timer.key if timer.key is not None else (current.key if current else None)
+            self.timer_docs[timer.timer_id] = timer.model_copy(update={"fired": fired, "key": key})
+
+    async def due_timers(self, now: datetime, limit: int) -> list[Timer]:
+        due = [t for t in self.timer_docs.values() if t.due_at is not None and t.due_at <= now]
+        return sorted(due, key=lambda t: t.due_at or now)[:limit]
+
+    async def next_due(self) -> datetime | None:
+        return min((t.due_at for t in self.timer_docs.values() if t.due_at), default=None)
+
+    async def fired(self, timers: Sequence[Timer]) -> None:
+        for timer in timers:
+            current = self.timer_docs.get(timer.timer_id, timer)
+            fired = [*current.fired, *([timer.key] if timer.key not in current.fired else [])]
+            self.timer_docs[timer.timer_id] = current.model_copy(
+                update={"due_at": None, "fired": [k for k in fired if k]}
+            )
+
+    async def offer_surveys(self, surveys: Sequence[Survey]) -> None:
+        for survey in surveys:
+            self.surveys.setdefault(survey.ticket_id, survey)
+
+    async def survey(self, ticket_id: str) -> Survey | None:
+        return self.surveys.get(ticket_id)
+
+    async def answer_survey(self, survey: Survey, answers_before: int) -> bool:
+        current = self.surveys.get(survey.ticket_id)
+        if current is None or current.answers != answers_before:
+            return False
+        self.surveys[survey.ticket_id] = survey
+        return True
+
+    async def reports_sent(self, keys: Sequence[str]) -> set[str]:
+        return self.sent & set(keys)
+
+    async def report_sent(self, keys: Sequence[str]) -> None:
+        self.sent.update(keys)
+
+    async def hold(self, changes: Sequence[tuple[str, str | None, str | None]]) -> None:
+        for ticket_id, agent, channel in changes:
+            if agent is None:
+                self.held.pop(ticket_id, None)
+            else:
+                self.held[ticket_id] = (agent, channel or "email")
+
+    async def holdings(self, agents: Iterable[str]) -> dict[str, dict[str, int]]:
+        wanted = set(agents)
+        out: dict[str, dict[str, int]] = {}
+        for agent, channel in self.held.values():
+            if agent in wanted:
+                per = out.setdefault(agent, {})
+                per[channel] = per.get(channel, 0) + 1
+        return out
+
+    async def over_since(self, agents: Iterable[str]) -> dict[str, datetime]:
+        return {a: self.over[a] for a in agents if a in self.over}
+
+    async def set_over_since(self, changes: dict[str, datetime | None]) -> None:
+        for agent, since in changes.items():
+            if since is None:
+                self.over.pop(agent, None)
+            else:
+                self.over[agent] = since
+
+    async def off_shift(self, replies: Sequence[tuple[str, str, datetime]]) -> dict[str, Any]:
+        for agent, day, at in replies:
+            doc = self.days.setdefault(f"{agent}:{day}", {"first": at, "last": at})
+            doc["first"], doc["last"] = min(doc["first"], at), max(doc["last"], at)
+        return {f"{a}:{d}": dict(self.days[f"{a}:{d}"]) for a, d, _ in replies}

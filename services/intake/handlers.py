@@ -1,6 +1,7 @@
 """Intake's subscribers on the consumer kit: contacts become ticket events (once); routing
-decisions are projected onto ticket records; agents' replies and self-help offers on email
-tickets are mailed to the customer; a ticket the customer solved with an article is resolved."""
+decisions are projected onto ticket records; agents' replies, self-help offers and
+satisfaction surveys on email tickets are mailed to the customer; a ticket the customer solved
+with an article is resolved."""
 
 from __future__ import annotations
 
@@ -8,7 +9,14 @@ from typing import Any
 
 from services.intake.service import CONTACT_GUARD, IntakeService
 from shared.consuming import Batch, ConsumerKit, Delivery
-from shared.events import ContactReceived, CustomerEvent, KbEvent, RoutingEvent, TicketEvent
+from shared.events import (
+    ContactReceived,
+    CustomerEvent,
+    InsightsEvent,
+    KbEvent,
+    RoutingEvent,
+    TicketEvent,
+)
 from shared.publishing import Publisher
 from shared.settings import ServiceSettings
 
@@ -78,6 +86,21 @@ def register(kit: ConsumerKit, settings: ServiceSettings, intake: IntakeService)
                 batch.publish(intake.tickets, event)
 
         await batch.each(act)
+
+    @kit.subscriber(
+        topics.insights,
+        name="intake.on_insights",
+        events=InsightsEvent,
+        accepts=frozenset({"survey.offered"}),
+        group="insights",
+        guard="survey-mail",
+        description="Mails each satisfaction survey on an email ticket to the customer, once.",
+    )
+    async def on_insights(batch: Batch[Any]) -> None:
+        async def mail(delivery: Delivery[Any]) -> None:
+            await intake.mail_survey(delivery.event)
+
+        await batch.each(mail)
 
     customers_subscriber(kit, settings, intake)
 

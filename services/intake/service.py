@@ -24,6 +24,7 @@ from services.intake.replies import build_reply, reply_message_id, send_reply
 from services.intake.self_help import build_self_help, self_help_message_id
 from services.intake.settings import IntakeSettings
 from services.intake.store import IntakeStore
+from services.intake.surveys import build_survey, survey_message_id
 from shared.broker import PermanentError
 from shared.consuming import Batch, Delivery
 from shared.events import (
@@ -36,6 +37,7 @@ from shared.events import (
     KbEvent,
     KbSelfHelpOffered,
     RoutingEvent,
+    SurveyOffered,
     TicketAgentReplied,
     TicketAssigned,
     TicketEscalated,
@@ -241,6 +243,20 @@ class IntakeService:
         )
         await send_reply(build_self_help(offer, ticket, sender), self.settings)
         log.info("self_help.mailed", articles=[a.article_id for a in offer.articles])
+
+    async def mail_survey(self, offer: SurveyOffered) -> None:
+        """Mail an email ticket's customer the satisfaction survey."""
+        ticket = await self.store.ticket(offer.ticket_id or "")
+        if ticket is None:
+            raise PermanentError(f"no ticket {offer.ticket_id} to survey")
+        if ticket.get("channel") != "email" or not ticket.get("reply_to"):
+            # A chat adapter shows the survey itself; a phone caller has no address.
+            log.info("survey.not_mailed", channel=ticket.get("channel"))
+            return
+        sender = self.settings.smtp_from
+        await self.store.remember_key(message_key(survey_message_id(offer, sender)), ticket["_id"])
+        await send_reply(build_survey(offer, ticket, sender), self.settings)
+        log.info("survey.mailed")
 
     async def claim_resolution(self, deflected: KbDeflected) -> TicketStatusChanged | None:
         """Resolve the deflected ticket in the store, once: the status and its history entry in

@@ -121,4 +121,8 @@ def catalog(language: str) -> Mapping[str, str]:
         raise ConfigError(file, "direction", "should be 'ltr' or 'rtl'")
     if len(merged["digits"]) != 10:
         raise ConfigError(file, "digits", "should be the ten digits 0 to 9")
+    if len(merged["decimal_separator"]) != 1:
+        raise ConfigError(file, "decimal_separator", "should be one character")
+    if len([name for name in merged["months"].split(",") if name.strip()]) != 12:
+        raise ConfigError(file, "months", "should name the twelve months, separated by commas")
     return merged

@@ -1,6 +1,6 @@
 """The notifier's subscribers on the consumer kit: the work done once per event in the shared
-group (the ticket, routing and SLA topics together), and live pushes on every replica (a group
-of its own per replica)."""
+group (the ticket, routing and SLA topics together; customers and insights each in a group of
+their own), and live pushes on every replica (a group of its own per replica)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,21 @@ from typing import Annotated, Any, get_args
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from pydantic import Field
 
+from services.notifier.domain.insights import INSIGHT_TYPES
 from services.notifier.live import Live
 from services.notifier.service import NotifierService
 from services.notifier.settings import NotifierSettings
 from shared.consuming import Batch, ConsumerKit
-from shared.events import CustomerErased, CustomerEvent, Event, RoutingEvent, SlaEvent, TicketEvent
+from shared.events import (
+    CustomerErased,
+    CustomerEvent,
+    Event,
+    MonthlyReportReady,
+    RoutingEvent,
+    SignalRaised,
+    SlaEvent,
+    TicketEvent,
+)
 from shared.events.notifications import NotificationEvent
 
 
@@ -45,6 +55,7 @@ NotifierInput: Any = Annotated[
     ),
     Field(discriminator="event_type"),
 ]
+InsightInput = Annotated[SignalRaised | MonthlyReportReady, Field(discriminator="event_type")]
 LiveEvent: Any = Annotated[
     reduce(operator.or_, (_LIVE[kind] for kind in sorted(LIVE_TYPES))),
     Field(discriminator="event_type"),
@@ -100,6 +111,20 @@ def register(
             with batch.isolate(delivery):
                 if isinstance(delivery.event, CustomerErased):
                     await service.erase(delivery.event)
+
+    # No guard either, for the same reasons: jobs and pushes take ids derived from the event.
+    @kit.subscriber(
+        topics.insights,
+        name="notifier.on_insights",
+        events=InsightInput,
+        accepts=INSIGHT_TYPES,
+        group="insights",
+        description="Tells a team's lead (its manager when the team has no lead) of each sign "
+        "of poor service, as a coaching notice by the channels config/notifier.yaml gives its "
+        "kind; mails each manager their monthly category report, in their language.",
+    )
+    async def on_insights(batch: Batch[Event]) -> None:
+        await service.on_insights(batch)
 
     @kit.subscriber(
         topics.tickets,

@@ -33,7 +33,7 @@ from services.notifier.domain.errors import (
     NotifierError,
     Unacceptable,
 )
-from services.notifier.domain.notices import NoticeKind
+from services.notifier.domain.notices import TicketNoticeKind
 from services.notifier.push import PushHub, Stream
 from services.notifier.service import NotifierService
 from shared.access import Access, Person, Rule
@@ -70,7 +70,9 @@ class WebhookIn(BaseModel):
         "resolve to a public address, or one `webhooks.allow_networks` allows."
     )
     teams: list[str] = Field(min_length=1, description="Teams whose notices it receives.")
-    kinds: list[NoticeKind] = Field(default_factory=list, description="Empty: every kind.")
+    kinds: list[TicketNoticeKind] = Field(
+        default_factory=list, description="Empty: every kind of ticket notice."
+    )
     secret: str | None = Field(
         default=None, min_length=16, description="HMAC key; generated and returned if absent."
     )

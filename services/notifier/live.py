@@ -101,6 +101,7 @@ class Live:
                 delivered = event.caused(
                     NotificationDelivered,
                     f"notification:{person_id}:push:{replica}",
+                    ticket_id=event.ticket_id or None,
                     recipient=person_id,
                     channel="push",
                     address=f"console:{replica}",
@@ -188,7 +189,7 @@ class Live:
         """A notice: push it to its recipients connected here; the connections each reached."""
         notice = {
             "kind": event.kind,
-            "ticket_id": event.ticket_id,
+            "ticket_id": event.ticket_id or None,
             "reference": _reference(event),
             "text": event.text,
         }
@@ -218,8 +219,9 @@ class Live:
         return await self.hub.broadcast(event.recipients, message("escalation", update))
 
 
-def _reference(event: NotificationPushed) -> str:
-    return ticket_reference(event.ticket_id)
+def _reference(event: NotificationPushed) -> str | None:
+    # A notice about no ticket (an agent's sign of poor service, a report) has an empty id.
+    return ticket_reference(event.ticket_id) if event.ticket_id else None
 
 
 def _view(event: NotificationPushed) -> dict[str, Any]:

@@ -15,9 +15,11 @@ from typing import Any
 import jinja2
 
 from services.notifier.config import catalog
+from services.notifier.domain.insight_wording import report_block, signal_block
 from services.notifier.domain.notices import Notice, Recipient
 from services.notifier.domain.wording import (
     FALLBACK_LANGUAGE,
+    Block,
     Words,
     block,
     digest_subject,
@@ -50,6 +52,20 @@ def _environment() -> jinja2.Environment:
     )
 
 
+def _block(
+    notice: Notice,
+    recipient: Recipient,
+    words: Words,
+    console_url: str | None,
+    acknowledge_within: timedelta | None,
+) -> Block:
+    if notice.signal is not None:
+        return signal_block(notice, notice.signal, words)
+    if notice.report is not None:
+        return report_block(notice.report, words)
+    return block(notice, recipient, words, console_url, acknowledge_within)
+
+
 def render_email(
     notices: Sequence[Notice],
     recipient: Recipient,
@@ -65,7 +81,7 @@ def render_email(
         raise ValueError("an email needs at least one notice")
     language = email_language(recipient.language)
     words = Words(catalog(language))
-    blocks = [block(n, recipient, words, console_url, acknowledge_within) for n in notices]
+    blocks = [_block(n, recipient, words, console_url, acknowledge_within) for n in notices]
     digest = len(blocks) > 1
     subject = header_text(digest_subject(notices, words) if digest else blocks[0].title)
     context: dict[str, Any] = {

@@ -1,6 +1,7 @@
 """The notifier's use cases: what a batch of ticket, routing and SLA events means (the board,
-who is told, the messages, the ladders opened and stopped), climbing and stopping ladders, and
-what the console and its managers ask for."""
+who is told, the messages, the ladders opened and stopped), the insights service's signs of
+poor service and monthly reports, climbing and stopping ladders, and what the console and its
+managers ask for."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from services.notifier.domain.deliveries import Job, in_digest_slots
 from services.notifier.domain.erasure import Erasure
 from services.notifier.domain.errors import Conflict, Forbidden, NotFound, Unacceptable
 from services.notifier.domain.escalations import Escalation, may_acknowledge
+from services.notifier.domain.insights import insight_notice
 from services.notifier.domain.ladders import Rules, first_step, next_step
 from services.notifier.domain.notices import notice_kind
 from services.notifier.domain.telling import Told, messages, notice_for, people_of, tell
@@ -111,6 +113,23 @@ class NotifierService:
         for delivery in batch:
             with batch.isolate(delivery):
                 await self._decide(delivery.event, plan, told_about, now)
+        await self._carry_out(batch, plan)
+
+    async def on_insights(self, batch: Batch[Event]) -> None:
+        """Signs of poor service (coaching notices for the team's lead) and monthly reports
+        (for their manager), idempotent as the rest: outbox jobs and pushes take ids derived
+        from the event. No board row and no ladder: a coaching notice waits on nobody."""
+        plan = _Plan(rows={}, ladders=[])
+        now = self.clock.now()
+        for delivery in batch:
+            with batch.isolate(delivery):
+                notice = insight_notice(delivery.event, self.rules.directory)
+                step = first_step(notice, self.rules.ladders)
+                if step is None:
+                    signal = notice.signal.kind if notice.signal else None
+                    log.info("insight.switched_off", event_type=notice.event_type, kind=signal)
+                    continue
+                plan.told.append(tell(notice, step, [], now=now, rules=self.rules))
         await self._carry_out(batch, plan)
 
     async def _decide(self, event: Event, plan: _Plan, watched: set[str], now: datetime) -> None:

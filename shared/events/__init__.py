@@ -14,6 +14,14 @@ from shared.events.contacts import (
 from shared.events.customers import CustomerErased, CustomerEvent, CustomerMerged
 from shared.events.deadletter import DeadLettered
 from shared.events.envelope import Event
+from shared.events.insights import (
+    CategoryLine,
+    InsightsEvent,
+    MonthlyReportReady,
+    SignalKind,
+    SignalRaised,
+    SurveyOffered,
+)
 from shared.events.kb import (
     ArticleMatch,
     KbArticleChanged,
@@ -73,6 +81,9 @@ customer_events: TypeAdapter[CustomerMerged | CustomerErased] = TypeAdapter(Cust
 sla_events: TypeAdapter[SlaEvent] = TypeAdapter(SlaEvent)
 kb_events: TypeAdapter[KbEvent] = TypeAdapter(KbEvent)
 notification_events: TypeAdapter[NotificationEvent] = TypeAdapter(NotificationEvent)
+insights_events: TypeAdapter[SurveyOffered | SignalRaised | MonthlyReportReady] = TypeAdapter(
+    InsightsEvent
+)
 
 __all__ = [
     "AgentEvent",
@@ -80,6 +91,7 @@ __all__ = [
     "ArticleMatch",
     "AttachmentInfo",
     "CallRecord",
+    "CategoryLine",
     "ChatMessage",
     "ContactEvent",
     "ContactReceived",
@@ -90,6 +102,7 @@ __all__ = [
     "EmailMessage",
     "EscalationAcknowledged",
     "Event",
+    "InsightsEvent",
     "KbArticleChanged",
     "KbDeflected",
     "KbEvent",
@@ -97,6 +110,7 @@ __all__ = [
     "KbSearched",
     "KbSelfHelpOffered",
     "KbSuggested",
+    "MonthlyReportReady",
     "NotificationDelivered",
     "NotificationEvent",
     "NotificationFailed",
@@ -104,6 +118,8 @@ __all__ = [
     "Presence",
     "QueueOrder",
     "RoutingEvent",
+    "SignalKind",
+    "SignalRaised",
     "SlaBreached",
     "SlaEvent",
     "SlaMet",
@@ -112,6 +128,7 @@ __all__ = [
     "SlaResumed",
     "SlaStarted",
     "SlaWarning",
+    "SurveyOffered",
     "TicketAgentReplied",
     "TicketAssigned",
     "TicketContactAppended",
@@ -131,6 +148,7 @@ __all__ = [
     "TransferCause",
     "contact_events",
     "customer_events",
+    "insights_events",
     "kb_events",
     "notification_events",
     "routing_events",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shutil
 import time
 import uuid
@@ -36,6 +37,7 @@ pytestmark = pytest.mark.e2e
 FIRST_RESPONSE_SECONDS = 8
 RESOLUTION_SECONDS = 12
 # One agent per team in config/teams.yaml: intake lets only the ticket's team act on it.
+SURVEY_DELAY_SECONDS = 2
 AGENT_OF_TEAM = {"technical": "ag-maria", "accounts": "ag-olga", "service-desk": "ag-dina"}
 L2_NETWORK = ["ag-nika", "ag-sergei"]
 
@@ -48,11 +50,13 @@ class MailCatcher:
         from email import message_from_bytes, policy
 
         msg = message_from_bytes(envelope.content, policy=policy.default)
+        text = msg.get_body(preferencelist=("plain",))
         self.messages.append(
             {
                 "to": envelope.rcpt_tos,
                 "subject": str(msg["subject"]),
                 "message_id": str(msg["message-id"]),
+                "body": text.get_content() if text is not None else "",
             }
         )
         return "250 OK"
@@ -94,6 +98,10 @@ def run(stack: StackEndpoints, tmp_path_factory: pytest.TempPathFactory) -> Iter
     suffix = uuid.uuid4().hex[:8]
     config_dir = tmp_path_factory.mktemp("config")
     shutil.copytree(ROOT / "config", config_dir, dirs_exist_ok=True)
+    surveys = (config_dir / "insights.yaml").read_text(encoding="utf-8")
+    (config_dir / "insights.yaml").write_text(
+        surveys.replace("delay: PT24H", f"delay: PT{SURVEY_DELAY_SECONDS}S"), encoding="utf-8"
+    )
     write_fast_sla(
         config_dir,
         first_response=f"PT{FIRST_RESPONSE_SECONDS}S",
@@ -117,7 +125,12 @@ def run(stack: StackEndpoints, tmp_path_factory: pytest.TempPathFactory) -> Iter
         "HELPDESK_LOGGING__FORMAT": "json",
     }
     topics = TopicSettings(**{k.split("__")[1].lower(): v for k, v in topic_env(suffix).items()})
-    pipeline = Pipeline(stack, env=env, log_dir=tmp_path_factory.mktemp("logs"))
+    pipeline = Pipeline(
+        stack,
+        env=env,
+        log_dir=tmp_path_factory.mktemp("logs"),
+        service_env={"insights": {"HELPDESK_PUBLIC_URL": "{url}"}},
+    )
     try:
         pipeline.start()
         yield Run(topics, pipeline, mail, f"e2e{suffix}_", stack, keys)
@@ -407,6 +420,94 @@ async def test_a_reply_in_time_meets_the_first_response_target(
         row = await eventually(reported, timeout=30)
     assert (row["channel"], row["language"], row["agent_replies"]) == ("chat", "ru", 1)
     assert row["first_response_seconds"] is not None and row["category"] == "account"
+
+
+async def _mail_in(run: Run, address: str, *, words: str = "") -> ContactReceived:
+    contact = ContactReceived(
+        contact_id=f"mail-{uuid.uuid4().hex}",
+        language="en",
+        message={
+            "channel": "email",
+            "from_address": address,
+            "subject": "The wifi drops every few minutes",
+            "body": f"Our office wifi keeps dropping since this morning. {words}",
+        },
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=run.endpoints.bootstrap_servers)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            run.topics.contacts, contact.model_dump_json().encode(), key=contact.kafka_key()
+        )
+    finally:
+        await producer.stop()
+    return contact
+
+
+async def test_a_resolved_ticket_is_surveyed_and_one_click_records_the_score(
+    run: Run, observed: Observed
+) -> None:
+    surveyed, reopened = "sofia.survey@example.com", "omid.reopen@example.com"
+    tickets = [
+        ticket_id_for_contact((await _mail_in(run, address)).contact_id)
+        for address in (surveyed, reopened)
+    ]
+    intake = run.pipeline.running["intake"].url
+    insights = run.pipeline.running["insights"].url
+    operator = {"Authorization": f"Bearer {run.keys.agent_token('ops-rin')}"}
+    async with httpx.AsyncClient(timeout=10) as client:
+        for n, ticket_id in enumerate(tickets):
+
+            def assignment(t: str = ticket_id) -> dict[str, Any] | None:
+                events = observed.events(run.topics.routing, "ticket.assigned")
+                return next((e for e in events if e["ticket_id"] == t), None)
+
+            assigned = await eventually(assignment, timeout=60)
+            agent = {"Authorization": f"Bearer {run.keys.agent_token(assigned['agent_id'])}"}
+
+            async def seen(t: str = ticket_id, headers: dict[str, str] = agent) -> bool:
+                return (await client.get(f"{intake}/tickets/{t}", headers=headers)).is_success
+
+            await eventually(seen, timeout=30)
+            steps = [("reply", {"body": "We restarted the access point."}),
+                     ("resolve", {"reason": "fixed"})]  # fmt: skip
+            if n == 1:
+                steps.append(("reopen", {"reason": "the customer says it is back"}))
+            for action, body in steps:
+                done = await client.post(f"{intake}/tickets/{ticket_id}/{action}", json=body,
+                                         headers=agent)  # fmt: skip
+                assert done.status_code == 202, done.text
+
+        def survey_mail() -> dict[str, Any] | None:
+            return next(
+                (m for m in run.mail.messages if surveyed in m["to"] and "/survey/" in m["body"]),
+                None,
+            )
+
+        mail = await eventually(survey_mail, timeout=30)
+        assert "How satisfied are you" in mail["body"]
+        link = re.search(r"(http://\S+/survey/\S+)\?score=4", mail["body"])
+        assert link is not None, mail["body"]
+        clicked = await client.get(f"{link.group(1)}?score=4")
+        assert clicked.status_code == 200 and "Thank you for your answer" in clicked.text
+
+        async def scored() -> dict[str, Any] | None:
+            rows = await client.get(f"{insights}/reports/tickets", headers=operator)
+            row = next((r for r in rows.json() if r["ticket_id"] == tickets[0]), None)
+            return row if row and row["csat_score"] == 4 else None
+
+        await eventually(scored, timeout=30)
+
+        def answers() -> list[int]:
+            events = observed.events(run.topics.tickets, "ticket.csat_received")
+            return [e["score"] for e in events if e["ticket_id"] == tickets[0]]
+
+        assert await eventually(answers, timeout=10) == [4]
+        # The reopened ticket was due its survey long ago; it got none.
+        await asyncio.sleep(SURVEY_DELAY_SECONDS + 1)
+        assert not any(reopened in m["to"] and "/survey/" in m["body"] for m in run.mail.messages)
+        offers = observed.events(run.topics.insights, "survey.offered")
+        assert [o["ticket_id"] for o in offers if o["ticket_id"] in tickets] == [tickets[0]]
 
 
 ERASED_ADDRESS = "erika.mustermann@example.com"

@@ -40,7 +40,10 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from services.insights.app import build_app as build_insights
+from services.insights.domain.surveys import Survey
+from services.insights.service import SURVEY_ISSUER
 from services.insights.settings import InsightsSettings
+from services.insights.store import MongoInsightsStore
 from services.intake.app import build_app as build_intake
 from services.intake.auth import sign_request
 from services.intake.settings import IntakeSettings
@@ -358,6 +361,11 @@ async def insights(make_settings: Any, detector: LanguageDetector, stack: AsyncE
     api = Api(service, await stack.enter_async_context(running(service)))
     await _publish(service, _opened(), settings.topics.tickets)
     await _publish(service, _routed(), settings.topics.routing)
+    now = datetime.now(UTC)
+    survey = Survey(ticket_id=TICKET, offered_at=now, expires_at=now + timedelta(days=14))
+    await MongoInsightsStore(service.db).offer_surveys([survey])
+    keys = TokenKeys(SECRET, issuer=SURVEY_ISSUER)
+    api.link = keys.issue(TICKET, ttl=timedelta(days=7), now=now)
     return api
 
 

@@ -17,7 +17,10 @@ import pytest
 from fastapi import FastAPI
 
 from services.insights.app import build_app as build_insights
+from services.insights.domain.surveys import Survey
+from services.insights.service import SURVEY_ISSUER
 from services.insights.settings import InsightsSettings
+from services.insights.store import MongoInsightsStore
 from services.intake.app import build_app as build_intake
 from services.intake.settings import IntakeSettings
 from services.kb.app import build_app as build_kb
@@ -29,6 +32,7 @@ from services.router.settings import RouterSettings
 from services.sla.app import build_app as build_sla
 from services.sla.settings import SlaSettings
 from shared.access import Rule
+from shared.agent_tokens import TokenKeys
 from shared.events import (
     Event,
     KbDeflected,
@@ -39,6 +43,7 @@ from shared.events import (
 )
 from shared.ids import derived_id, ticket_id_for_contact
 from shared.language import LanguageDetector
+from shared.mongo import make_mongo_client
 from shared.runtime import Service
 from shared.settings import ServiceSettings
 from tests.handler.route_access_support import (
@@ -192,6 +197,7 @@ _REPORT_QUERIES: dict[str, dict[str, Any]] = {
     "tickets.csv": {},
     "categories": {"month": "2026-11"},
     "categories.csv": {"month": "2026-11"},
+    "load": {"step": "day"},
 }
 INSIGHTS: dict[str, Row] = {
     **HEALTH,
@@ -201,6 +207,25 @@ INSIGHTS: dict[str, Row] = {
         )
         for name, q in _REPORT_QUERIES.items()
     },
+    "GET /reports/charts/{name}.svg": Row(
+        REPORTS,
+        200,
+        LEAD,
+        ((NIKA, 403), (MANAGER_A, 403)),
+        {"name": "sla"},
+        query={"team": "technical"},
+    ),
+    "GET /survey/{token}": Row(LINK, 200, others=((NIKA, 401),), params={"token": "@survey"}),
+    "POST /survey/{token}": Row(
+        LINK,
+        200,
+        others=((NIKA, 401),),
+        params={"token": "@survey"},
+        content=b"score=4&comment=quick",
+        content_type="application/x-www-form-urlencoded",
+    ),
+    "GET /reports/page": Row(PUBLIC, 200),
+    "GET /reports/page/static/{name}": Row(PUBLIC, 200, params={"name": "reports.js"}),
 }
 
 NOTIFIER: dict[str, Row] = {
@@ -436,11 +461,20 @@ async def seed_sla(
 async def seed_insights(
     broker: Any, client: httpx.AsyncClient, settings: ServiceSettings, seen: list[dict[str, Any]]
 ) -> Seeds:
-    """A technical ticket, so the reports have a fact to show."""
+    """A technical ticket, so the reports have a fact to show, and its survey offered (written
+    as the timer would have, a day after its resolution) with the link's token."""
     ticket_id = "t-route-access"
     await _send(broker, settings.topics.tickets, _opened(ticket_id, "Wifi drops"))
     await _technical_ticket(broker, settings, ticket_id)
-    return {"ticket": ticket_id}
+    now = datetime.now(UTC)
+    survey = Survey(ticket_id=ticket_id, offered_at=now, expires_at=now + timedelta(days=14))
+    mongo = make_mongo_client(settings.mongo)
+    try:
+        await MongoInsightsStore(mongo[settings.database_name]).offer_surveys([survey])
+    finally:
+        await mongo.close()
+    keys = TokenKeys(TOKEN_SECRET, issuer=SURVEY_ISSUER)
+    return {"ticket": ticket_id, "survey": keys.issue(ticket_id, ttl=timedelta(days=1), now=now)}
 
 
 async def seed_notifier(

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from services.insights.domain.categories import category_report
+from services.insights.domain.categories import category_report, paths_of
 from services.insights.domain.drill import Drill
 from services.insights.domain.facts import TicketFact, apply
 from services.insights.domain.measures import measure
@@ -308,7 +308,7 @@ def test_the_category_tree_with_shares_and_the_change_from_october(
     def month(m: int) -> list[TicketFact]:
         return [f for f in facts.values() if f.opened_at and f.opened_at.month == m]
 
-    tree = category_report("2026-11", "2026-10", month(11), month(10))
+    tree = category_report("2026-11", "2026-10", paths_of(month(11)), paths_of(month(10)))
     assert (tree.tickets, tree.previous_tickets) == (6, 1)
     top = {n.name: n for n in tree.categories}
     assert tree.categories[0].name == "network"

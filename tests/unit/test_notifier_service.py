@@ -1,6 +1,7 @@
 """The notifier's batch use cases on the in-memory store, fed batches through the consumer kit:
 several events of one ticket in one batch, a record that fails alone, store calls that do not
-grow with the batch, and the live push consumer reading only the rows it does not hold."""
+grow with the batch, the live push consumer reading only the rows it does not hold, and the
+insights service's signs of poor service and monthly reports."""
 
 from __future__ import annotations
 
@@ -20,14 +21,19 @@ from services.notifier.store_memory import MemoryNotifierStore
 from shared.clock import FakeClock
 from shared.consuming import ConsumerKit
 from shared.events import (
+    CategoryLine,
     Event,
+    MonthlyReportReady,
+    SignalRaised,
     SlaBreached,
     SlaMet,
     SlaStarted,
+    SurveyOffered,
     TicketAssigned,
     TicketEscalated,
     TicketOpened,
     TicketRouted,
+    notification_events,
 )
 from shared.idempotency import MemoryGuard
 from shared.ids import derived_id, ticket_reference
@@ -140,6 +146,7 @@ class Desk:
         "tickets": "notifier.on_events",
         "routing": "notifier.on_events",
         "sla": "notifier.on_events",
+        "insights": "notifier.on_insights",
     }
 
     def __init__(self, store: Any = None, settings: NotifierSettings | None = None) -> None:
@@ -327,3 +334,100 @@ async def test_the_push_consumer_reads_only_the_rows_it_does_not_hold() -> None:
 
     # Opened: no team yet, nobody sees it; routed: the team's queue; then assigned.
     assert all(shown(t) == [None, "ag-nika"] for t in tickets)
+
+
+def signal(kind: str = "low_csat", **fields: Any) -> SignalRaised:
+    values: dict[str, Any] = {
+        "subject": "t-9",
+        "ticket_id": "t-9",
+        "kind": kind,
+        "team": "technical",
+        "agent_id": "ag-sergei",
+        "value": 1,
+        "threshold": 2,
+        "detail": "scored 1",
+        "occurred_at": T0,
+    }
+    return SignalRaised(**(values | fields))
+
+
+def report(manager_id: str) -> MonthlyReportReady:
+    return MonthlyReportReady(
+        manager_id=manager_id,
+        month="2025-12",
+        teams=["service-desk"],
+        tickets=3,
+        previous_tickets=5,
+        lines=[CategoryLine(path="general", count=3, share=1.0, change=-2)],
+        occurred_at=T0,
+    )
+
+
+async def test_signs_and_reports_are_told_once_per_event_and_surveys_are_left_alone() -> None:
+    desk = Desk()
+    console = Connection()
+    desk.hub.add("lead-technical", console)
+    low = signal()
+    agents = signal(
+        "over_capacity", subject="ag-john", ticket_id=None, team=None, agent_id="ag-john"
+    )
+    monthly, ghost = report("mgr-service-desk"), report("mgr-ghost")
+    survey = SurveyOffered(
+        ticket_id="t-9", language="en", link="https://x.example/s", expires_at=T0
+    )
+    batch = [low, survey, agents, monthly, ghost, low]
+    await desk.feed("insights", *batch)
+    await desk.feed("insights", *batch)
+
+    jobs = memory(desk).jobs_by_key
+    assert sorted(jobs) == sorted(
+        [
+            f"{low.event_id}:lead-technical:email",
+            f"{agents.event_id}:mgr-accounts:email",
+            f"{monthly.event_id}:mgr-service-desk:email",
+        ]
+    )
+    assert {job.notice.kind for job in jobs.values()} == {"signal", "monthly_report"}
+    pushes = desk.published("notification.pushed")
+    # Each sign pushed under one id, again when the batch came again; the report by email only.
+    assert sorted({(p["event_id"], p["recipients"][0], p["ticket_id"]) for p in pushes}) == sorted(
+        [
+            (str(derived_id(low.event_id, "push", 0)), "lead-technical", "t-9"),
+            (str(derived_id(agents.event_id, "push", 0)), "mgr-accounts", ""),
+        ]
+    )
+    # A manager the directory does not know is dead-lettered with why, each time it comes.
+    assert [letter["reason"] for letter in desk.letters].count(desk.letters[0]["reason"]) == 2
+    assert "person 'mgr-ghost'" in desk.letters[0]["reason"]
+    assert len(desk.letters) == 2
+    assert desk.store.calls["enqueue"] == 2 and desk.store.calls["board_rows"] == 0
+
+
+async def test_a_console_shows_a_sign_once_with_its_reference_and_an_agents_without() -> None:
+    desk = Desk()
+    consoles = {"lead-technical": Connection(), "mgr-accounts": Connection()}
+    for person_id, console in consoles.items():
+        desk.hub.add(person_id, console)
+    low = signal()
+    agents = signal("off_shift", subject="ag-olga", ticket_id=None, team=None, agent_id="ag-olga")
+    await desk.feed("insights", low, agents)
+    pushed = [notification_events.validate_python(p) for p in desk.published("notification.pushed")]
+    records = [record(desk.topic("notifications"), p, n) for n, p in enumerate(pushed)]
+    spec = desk.kit.subscriptions["notifier.on_live_push"]
+    async with TestKafkaBroker(desk.broker):
+        await desk.kit.consume(spec, records)
+        await desk.kit.consume(spec, records)
+
+    [lead] = [m["data"] for m in consoles["lead-technical"].received if m["type"] == "notice"]
+    assert (lead["kind"], lead["ticket_id"], lead["reference"]) == (
+        "signal",
+        "t-9",
+        ticket_reference("t-9"),
+    )
+    assert lead["text"].startswith(f"{ticket_reference('t-9')} coaching notice:")
+    [manager] = [m["data"] for m in consoles["mgr-accounts"].received if m["type"] == "notice"]
+    assert (manager["ticket_id"], manager["reference"]) == (None, None)
+    assert manager["text"].startswith("Coaching notice: agent working outside their shift")
+    # The audit trail of a push about no ticket names no ticket.
+    audit = {(d["recipient"], d["ticket_id"]) for d in desk.published("notification.delivered")}
+    assert audit == {("lead-technical", "t-9"), ("mgr-accounts", None)}

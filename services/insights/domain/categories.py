@@ -9,7 +9,7 @@ the source's own report does.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from pydantic import BaseModel, Field
 
@@ -39,25 +39,25 @@ class CategoryReport(BaseModel):
     categories: list[CategoryNode]
 
 
-def path_of(fact: TicketFact) -> tuple[str, str, str]:
-    return (
-        fact.category or UNSPECIFIED,
-        fact.subcategory or UNSPECIFIED,
-        fact.item or UNSPECIFIED,
-    )
-
-
 def _share(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def _counts(facts: Iterable[TicketFact]) -> Counter[tuple[str, ...]]:
+Path = tuple[str | None, str | None, str | None]
+
+
+def paths_of(facts: Iterable[TicketFact]) -> Counter[Path]:
+    """Tickets per (category, subcategory, item), as the store counts them."""
+    return Counter((f.category, f.subcategory, f.item) for f in facts)
+
+
+def _counts(paths: Mapping[Path, int]) -> Counter[tuple[str, ...]]:
     """Tickets under every prefix of every path: (), (category,), (category, sub), (…, item)."""
     counts: Counter[tuple[str, ...]] = Counter()
-    for fact in facts:
-        path = path_of(fact)
+    for (category, subcategory, item), count in paths.items():
+        path = (category or UNSPECIFIED, subcategory or UNSPECIFIED, item or UNSPECIFIED)
         for depth in range(4):
-            counts[path[:depth]] += 1
+            counts[path[:depth]] += count
     return counts
 
 
@@ -94,11 +94,11 @@ def _nodes(
 def category_report(
     month: str,
     previous_month: str,
-    facts: Iterable[TicketFact],
-    previous: Iterable[TicketFact],
+    paths: Mapping[Path, int],
+    previous: Mapping[Path, int],
 ) -> CategoryReport:
-    """The tree of `facts` (the month's tickets) beside `previous` (the month before's)."""
-    now, before = _counts(facts), _counts(previous)
+    """The tree of the month's tickets per path beside the month before's."""
+    now, before = _counts(paths), _counts(previous)
     return CategoryReport(
         month=month,
         previous_month=previous_month,

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from services.insights.domain.facts import TicketFact
 from services.insights.domain.measures import Measures
 from services.insights.domain.metrics import Dimension, group_of
+from shared.events.sla import Metric
 
 
 class Drill(BaseModel):
@@ -25,7 +26,7 @@ class Drill(BaseModel):
     reopened: bool | None = None
     resolved: bool | None = None
     first_contact_resolved: bool | None = None
-    breached: str | None = Field(default=None, description="A target that was breached.")
+    breached: Metric | None = Field(default=None, description="A target that was breached.")
 
     def matches(self, fact: TicketFact, m: Measures) -> bool:
         checks = (

@@ -72,7 +72,9 @@ ACTED_ON = frozenset(
 #: Event ids a fact remembers; a ticket with more events than this is a conversation far past
 #: any redelivery window, and the oldest ids are let go.
 REMEMBERED = 500
-#: Reply times a fact keeps (the count goes on past it).
+#: Assignments a fact keeps, the latest (a ticket passed around more is an exception).
+ASSIGNMENTS = 50
+#: Reply times a fact keeps, the latest (the count goes on past it).
 REPLY_TIMES = 200
 
 TIERS = ("L1", "L2", "L3")
@@ -85,6 +87,11 @@ Outcome = Literal["met", "breached"]
 class StatusChange(BaseModel):
     at: datetime
     status: str
+
+
+class Assignment(BaseModel):
+    at: datetime
+    agent_id: str
 
 
 class Target(BaseModel):
@@ -116,10 +123,20 @@ class TicketFact(BaseModel):
     agent_id: str | None = Field(default=None, description="The latest assignee.")
     agent_at: datetime | None = None
     agents: list[str] = Field(default_factory=list, description="Everyone assigned, in order.")
+    assignments: list[Assignment] = Field(
+        default_factory=list, description="Who held it from when, by time (the latest kept)."
+    )
+    held: str | None = Field(
+        default=None, description="`agent|channel` as the agents' holdings last counted it."
+    )
     tier: str | None = Field(default=None, description="The highest tier reached.")
     opened_at: datetime | None = None
     first_assigned_at: datetime | None = None
     first_response_at: datetime | None = None
+    queued_at: datetime | None = Field(default=None, description="When it last joined a queue.")
+    last_customer_at: datetime | None = Field(
+        default=None, description="The customer's latest contact (the opening one included)."
+    )
     reply_times: list[datetime] = Field(default_factory=list)
     agent_replies: int = 0
     customer_contacts: int = Field(default=0, description="Contacts after the opening one.")
@@ -132,6 +149,9 @@ class TicketFact(BaseModel):
     sla: dict[str, Target] = Field(default_factory=dict, description="By target (metric).")
     csat_score: int | None = None
     csat_at: datetime | None = None
+    armed: dict[str, str] = Field(
+        default_factory=dict, description="The timers armed for it: kind -> key and due time."
+    )
     applied: list[str] = Field(default_factory=list, description="Ids of the events applied.")
     version: int = Field(default=0, description="Writes so far (the store's concurrency guard).")
 
@@ -155,6 +175,69 @@ class TicketFact(BaseModel):
         """Stored beside the fact so a report reads only tickets open at some point of its
         window: the last resolution while resolved, else None."""
         return self.resolved_at
+
+    @property
+    def last_reply_at(self) -> datetime | None:
+        return self.reply_times[-1] if self.reply_times else None
+
+    @property
+    def waiting_since(self) -> datetime | None:
+        """Since when the customer has waited for an agent's reply: their latest contact not
+        yet answered, or the end of the last pause after it; None if nobody owes a reply."""
+        if self.opened_at is None or self.status in CLOSED or self.status in WAITING:
+            return None
+        customer = self.last_customer_at or self.opened_at
+        reply = self.last_reply_at
+        if reply is not None and reply >= customer:
+            return None
+        resumed = [c.at for c in self.statuses if c.at > customer]
+        return max([customer, *resumed])
+
+    @property
+    def waiting_in_queue_since(self) -> datetime | None:
+        """Since when it has waited in a queue with nobody assigned after; None otherwise."""
+        if self.queued_at is None or self.status in CLOSED:
+            return None
+        if self.agent_at is not None and self.agent_at >= self.queued_at:
+            return None
+        return self.queued_at
+
+    @property
+    def holder(self) -> str | None:
+        """`agent|channel` while an agent holds it open now; None otherwise."""
+        if self.opened_at is None or self.resolved or self.agent_id is None:
+            return None
+        return f"{self.agent_id}|{self.channel or 'email'}"
+
+    def open_spans(self, until: datetime) -> list[tuple[datetime, datetime]]:
+        """The stretches before `until` it was open (not resolved or closed)."""
+        if self.opened_at is None or self.opened_at >= until:
+            return []
+        spans: list[tuple[datetime, datetime]] = []
+        start: datetime | None = self.opened_at
+        for change in self.statuses:
+            if change.at >= until:
+                break
+            if change.status in CLOSED and start is not None:
+                if change.at > start:
+                    spans.append((start, change.at))
+                start = None
+            elif change.status not in CLOSED and start is None:
+                start = change.at
+        if start is not None:
+            spans.append((start, until))
+        return spans
+
+    def holding_spans(self, until: datetime) -> list[tuple[str, datetime, datetime]]:
+        """(agent, from, to): the stretches each agent held it open."""
+        held: list[tuple[str, datetime, datetime]] = []
+        for index, assignment in enumerate(self.assignments):
+            end = self.assignments[index + 1].at if index + 1 < len(self.assignments) else until
+            for low, high in self.open_spans(until):
+                start, stop = max(low, assignment.at), min(high, end)
+                if stop > start:
+                    held.append((assignment.agent_id, start, stop))
+        return held
 
     def status_at(self, instant: datetime) -> str | None:
         """The status at `instant`: None before it opened."""
@@ -211,6 +294,10 @@ def _team(fact: TicketFact, team: str, at: datetime) -> dict[str, object]:
     return {"team": team, "team_at": at}
 
 
+def _latest(current: datetime | None, seen: datetime) -> datetime:
+    return seen if current is None or seen > current else current
+
+
 def _earliest(current: datetime | None, seen: datetime) -> datetime:
     return seen if current is None or seen < current else current
 
@@ -239,6 +326,7 @@ def _changes(fact: TicketFact, event: Event) -> dict[str, object]:
             "plan": event.customer_plan,
             "opened_at": at,
             "repeat_of": event.repeat_of,
+            "last_customer_at": _latest(fact.last_customer_at, at),
         }
     if isinstance(event, TicketRouted):
         return {
@@ -258,12 +346,20 @@ def _changes(fact: TicketFact, event: Event) -> dict[str, object]:
             "agent_id": event.agent_id if latest else fact.agent_id,
             "agent_at": at if latest else fact.agent_at,
             "agents": list(dict.fromkeys([*fact.agents, event.agent_id])),
+            "assignments": sorted(
+                [*fact.assignments, Assignment(at=at, agent_id=event.agent_id)],
+                key=lambda a: a.at,
+            )[-ASSIGNMENTS:],
             **_team(fact, event.team, at),
             "tier": _higher_tier(fact.tier, event.tier),
             "first_assigned_at": _earliest(fact.first_assigned_at, at),
         }
     if isinstance(event, TicketQueued):
-        return {**_team(fact, event.team, at), "tier": _higher_tier(fact.tier, event.tier)}
+        return {
+            **_team(fact, event.team, at),
+            "tier": _higher_tier(fact.tier, event.tier),
+            "queued_at": _latest(fact.queued_at, at),
+        }
     if isinstance(event, TicketTransferred):
         return {
             "transfers": max(fact.transfers, event.transfer_count),
@@ -272,14 +368,17 @@ def _changes(fact: TicketFact, event: Event) -> dict[str, object]:
     if isinstance(event, TicketEscalated):
         return {"escalations": fact.escalations + 1, "tier": _higher_tier(fact.tier, event.to_tier)}
     if isinstance(event, TicketAgentReplied):
-        times = sorted([*fact.reply_times, at])[:REPLY_TIMES]
+        times = sorted([*fact.reply_times, at])[-REPLY_TIMES:]
         return {
             "agent_replies": fact.agent_replies + 1,
             "reply_times": times,
             "first_response_at": _earliest(fact.first_response_at, at),
         }
     if isinstance(event, TicketContactAppended):
-        return {"customer_contacts": fact.customer_contacts + 1}
+        return {
+            "customer_contacts": fact.customer_contacts + 1,
+            "last_customer_at": _latest(fact.last_customer_at, at),
+        }
     if isinstance(event, TicketStatusChanged):
         statuses = sorted(
             [*fact.statuses, StatusChange(at=at, status=event.status)], key=lambda c: c.at

@@ -14,7 +14,13 @@ from urllib.parse import quote
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr
 
-from services.notifier.domain.notices import METRIC_NAMES, Notice, NoticeKind, describe_duration
+from services.notifier.domain.notices import (
+    METRIC_NAMES,
+    Notice,
+    NoticeKind,
+    TicketNoticeKind,
+    describe_duration,
+)
 
 USER_AGENT = "helpdesk-notifier"
 #: A digest lists at most this many notices (3 blocks each): Slack refuses more than 50 blocks.
@@ -26,6 +32,9 @@ _TITLES: dict[NoticeKind, str] = {
     "assigned": "Ticket assigned",
     "escalated": "Ticket escalated",
     "transfers_exceeded": "Too many transfers",
+    # Never sent to a chat room (config/notifier.yaml refuses it); titled all the same.
+    "signal": "Coaching notice",
+    "monthly_report": "Monthly report",
 }
 _ASKS = {
     "first_response": "Send the first response",
@@ -43,7 +52,7 @@ class WebhookTarget(BaseModel):
     url: AnyHttpUrl
     secret: Annotated[SecretStr, Field(min_length=16)]
     teams: list[str] = Field(default_factory=list, description="Empty: every team.")
-    kinds: list[NoticeKind] = Field(default_factory=list, description="Empty: every kind.")
+    kinds: list[TicketNoticeKind] = Field(default_factory=list, description="Empty: every kind.")
     active: bool = True
 
     def wants(self, notice: Notice) -> bool:
@@ -108,7 +117,8 @@ def _mrkdwn(text: str) -> dict[str, Any]:
 
 
 def _section(notice: Notice) -> dict[str, Any]:
-    lines = [f"*{escape(_title(notice))}* · `{escape(notice.reference)}`"]
+    reference = notice.reference or ""
+    lines = [f"*{escape(_title(notice))}* · `{escape(reference)}`"]
     if notice.subject:
         lines.append(escape(_clip(notice.subject, 300)))
     if notice.customer:
@@ -116,7 +126,7 @@ def _section(notice: Notice) -> dict[str, Any]:
     if notice.reason:
         lines.append(f"Reason: {escape(_clip(notice.reason, 300))}")
     facts: list[tuple[str, str | None]] = [
-        ("Reference", escape(notice.reference)),
+        ("Reference", escape(reference) or None),
         ("Metric", escape(METRIC_NAMES.get(notice.metric or "", notice.metric or "")) or None),
         ("Priority", escape(notice.priority) if notice.priority else None),
         ("Team", escape(notice.team) if notice.team else None),
@@ -145,13 +155,13 @@ def slack_payload(notices: Sequence[Notice], *, console_url: str | None = None) 
         raise ValueError("a message needs at least one notice")
     first = notices[0]
     if len(notices) == 1:
-        header = f"{_title(first)} · {first.reference}"
-        text = f"[{first.reference}] {_title(first)}"
+        header = f"{_title(first)} · {first.reference or ''}"
+        text = f"[{first.reference or ''}] {_title(first)}"
         if first.subject:
             text += f": {_clip(first.subject, 150)}"
     else:
         header = f"{len(notices)} help desk notices"
-        text = f"{header}: " + ", ".join(n.reference for n in notices[:DIGEST_LIMIT])
+        text = f"{header}: " + ", ".join(n.reference or "" for n in notices[:DIGEST_LIMIT])
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": _clip(header, 150)}}
     ]

@@ -42,7 +42,7 @@ class Job(BaseModel):
     address: str | None = Field(default=None, description="Email address or webhook URL.")
     person: Recipient | None = Field(default=None, description="The person, for an email.")
     notice: Notice
-    ticket_id: str
+    ticket_id: str | None = Field(description="None for a notice about no ticket.")
     cause_event_id: str
     status: JobStatus = "pending"
     send_at: datetime = Field(description="Not before: a retry's backoff, working hours, digest.")

@@ -64,7 +64,7 @@ class Erasure:
             blanked["customer"] = None
         return {**row, **blanked} if blanked else row
 
-    def notice(self, ticket_id: str, notice: Notice) -> Notice:
+    def notice(self, ticket_id: str | None, notice: Notice) -> Notice:
         """A delivery's or an escalation's notice with the person's text blanked."""
         blanked = {f: None for f in NOTICE_FIELDS if self.mentions(getattr(notice, f))}
         if ticket_id in self.ticket_ids:

@@ -3,7 +3,8 @@ who hears at each step, on which channels, and whether it may wait or be folded 
 
 A breach climbs its metric's ladder: rung 0 is told at once; if nobody acknowledges within
 the rung's `acknowledge_within`, `next_step` gives the rung above, until the top rung, after
-which the ladder is exhausted. Warnings, prompts and router events are single steps.
+which the ladder is exhausted. Warnings, prompts, router events, signs of poor service and
+monthly reports are single steps.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pydantic import (
 )
 
 from services.notifier.domain.addresses import WebhookRules
+from services.notifier.domain.insight_rules import Audience, ReportRules, SignalRules
 from services.notifier.domain.notices import Notice, NoticeKind, Role
 from shared.business_calendar import Calendars
 from shared.directory import Directory, Person
@@ -143,6 +145,8 @@ class NotifierConfig(_Frozen):
     ladders: Ladders
     prompts: Rule = Rule(notify=("assignee",), channels=("email",), urgent=True)
     events: EventRules = Field(default_factory=EventRules)
+    signals: SignalRules = Field(default_factory=SignalRules)
+    reports: ReportRules = Field(default_factory=ReportRules)
     digest: Digest = Field(default_factory=Digest)
     on_call: dict[str, Person] = Field(default_factory=dict)
     working_hours: WorkingHours = Field(default_factory=WorkingHours)
@@ -159,7 +163,7 @@ class NotifierConfig(_Frozen):
         rules: list[Rule | Rung] = [self.prompts, *(rule for rule in events if rule)]
         for metric in METRICS:
             rules += [*self.ladder(metric).warnings, *self.ladder(metric).breach.rungs]
-        return {role for rule in rules for role in rule.notify}
+        return {role for rule in rules for role in rule.notify} | self.signals.roles()
 
 
 class Step(_Frozen):
@@ -194,8 +198,21 @@ def _breach_step(config: NotifierConfig, metric: str | None, rung: int) -> Step 
     )
 
 
+def _audience_step(audience: Audience | None, level: str) -> Step | None:
+    if audience is None:
+        return None
+    return Step(
+        notify=audience.notify, channels=audience.channels, urgent=audience.urgent, level=level
+    )
+
+
 def first_step(notice: Notice, config: NotifierConfig) -> Step | None:
     """The step a notice starts at, or None when nobody is to be told."""
+    if notice.signal is not None:
+        kind = notice.signal.kind
+        return _audience_step(config.signals.audience(kind), f"signal:{kind}")
+    if notice.report is not None:
+        return _audience_step(config.reports.audience(), "monthly_report")
     if notice.kind == "sla_warning":
         used = notice.level_percent or 0
         reached = [s for s in config.ladder(notice.metric).warnings if s.at_percent <= used]

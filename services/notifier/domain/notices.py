@@ -1,14 +1,19 @@
-"""What a person is told: a `Notice` built from one event, the same for every channel."""
+"""What a person is told: a `Notice` built from one event, the same for every channel.
+
+Most notices are about a ticket; a sign of poor service may be about an agent alone, and a
+monthly report is about a manager's teams, so neither need name a ticket."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.events import (
+    CategoryLine,
     Event,
+    SignalKind,
     SlaBreached,
     SlaWarning,
     TicketAssigned,
@@ -17,9 +22,11 @@ from shared.events import (
 )
 from shared.ids import ticket_reference
 
-NoticeKind = Literal[
+#: Notices about a ticket: the ones a chat room may be told of.
+TicketNoticeKind = Literal[
     "sla_warning", "sla_breach", "sla_prompt", "assigned", "escalated", "transfers_exceeded"
 ]
+NoticeKind = TicketNoticeKind | Literal["signal", "monthly_report"]
 Role = Literal["assignee", "lead", "manager", "on_call", "team"]
 
 
@@ -35,6 +42,45 @@ class Recipient(BaseModel):
     role: Role = "assignee"
 
 
+#: How a sign's value (and its threshold) is measured; kinds not listed are plain numbers.
+SIGNAL_UNITS: dict[str, Literal["duration", "transfers", "score"]] = {
+    "queue_wait": "duration",
+    "reply_wait": "duration",
+    "over_capacity": "duration",
+    "off_shift": "duration",
+    "passed_around": "transfers",
+    "low_csat": "score",
+}
+#: A satisfaction survey's top score (its link offers 1 to 5).
+TOP_SCORE = 5
+
+
+class SignalFacts(BaseModel):
+    """A sign of poor service, as the insights service raised it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: SignalKind
+    agent_id: str | None = None
+    agent_name: str | None = Field(default=None, description="From the directory.")
+    value: float | None = Field(default=None, description="Seconds, transfers, a score...")
+    threshold: float | None = None
+    detail: str = Field(default="", description="What happened, in the insights' words.")
+
+
+class ReportFacts(BaseModel):
+    """A manager's monthly category report."""
+
+    model_config = ConfigDict(frozen=True)
+
+    month: str = Field(examples=["2026-01"])
+    teams: tuple[str, ...] = ()
+    tickets: int = Field(ge=0)
+    previous_tickets: int = Field(ge=0)
+    lines: tuple[CategoryLine, ...] = Field(default=(), description="The tree, depth first.")
+    link: str | None = None
+
+
 class Notice(BaseModel):
     """One thing to tell: rendered into an email, a Slack message or a console line.
 
@@ -48,8 +94,8 @@ class Notice(BaseModel):
     event_id: str = Field(description="The event told about.")
     event_type: str
     occurred_at: datetime
-    ticket_id: str
-    reference: str = Field(description="The ticket's short reference, e.g. HD-7K3Q9X.")
+    ticket_id: str | None = Field(description="None for a notice about no ticket.")
+    reference: str | None = Field(description="The ticket's short reference, e.g. HD-7K3Q9X.")
     metric: str | None = Field(default=None, description="first_response, next_reply, resolution")
     level_percent: int | None = Field(default=None, description="Share of the target used.")
     due_at: datetime | None = None
@@ -69,6 +115,23 @@ class Notice(BaseModel):
     urgent: bool = Field(default=True, description="False: may wait for working hours.")
     rung: int = Field(default=0, ge=0, description="Rung of the escalation ladder (0: first).")
     escalation_id: str | None = Field(default=None, description="Acknowledge it to stop it.")
+    addressee_id: str | None = Field(
+        default=None,
+        description="The person the event is for (a report's manager); else "
+        "the ladder step's roles say who is told.",
+    )
+    signal: SignalFacts | None = Field(default=None, description="Kind `signal` only.")
+    report: ReportFacts | None = Field(default=None, description="Kind `monthly_report` only.")
+
+    @model_validator(mode="after")
+    def _facts_of_its_kind(self) -> Notice:
+        if (self.kind == "signal") != (self.signal is not None):
+            raise ValueError("a signal notice, and only one, carries the signal's facts")
+        if (self.kind == "monthly_report") != (self.report is not None):
+            raise ValueError("a monthly report notice, and only one, carries the report")
+        if self.ticket_id is None and self.kind not in ("signal", "monthly_report"):
+            raise ValueError(f"a {self.kind} notice is about a ticket")
+        return self
 
 
 def notice_kind(event: Event) -> NoticeKind | None:
@@ -151,8 +214,65 @@ def describe_duration(seconds: float) -> str:
     return " ".join(shown) or "0 s"
 
 
+#: Signs of poor service in words, for a console line.
+SIGNAL_NAMES = {
+    "queue_wait": "long wait in the queue",
+    "reply_wait": "long wait for a reply",
+    "passed_around": "passed around too often",
+    "repeat_contact": "customer had to get in touch again",
+    "another_channel": "customer came back by another channel",
+    "negative_wording": "negative wording in a reply",
+    "website_only": "reply only pointed to the website",
+    "over_capacity": "agent over capacity",
+    "off_shift": "agent working outside their shift",
+    "low_csat": "low satisfaction score",
+}
+
+
+def plain_number(value: float) -> str:
+    """`3`, `0.35`: no trailing zeros."""
+    return str(int(value)) if value == int(value) else f"{value:.2f}".rstrip("0")
+
+
+def describe_measure(kind: str, value: float) -> str:
+    """A sign's value (or threshold) in English, in its unit: `45 min`, `4 transfers`."""
+    unit = SIGNAL_UNITS.get(kind)
+    if unit == "duration":
+        return describe_duration(value)
+    if unit == "transfers":
+        return f"{plain_number(value)} transfers"
+    if unit == "score":
+        return f"{plain_number(value)} of {TOP_SCORE}"
+    return plain_number(value)
+
+
+def _signal_line(notice: Notice, signal: SignalFacts) -> str:
+    """`HD-7K3Q9X coaching notice: low satisfaction score (Nika Ahmadi): 2 of 5 ...`."""
+    name = SIGNAL_NAMES.get(signal.kind, signal.kind)
+    opening = f"{notice.reference} coaching notice" if notice.reference else "Coaching notice"
+    text = f"{opening}: {name}"
+    if agent := signal.agent_name or signal.agent_id:
+        text += f" ({agent})"
+    if signal.value is not None:
+        text += f": {describe_measure(signal.kind, signal.value)}"
+        if signal.threshold is not None:
+            text += f" (threshold {describe_measure(signal.kind, signal.threshold)})"
+    return text + (f" — {signal.detail}" if signal.detail else "")
+
+
+def _report_line(report: ReportFacts) -> str:
+    change = report.tickets - report.previous_tickets
+    return (
+        f"Monthly report {report.month}: {report.tickets} tickets ({change:+d} on the month before)"
+    )
+
+
 def line(notice: Notice) -> str:
     """One line in English for a console or a log: `HD-7K3Q9X first response overdue by 5 min`."""
+    if notice.signal is not None:
+        return _signal_line(notice, notice.signal)
+    if notice.report is not None:
+        return _report_line(notice.report)
     ref = notice.reference
     metric = METRIC_NAMES.get(notice.metric or "", notice.metric or "")
     if notice.kind == "sla_breach":

@@ -83,6 +83,18 @@ def recipients(
     return list(chosen.values())
 
 
+def addressee(person_id: str, *, directory: Directory) -> Recipient | None:
+    """The person an event names as its reader: a team's manager or lead, or an operator
+    (who reads service-wide reports as a manager would)."""
+    heads: list[tuple[Person, Role]] = [(team.manager, "manager") for team in directory.teams]
+    heads += [(team.lead, "lead") for team in directory.teams if team.lead is not None]
+    heads += [(operator, "manager") for operator in directory.operators]
+    for person, role in heads:
+        if person.person_id == person_id:
+            return _recipient(person, role)
+    return None
+
+
 def working_calendar(
     person_id: str, *, directory: Directory, calendars: Calendars, config: NotifierConfig
 ) -> BusinessCalendar | None:

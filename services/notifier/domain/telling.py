@@ -14,7 +14,7 @@ from services.notifier.domain.deliveries import Job, OutboxChannel
 from services.notifier.domain.escalations import Escalation
 from services.notifier.domain.ladders import Rules, Step, is_digestible
 from services.notifier.domain.notices import Notice, Recipient, line, notice_of
-from services.notifier.domain.recipients import recipients, send_after
+from services.notifier.domain.recipients import addressee, recipients, send_after
 from shared.events import Event, NotificationPushed
 from shared.ids import derived_id
 
@@ -59,6 +59,10 @@ def notice_for(event: Event, row: Row | None) -> Notice:
 
 
 def people_of(step: Step, notice: Notice, rules: Rules) -> list[Recipient]:
+    """Who the step tells: the person the event names, if it names one; else its roles'."""
+    if notice.addressee_id is not None:
+        found = addressee(notice.addressee_id, directory=rules.directory)
+        return [found] if found else []
     return recipients(
         step.notify,
         team=notice.team,
@@ -165,7 +169,9 @@ def push_of(
 ) -> NotificationPushed:
     return NotificationPushed(
         event_id=derived_id(notice.event_id, "push", step.rung),
-        ticket_id=notice.ticket_id,
+        # The event wants a ticket id: a notice about none (an agent's sign, a report) has an
+        # empty one, which consoles show without a reference.
+        ticket_id=notice.ticket_id or "",
         causation_id=notice.event_id,
         recipients=[p.person_id for p in people],
         kind=notice.kind,
@@ -190,7 +196,7 @@ def tell(
 ) -> Told:
     """The first step of a notice: its messages, and the ladder it opens when it may climb.
     Raises `NobodyToTell` when it reaches nobody."""
-    climbs = step.acknowledge_within is not None and step.rungs > 1
+    climbs = step.acknowledge_within is not None and step.rungs > 1 and bool(notice.ticket_id)
     escalation_id = str(derived_id(notice.event_id, "escalation")) if climbs else None
     notice = notice.model_copy(update={"urgent": step.urgent, "escalation_id": escalation_id})
     acknowledge_by = now + step.acknowledge_within if step.acknowledge_within else None
@@ -199,13 +205,14 @@ def tell(
         notice, step, people, targets, now=now, acknowledge_by=acknowledge_by, rules=rules
     )
     if not sent.reached:
+        about = f"of ticket {notice.ticket_id}" if notice.ticket_id else "(no ticket)"
+        named = f" and person {notice.addressee_id!r}" if notice.addressee_id else ""
         raise NobodyToTell(
-            f"nobody to tell about {notice.event_type} of ticket {notice.ticket_id}: team "
-            f"{notice.team!r} and assignee {notice.assignee_id!r} match nobody for "
-            f"{list(step.notify)}"
+            f"nobody to tell about {notice.event_type} {about}: team {notice.team!r} and "
+            f"assignee {notice.assignee_id!r}{named} match nobody for {list(step.notify)}"
         )
     escalation = None
-    if escalation_id is not None:
+    if escalation_id is not None and notice.ticket_id is not None:
         escalation = Escalation(
             escalation_id=escalation_id,
             ticket_id=notice.ticket_id,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import string
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
@@ -48,6 +48,28 @@ class Words:
     def number(self, value: int) -> str:
         return str(value).translate(str.maketrans("0123456789", self.messages["digits"]))
 
+    def decimal(self, value: float, places: int = 1) -> str:
+        """`29.1`, `29,1`, `۲۹٫۱`: the language's digits and decimal separator."""
+        written = f"{value:.{places}f}".replace(".", self.messages["decimal_separator"])
+        return written.translate(str.maketrans("0123456789", self.messages["digits"]))
+
+    def amount(self, value: float) -> str:
+        """A measured amount: whole numbers as they are, others to two places at most."""
+        if value == int(value):
+            return self.number(int(value))
+        return self.decimal(value, 2).rstrip(self.messages["digits"][0])
+
+    def signed(self, value: float, places: int = 0) -> str:
+        """A change: `+12`, `-3`, `0` (`+3.5` with places)."""
+        sign = "+" if value > 0 else "-" if value < 0 else ""
+        size = self.decimal(abs(value), places) if places else self.number(round(abs(value)))
+        return sign + size
+
+    def percent(self, share: float, *, signed: bool = False) -> str:
+        """A share (0 to 1) as a percentage with one decimal: `29.1%`, `+3.0%`."""
+        value = self.signed(share * 100, 1) if signed else self.decimal(share * 100)
+        return self("percent", value=value)
+
     def duration(self, seconds: float) -> str:
         """The two largest units, as `1 h 5 min` or `۱ ساعت ۵ دقیقه`."""
         days, rest = divmod(max(0, round(seconds)), 86_400)
@@ -63,15 +85,32 @@ class Words:
 
 
 @dataclass(frozen=True)
+class TreeRow:
+    """One line of a report's category tree, in words: its depth indents it."""
+
+    depth: int
+    name: str
+    count: str
+    share: str
+    change: str
+
+
+@dataclass(frozen=True)
 class Block:
-    """What one notice says, already in words; the text and HTML templates lay it out."""
+    """What one notice says, already in words; the text and HTML templates lay it out.
+
+    `link_text` with `link_url` is a link to follow (acknowledging an escalation, a report's
+    page); `rows` under `rows_heading` is a report's category tree.
+    """
 
     title: str
     intro: str
     facts: list[tuple[str, str]]
     asks: list[str]
-    ack_text: str | None
-    ack_url: str | None
+    link_text: str | None
+    link_url: str | None
+    rows_heading: str | None = None
+    rows: list[TreeRow] = field(default_factory=list)
 
 
 def header_text(text: str) -> str:
@@ -181,20 +220,24 @@ def block(
         asks.append(words("next_rung", within=late) if late else words("next_rung_unknown"))
     ask = _ask(notice, recipient.role)
     asks.append(_action(notice, words)[1] if ask == "prompt" else words(ask, **params))
-    ack_text = ack_url = None
+    link_text = link_url = None
     if notice.escalation_id and console_url:
-        ack_text = words("ack_link")
-        ack_url = f"{console_url}#escalation={quote(notice.escalation_id, safe='')}"
+        link_text = words("ack_link")
+        link_url = f"{console_url}#escalation={quote(notice.escalation_id, safe='')}"
     elif notice.escalation_id:
-        ack_text = words("ack_no_link", **params)
+        link_text = words("ack_no_link", **params)
     intro = words(f"intro_{notice.kind}{other}", **params)
-    return Block(header_text(title), intro, _facts(notice, words), asks, ack_text, ack_url)
+    return Block(header_text(title), intro, _facts(notice, words), asks, link_text, link_url)
 
 
 def digest_subject(notices: Sequence[Notice], words: Words) -> str:
     """`[HD-AAAAAA] 3 notices [HD-BBBBBB] ...`: every reference that fits, then `+N`."""
-    first, *others = dict.fromkeys(notice.reference for notice in notices)
-    subject = f"[{first}] " + words("digest_subject", count=words.number(len(notices)))
+    count = words("digest_subject", count=words.number(len(notices)))
+    references = dict.fromkeys(n.reference for n in notices if n.reference)
+    if not references:
+        return count
+    first, *others = references
+    subject = f"[{first}] " + count
     for index, reference in enumerate(others):
         if len(subject) + len(reference) + 3 + 5 > _SUBJECT_LIMIT:
             return f"{subject} +{words.number(len(others) - index)}"
