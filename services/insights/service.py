@@ -109,7 +109,9 @@ class InsightsService(ReportCases, SurveyCases):
                     continue  # applied before: a redelivery
                 repeat = event.repeat_of if isinstance(event, TicketOpened) else None
                 earlier = (folded.get(repeat) or stored.get(repeat)) if repeat else None
-                for signal in signals_of(fact, event, self.follow, self.rules.phrases, earlier):
+                if earlier is not None and earlier.channel is not None:
+                    fact = fact.model_copy(update={"repeat_channel": earlier.channel})
+                for signal in signals_of(fact, event, self.follow, self.rules.phrases, before):
                     self._publish(batch, signal)
                 folded[fact.ticket_id] = fact
                 if isinstance(event, TicketAgentReplied):
@@ -202,7 +204,9 @@ class InsightsService(ReportCases, SurveyCases):
                     surveys.append(survey)
                     events.append(offered)
                 else:
-                    events.append(wait_signal(fact, wanted, self._threshold(timer.kind), now))
+                    signal = wait_signal(fact, wanted, self._threshold(timer.kind), now)
+                    if signal.team is not None or signal.agent_id is not None:
+                        events.append(signal)  # (a ticket of nobody's has nobody to tell)
         if events and self.outlets is not None:
             # Out first, then recorded: a crash in between offers the same ids again.
             await self.outlets.insights.publish_all(events)

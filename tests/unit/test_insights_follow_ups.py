@@ -5,6 +5,7 @@ contacts, wording in replies and low scores reach the lead's topic."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -223,10 +224,15 @@ async def test_passed_around_repeat_contacts_wording_and_their_ids_are_stable() 
     [passed] = desk.raised("passed_around")
     assert passed.value == 3 and "accounts" in passed.detail
     await desk.feed(opened("t9", channel="chat", repeat_of="t8", at=START + timedelta(days=1)))
+    assert desk.raised("another_channel") == []  # no team yet: nobody to tell
+    await desk.feed(routed("t9"))
     [again] = desk.raised("another_channel")
+    await desk.feed(routed("t9").model_copy(update={"event_id": uuid.uuid4()}))  # routed again
+    assert len(desk.raised("another_channel")) == 1
     assert "chat" in again.detail and "email" in again.detail
+    await desk.feed(routed("t10"))  # routing read before the opening this time
     await desk.feed(opened("t10", repeat_of="t8", at=START + timedelta(days=2)))
-    assert len(desk.raised("repeat_contact")) == 1
+    assert [s.subject for s in desk.raised("repeat_contact")] == ["t10"]
     rude = reply("t8", "همان‌طور که گفتم این مشکل ما نیست", START + timedelta(hours=1))
     pointer = reply("t8", "به وب‌سایت ما مراجعه کنید: https://example.com/faq", START)
     await desk.feed(rude, pointer)

@@ -145,6 +145,9 @@ class TicketFact(BaseModel):
     transfers: int = 0
     escalations: int = 0
     repeat_of: str | None = None
+    repeat_channel: str | None = Field(
+        default=None, description="The channel of the ticket it repeats, when that was known."
+    )
     calendar: str | None = Field(default=None, description="The SLA calendar of the ticket.")
     sla: dict[str, Target] = Field(default_factory=dict, description="By target (metric).")
     csat_score: int | None = None

@@ -25,6 +25,7 @@ from shared.events import (
     TicketAgentReplied,
     TicketCsatReceived,
     TicketOpened,
+    TicketRouted,
     TicketTransferred,
 )
 from shared.ids import derived_id
@@ -92,15 +93,49 @@ def _signal(
     )
 
 
+def _repeat_now_told(fact: TicketFact, event: Event, before: TicketFact | None) -> bool:
+    """A repeat contact is told once its ticket has a team to tell: on its opening if routing
+    was read first, else on its routing (whichever event completes the two)."""
+    if not isinstance(event, TicketOpened | TicketRouted) or not fact.repeat_of:
+        return False
+    if fact.team is None:
+        return False
+    was_told = before is not None and before.repeat_of is not None and before.team is not None
+    return not was_told
+
+
+def _repeat(fact: TicketFact) -> SignalRaised:
+    kind: SignalKind = "repeat_contact"
+    detail = f"the customer had to contact us again about {fact.repeat_of}"
+    if fact.repeat_channel is not None and fact.repeat_channel != fact.channel:
+        kind = "another_channel"
+        detail = (
+            f"the customer wrote again by {fact.channel} about {fact.repeat_of}, first raised "
+            f"by {fact.repeat_channel}"
+        )
+    return SignalRaised(
+        # From the ticket, not the event: either of two events may complete it.
+        event_id=derived_id("insights-signal", "repeat", fact.ticket_id),
+        ticket_id=fact.ticket_id,
+        subject=fact.ticket_id,
+        kind=kind,
+        team=fact.team,
+        agent_id=fact.agent_id,
+        reference=fact.reference,
+        detail=detail,
+    )
+
+
 def signals_of(
     fact: TicketFact,
     event: Event,
     rules: FollowUpRules,
     phrases: Phrases,
-    earlier: TicketFact | None = None,
+    before: TicketFact | None = None,
 ) -> list[SignalRaised]:
-    """The signs of poor service `event` shows on the ticket (its fact already folded in).
-    `earlier` is the fact of the ticket a repeat contact repeats, when known."""
+    """The signs of poor service `event` shows on the ticket (its fact already folded in;
+    `before`, the fact it was folded into). A sign about a ticket that has neither a team nor
+    an agent yet has nobody to tell, and is not raised."""
     out: list[SignalRaised] = []
     if isinstance(event, TicketTransferred) and rules.transfers is not None:
         if event.transfer_count == rules.transfers:
@@ -109,19 +144,8 @@ def signals_of(
                 f"transferred {event.transfer_count} times, the last to {event.to_team}",
                 value=float(event.transfer_count), threshold=float(rules.transfers),
             ))  # fmt: skip
-    elif isinstance(event, TicketOpened) and event.repeat_of and rules.repeat_contact:
-        other = earlier.channel if earlier else None
-        if other is not None and other != event.channel:
-            out.append(_signal(
-                fact, event, "another_channel",
-                f"the customer wrote again by {event.channel} about {event.repeat_of}, "
-                f"first raised by {other}",
-            ))  # fmt: skip
-        else:
-            out.append(_signal(
-                fact, event, "repeat_contact",
-                f"the customer had to contact us again about {event.repeat_of}",
-            ))  # fmt: skip
+    elif rules.repeat_contact and _repeat_now_told(fact, event, before):
+        out.append(_repeat(fact))
     elif isinstance(event, TicketAgentReplied):
         wording = judge(event.body, fact.language, phrases, rules.website_only_max_words)
         if wording.negative:
@@ -142,7 +166,7 @@ def signals_of(
             fact, event, "low_csat", f"the customer rated the service {event.score} of 5",
             value=float(event.score), threshold=float(rules.low_score),
         ))  # fmt: skip
-    return out
+    return [signal for signal in out if signal.team is not None or signal.agent_id is not None]
 
 
 def wait_signal(fact: TicketFact, due: Due, threshold: timedelta, now: datetime) -> SignalRaised:
