@@ -11,7 +11,7 @@ from services.insights.handlers import outlets, register
 from services.insights.service import SURVEY_ISSUER, InsightsService
 from services.insights.settings import InsightsSettings
 from services.insights.store import InsightsStore, MongoInsightsStore
-from services.insights.timer_loop import FollowUpClock
+from services.insights.timer_loop import follow_up_clock
 from shared.access import access_for, token_keys
 from shared.broker import make_broker
 from shared.clock import Clock, SystemClock
@@ -48,7 +48,7 @@ def build_app(
         survey_keys=token_keys(settings, issuer=SURVEY_ISSUER),
         public_url=settings.public_url,
     )
-    follow_ups = FollowUpClock(insights, poll_seconds=settings.follow_up_poll_seconds)
+    follow_ups = follow_up_clock(insights, poll_seconds=settings.follow_up_poll_seconds)
     insights.on_armed = follow_ups.armed
     register(kit, settings, insights)
     service = Service(

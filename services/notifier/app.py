@@ -19,7 +19,7 @@ from services.notifier.push import PushHub
 from services.notifier.service import NotifierService
 from services.notifier.settings import NotifierSettings
 from services.notifier.store import MongoNotifierStore, NotifierStore
-from services.notifier.watch import LadderClock
+from services.notifier.watch import ladder_clock
 from services.notifier.webhooks import WebhookSender
 from services.notifier.worker import Deliveries
 from shared.access import access_for
@@ -83,7 +83,7 @@ def build_app(
         clock=clock,
         rng=rng,
     )
-    ladders = LadderClock(service, poll_seconds=settings.poll_seconds)
+    ladders = ladder_clock(service, poll_seconds=settings.poll_seconds)
 
     service.on_work = deliveries.offer
     service.on_ladders = ladders.wake

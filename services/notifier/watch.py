@@ -6,48 +6,16 @@ within the poll interval. Climbing is conditional, so replicas never climb one r
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from services.notifier.service import NotifierService
-from shared.logging import get_logger
-
-log = get_logger(__name__)
+from shared.waking import WakingLoop
 
 
-class LadderClock:
-    def __init__(self, service: NotifierService, *, poll_seconds: float) -> None:
-        self._service = service
-        self._poll = poll_seconds
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+def ladder_clock(service: NotifierService, *, poll_seconds: float) -> WakingLoop:
+    async def climb() -> datetime | None:
+        await service.climb_due()
+        horizon = service.clock.now() + timedelta(seconds=poll_seconds)
+        return await service.store.next_escalation_due(horizon)
 
-    def wake(self) -> None:
-        self._wake.set()
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="notifier.ladders")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        service, clock = self._service, self._service.clock
-        while True:
-            wait = self._poll
-            self._wake.clear()
-            try:
-                await service.climb_due()
-                horizon = clock.now() + timedelta(seconds=wait)
-                upcoming = await service.store.next_escalation_due(horizon)
-                if upcoming is not None:
-                    wait = min(max((upcoming - clock.now()).total_seconds(), 0.01), wait)
-            except Exception:
-                log.exception("ladders.failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), wait)
+    return WakingLoop("notifier.ladders", climb, service.clock, poll_seconds=poll_seconds)
