@@ -11,7 +11,7 @@ from typing import cast
 from services.insights.config import InsightsRules
 from services.insights.domain.facts import TicketFact
 from services.insights.domain.timers import Timer
-from services.insights.store import InsightsStore
+from services.insights.store import InsightsStore, Move
 from shared.business_calendar import BusinessCalendar
 from shared.clock import Clock
 from shared.events import SignalRaised, TicketAgentReplied
@@ -55,20 +55,19 @@ class AgentWatch:
         """Count who holds the batch's tickets now; arm or disarm the over-capacity timers of
         the agents concerned; the off-shift signals of the batch's replies. Returns the facts
         that now say who holds them (to be saved after), the timers and the signals."""
-        changes: list[tuple[str, str | None, str | None]] = []
+        moves: list[Move] = []
         updated: dict[str, TicketFact] = {}
         agents: set[str] = set()
         for ticket_id, fact in facts.items():
             now_held = fact.holder
             if now_held == fact.held:
                 continue
-            agent, channel = now_held.split("|", 1) if now_held else (None, None)
-            changes.append((ticket_id, agent, channel))
+            moves.append(Move(ticket_id, fact.held, now_held))
             agents.update(h.split("|", 1)[0] for h in (fact.held, now_held) if h)
             updated[ticket_id] = fact.model_copy(update={"held": now_held})
         timers: list[Timer] = []
-        if changes:
-            await self.store.hold(changes)
+        if moves:
+            await self.store.hold(moves)
             timers = await self._over_capacity(agents)
         return updated, timers, await self._off_shift(replies)
 
@@ -133,7 +132,8 @@ class AgentWatch:
         threshold = self.rules.signals.over_capacity
         if since is None or threshold is None or timer.key != f"over:{since.isoformat()}":
             return None
-        load = (await self.store.holdings([agent])).get(agent, {})
+        # Counted again from the tickets, so a signal never rests on a count gone astray.
+        load = (await self.store.recount([agent])).get(agent, {})
         if not self._over(agent, load):
             return None
         person = self.directory.agent(agent)

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -36,6 +38,23 @@ AGENTS = "agents"
 OFF_SHIFT = "off_shift"
 #: Left out of report reads: only the fold needs them.
 _FOLD_ONLY = {"applied": 0}
+
+
+@dataclass(frozen=True)
+class Move:
+    """A ticket changing hands: who held it open before ("agent|channel", None: nobody) and
+    who holds it now."""
+
+    ticket_id: str
+    before: str | None
+    after: str | None
+
+
+def _holder(held: str | None) -> Document:
+    if held is None:
+        return {"agent_id": {"$exists": False}}
+    agent, channel = held.split("|", 1)
+    return {"agent_id": agent, "channel": channel}
 
 
 class LostRace(Exception):
@@ -113,12 +132,18 @@ class InsightsStore(Protocol):
 
     async def report_sent(self, keys: Sequence[str]) -> None: ...
 
-    async def hold(self, changes: Sequence[tuple[str, str | None, str | None]]) -> None:
-        """(ticket, agent, channel): who holds each ticket open now; agent None: nobody."""
+    async def hold(self, moves: Sequence[Move]) -> None:
+        """Record who holds each ticket open now, and keep each agent's count per channel up
+        to date with it."""
         ...
 
     async def holdings(self, agents: Iterable[str]) -> dict[str, dict[str, int]]:
-        """Tickets each agent holds open now, per channel."""
+        """Tickets each agent holds open now, per channel (as counted by `hold`)."""
+        ...
+
+    async def recount(self, agents: Iterable[str]) -> dict[str, dict[str, int]]:
+        """The same counted again from the tickets each agent holds (and kept so): for a
+        signal about to be raised."""
         ...
 
     async def over_since(self, agents: Iterable[str]) -> dict[str, datetime]:
@@ -204,9 +229,10 @@ class MongoInsightsStore:
             Indexes(
                 FACTS,
                 [
+                    # Every report reads a window of openings (a team's too: a team is a
+                    # large share of a window, and each index costs every fact's write).
                     IndexModel([("opened_at", ASCENDING)]),
                     IndexModel([("settled_at", ASCENDING)]),
-                    IndexModel([("team", ASCENDING), ("opened_at", ASCENDING)]),
                     IndexModel([("customer_id", ASCENDING)]),
                 ],
             ),
@@ -348,25 +374,70 @@ class MongoInsightsStore:
 
     # -- agents ----------------------------------------------------------------------------------
 
-    async def hold(self, changes: Sequence[tuple[str, str | None, str | None]]) -> None:
+    async def hold(self, moves: Sequence[Move]) -> None:
         # One document per held ticket (not a map in the agent's): a ticket id is never a
-        # field name, and moving a ticket is one write.
+        # field name, and moving a ticket is one write. Each write names the holder it moves
+        # the ticket from, so one that finds another (the same batch again, after a crash
+        # between this and the facts' save) changes nothing: then the agents concerned are
+        # counted again instead of counted on.
         writes: list[Any] = []
-        for ticket_id, agent, channel in changes:
-            if agent is None:
-                writes.append(DeleteOne({"_id": ticket_id}))
+        for move in moves:
+            if move.after is None:
+                writes.append(DeleteOne({"_id": move.ticket_id, **_holder(move.before)}))
             else:
+                agent, channel = move.after.split("|", 1)
                 fields = {"agent_id": agent, "channel": channel}
-                writes.append(UpdateOne({"_id": ticket_id}, {"$set": fields}, upsert=True))
+                query = {"_id": move.ticket_id, **_holder(move.before)}
+                writes.append(UpdateOne(query, {"$set": fields}, upsert=move.before is None))
+        done = 0
         for chunk in chunked(writes):
-            await self._holdings.bulk_write(chunk, ordered=False)
+            try:
+                result = await self._holdings.bulk_write(chunk, ordered=False)
+                done += result.upserted_count + result.modified_count + result.deleted_count
+            except BulkWriteError as exc:
+                if any(e.get("code") != DUPLICATE_KEY for e in exc.details["writeErrors"]):
+                    raise
+                details = exc.details
+                done += details["nUpserted"] + details["nModified"] + details["nRemoved"]
+        agents = {h.split("|", 1)[0] for m in moves for h in (m.before, m.after) if h}
+        if done < len(moves):
+            await self.recount(agents)
+            return
+        counts: Counter[tuple[str, str]] = Counter()
+        for move in moves:
+            for held, step in ((move.before, -1), (move.after, 1)):
+                if held is not None:
+                    agent, channel = held.split("|", 1)
+                    counts[agent, channel] += step
+        per_agent: dict[str, Document] = {}
+        for (agent, channel), step in counts.items():
+            if step:
+                per_agent.setdefault(agent, {})[f"held.{channel}"] = step
+        incs = [UpdateOne({"_id": a}, {"$inc": inc}, upsert=True) for a, inc in per_agent.items()]
+        for chunk in chunked(incs):
+            await self._agents.bulk_write(chunk, ordered=False)
 
     async def holdings(self, agents: Iterable[str]) -> dict[str, dict[str, int]]:
+        found = await find_by_ids(self._agents, agents)
+        counted = {
+            agent: {channel: n for channel, n in doc.get("held", {}).items() if n > 0}
+            for agent, doc in found.items()
+        }
+        return {agent: held for agent, held in counted.items() if held}
+
+    async def recount(self, agents: Iterable[str]) -> dict[str, dict[str, int]]:
+        wanted = list(dict.fromkeys(agents))
         out: dict[str, dict[str, int]] = {}
-        for chunk in chunked(list(dict.fromkeys(agents))):
+        for chunk in chunked(wanted):
             async for doc in self._holdings.find({"agent_id": {"$in": chunk}}):
                 per = out.setdefault(doc["agent_id"], {})
                 per[doc["channel"]] = per.get(doc["channel"], 0) + 1
+        writes = [
+            UpdateOne({"_id": agent}, {"$set": {"held": out.get(agent, {})}}, upsert=True)
+            for agent in wanted
+        ]
+        for chunk in chunked(writes):
+            await self._agents.bulk_write(chunk, ordered=False)
         return out
 
     async def over_since(self, agents: Iterable[str]) -> dict[str, datetime]:

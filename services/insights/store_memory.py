@@ -11,7 +11,7 @@ from services.insights.domain.drill import Drill
 from services.insights.domain.facts import TicketFact
 from services.insights.domain.surveys import Survey
 from services.insights.domain.timers import Timer
-from services.insights.store import LostRace
+from services.insights.store import LostRace, Move
 
 
 class MemoryInsightsStore:
@@ -142,12 +142,13 @@ class MemoryInsightsStore:
     async def report_sent(self, keys: Sequence[str]) -> None:
         self.sent.update(keys)
 
-    async def hold(self, changes: Sequence[tuple[str, str | None, str | None]]) -> None:
-        for ticket_id, agent, channel in changes:
-            if agent is None:
-                self.held.pop(ticket_id, None)
+    async def hold(self, moves: Sequence[Move]) -> None:
+        for move in moves:
+            if move.after is None:
+                self.held.pop(move.ticket_id, None)
             else:
-                self.held[ticket_id] = (agent, channel or "email")
+                agent, channel = move.after.split("|", 1)
+                self.held[move.ticket_id] = (agent, channel)
 
     async def holdings(self, agents: Iterable[str]) -> dict[str, dict[str, int]]:
         wanted = set(agents)
@@ -157,6 +158,9 @@ class MemoryInsightsStore:
                 per = out.setdefault(agent, {})
                 per[channel] = per.get(channel, 0) + 1
         return out
+
+    async def recount(self, agents: Iterable[str]) -> dict[str, dict[str, int]]:
+        return await self.holdings(agents)
 
     async def over_since(self, agents: Iterable[str]) -> dict[str, datetime]:
         return {a: self.over[a] for a in agents if a in self.over}

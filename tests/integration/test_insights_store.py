@@ -15,7 +15,7 @@ from services.insights.domain.facts import StatusChange, TicketFact
 from services.insights.domain.surveys import Survey
 from services.insights.domain.timers import Timer
 from services.insights.settings import InsightsSettings
-from services.insights.store import InsightsStore, LostRace, MongoInsightsStore
+from services.insights.store import InsightsStore, LostRace, MongoInsightsStore, Move
 from services.insights.store_memory import MemoryInsightsStore
 from shared.mongo import ensure_indexes, make_mongo_client
 
@@ -162,3 +162,27 @@ async def test_monthly_reports_are_recorded_once_and_erasure_blanks_the_customer
     assert (facts["t1"].customer_id, facts["t2"].customer_id) == (None, "c-2")
     with pytest.raises(LostRace):  # a fold that read before the erasure loses its race
         await store.save([fact("t1", 3, customer_id="c-1").model_copy(update={"version": 1})])
+
+
+async def test_agents_counts_follow_each_move_and_a_repeated_batch_counts_nothing_twice(
+    store: InsightsStore,
+) -> None:
+    first = [Move("t1", None, "ag-leon|email"), Move("t2", None, "ag-leon|email"),
+             Move("t3", None, "ag-nika|chat")]  # fmt: skip
+    await store.hold(first)
+    assert await store.holdings(["ag-leon", "ag-nika", "ag-none"]) == {
+        "ag-leon": {"email": 2},
+        "ag-nika": {"chat": 1},
+    }
+    # The same batch again (a crash before its facts were saved): nothing moves twice.
+    await store.hold(first)
+    assert await store.holdings(["ag-leon", "ag-nika"]) == {
+        "ag-leon": {"email": 2},
+        "ag-nika": {"chat": 1},
+    }
+    moves = [Move("t1", "ag-leon|email", "ag-nika|chat"), Move("t2", "ag-leon|email", None)]
+    await store.hold(moves)
+    assert await store.holdings(["ag-leon", "ag-nika"]) == {"ag-nika": {"chat": 2}}
+    await store.hold(moves)  # again, half of it already done
+    assert await store.holdings(["ag-leon", "ag-nika"]) == {"ag-nika": {"chat": 2}}
+    assert await store.recount(["ag-leon", "ag-nika"]) == {"ag-nika": {"chat": 2}}
