@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi import Path as PathParam
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import Response
 
 from services.insights.charts import CHARTS, CategoryChart, Chart, LoadChart
 from services.insights.domain.load import Step
@@ -23,11 +23,10 @@ from services.insights.service import InsightsService
 from services.insights.service_reports import BadWindow
 from shared.access import Access, Person
 from shared.errors import unprocessable
+from shared.pages import serve_page
 from shared.periods import Period
 
 ASSETS = Path(__file__).with_name("page")
-#: The page's files, by the name the page asks for (nothing else is served).
-MEDIA_TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
 
 #: Only the page's own files may run or style it, and its charts are images of blob URLs:
 #: nothing a ticket carries (a category, a reference) can become markup or script.
@@ -106,22 +105,7 @@ def routes(insights: InsightsService, access: Access) -> APIRouter:
     router = APIRouter(prefix="/reports")
     public = [Depends(access.public)]
     Reports = Depends(access.reports)
-    assets = {p.name: p for p in ASSETS.iterdir() if p.suffix in MEDIA_TYPES}
-
-    @router.get("/page", include_in_schema=False, dependencies=public)
-    async def page() -> FileResponse:
-        return FileResponse(ASSETS / "index.html", media_type="text/html", headers=PAGE_HEADERS)
-
-    @router.get("/page/static/{name}", include_in_schema=False, dependencies=public)
-    async def page_asset(name: str) -> FileResponse:
-        path = assets.get(name)
-        if path is None:
-            raise HTTPException(status_code=404)
-        return FileResponse(
-            path,
-            media_type=MEDIA_TYPES[path.suffix],
-            headers={"X-Content-Type-Options": "nosniff"},
-        )
+    serve_page(router, "/page", ASSETS, headers=PAGE_HEADERS, dependencies=public)
 
     @router.get(
         "/charts/{name}.svg",

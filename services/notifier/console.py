@@ -8,14 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import Depends, FastAPI, HTTPException
-from fastapi.responses import FileResponse
+from fastapi import Depends, FastAPI
 
 from shared.access import Access
+from shared.pages import serve_page
 
 ASSETS = Path(__file__).with_suffix("")
-#: The page's script and styles, by the name the page asks for (nothing else is served).
-MEDIA_TYPES = {".js": "text/javascript", ".css": "text/css"}
 
 #: Only the page's own files may run or style it; customer text can never become markup.
 PAGE_HEADERS = {
@@ -33,20 +31,4 @@ PAGE_HEADERS = {
 def mount(app: FastAPI, access: Access) -> None:
     """Serve the console page at `/console` and its script and styles under `/console/static/`,
     both public (rate-limited per client): they carry no data, the API they call is staff's."""
-    assets = {p.name: p for p in ASSETS.iterdir() if p.suffix in MEDIA_TYPES}
-    public = [Depends(access.public)]
-
-    @app.get("/console", include_in_schema=False, dependencies=public)
-    async def console_page() -> FileResponse:
-        return FileResponse(ASSETS / "index.html", media_type="text/html", headers=PAGE_HEADERS)
-
-    @app.get("/console/static/{name}", include_in_schema=False, dependencies=public)
-    async def console_asset(name: str) -> FileResponse:
-        path = assets.get(name)
-        if path is None:
-            raise HTTPException(status_code=404)
-        return FileResponse(
-            path,
-            media_type=MEDIA_TYPES[path.suffix],
-            headers={"X-Content-Type-Options": "nosniff"},
-        )
+    serve_page(app, "/console", ASSETS, headers=PAGE_HEADERS, dependencies=[Depends(access.public)])

@@ -7,20 +7,18 @@ test looks at the page as an agent would, and at what the server reports.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import uvicorn
 from faststream.kafka import KafkaBroker
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from devstack.stack import free_port
 from services.notifier.app import build_app
@@ -39,35 +37,15 @@ from shared.events import (
 )
 from shared.ids import ticket_reference
 from shared.runtime import Service
-from tests.conftest import ROOT, eventually, serving_smtp
+from tests.conftest import eventually, serving_smtp
+from tests.e2e.browsers import artefacts_dir, fresh_page, needs_chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason=f"{CHROMIUM} is not installed (Debian package `chromium`)"
-    ),
-]
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-]
+pytestmark = [pytest.mark.e2e, needs_chromium]
 SECRET = "console-test-secret-of-at-least-32-bytes"
 AGENT = "ag-maria"
 XSS = "<img src=x onerror=window.__xss=1>"
 SUBJECT = f"Office Wi-Fi down {XSS}\nاینترنت دفتر از صبح قطع است"
 CUSTOMER = "Shirin Tehrani"
-
-
-def artefacts_dir() -> Path:
-    folder = Path(os.environ.get("HELPDESK_TEST_ARTEFACTS", ROOT / ".run" / "artefacts"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def token_for(person_id: str, secret: str = SECRET) -> str:
@@ -100,16 +78,6 @@ def _consuming(service: Service) -> bool:
         if not all(c is not None and c.assignment() for c in consumers):
             return False
     return True
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield launched
-        await launched.close()
 
 
 @pytest.fixture
@@ -153,13 +121,8 @@ async def notifier(make_settings: Any, smtp_port: int) -> AsyncIterator[Console]
 
 @pytest.fixture
 async def page(browser: Browser) -> AsyncIterator[Page]:
-    context = await browser.new_context(viewport={"width": 1280, "height": 900})
-    opened = await context.new_page()
-    try:
+    async with fresh_page(browser, 1280, 900) as opened:
         yield opened
-    finally:
-        # Closing the page ends its event stream before the server is asked to stop.
-        await context.close()
 
 
 def _csp_reports(page: Page) -> list[str]:

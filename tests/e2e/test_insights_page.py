@@ -17,7 +17,7 @@ import httpx
 import pytest
 import uvicorn
 from faststream.kafka import TestKafkaBroker
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from devstack.stack import free_port
 from services.insights.app import build_app
@@ -38,14 +38,9 @@ from shared.events import (
     TicketTransferred,
 )
 from tests.conftest import ROOT, eventually
-from tests.e2e.test_console import CHROMIUM, CHROMIUM_ARGS, artefacts_dir
+from tests.e2e.browsers import artefacts_dir, fresh_page, needs_chromium
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason=f"{CHROMIUM} is not installed (Debian package `chromium`)"
-    ),
-]
+pytestmark = [pytest.mark.e2e, needs_chromium]
 SECRET = "insights-page-test-secret-of-at-least-32-bytes"
 OPERATOR, LEAD, AGENT = "ops-rin", "lead-technical", "ag-nika"
 XSS = "<img src=x onerror=window.__xss=1>"
@@ -203,24 +198,10 @@ async def desk() -> AsyncIterator[Desk]:
         await service.mongo.close()
 
 
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield launched
-        await launched.close()
-
-
 @pytest.fixture
 async def page(browser: Browser) -> AsyncIterator[Page]:
-    context = await browser.new_context(viewport={"width": 1400, "height": 1000})
-    opened = await context.new_page()
-    try:
+    async with fresh_page(browser, 1400, 1000) as opened:
         yield opened
-    finally:
-        await context.close()
 
 
 def _console_problems(page: Page) -> list[str]:

@@ -1,0 +1,45 @@
+"""A service's static page: its HTML at one path and its own script, styles and images under
+`<path>/static/{name}`, nothing else (no listing, no path below the folder). The page carries no
+data, so both are public; what it shows comes from the service's API with the person's token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, HTTPException
+from fastapi.responses import FileResponse
+
+#: The files a page may have, by ending (any other file in its folder is not served).
+MEDIA_TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
+
+
+def serve_page(
+    router: APIRouter | FastAPI,
+    path: str,
+    folder: Path,
+    *,
+    headers: Mapping[str, str],
+    dependencies: Sequence[Any],
+) -> None:
+    """Serve `folder/index.html` at `path` with `headers` (its CSP above all), and its files
+    by name under `path/static/`."""
+    assets = {p.name: p for p in folder.iterdir() if p.suffix in MEDIA_TYPES}
+    page_headers = dict(headers)
+
+    @router.get(path, include_in_schema=False, dependencies=list(dependencies))
+    async def page() -> FileResponse:
+        return FileResponse(folder / "index.html", media_type="text/html", headers=page_headers)
+
+    @router.get(f"{path}/static/{{name}}", include_in_schema=False, dependencies=list(dependencies))
+    async def page_asset(name: str) -> FileResponse:
+        found = assets.get(name)
+        if found is None:
+            raise HTTPException(404, f"the page has no file {name!r}")
+        return FileResponse(
+            found,
+            media_type=MEDIA_TYPES[found.suffix],
+            headers={"X-Content-Type-Options": "nosniff"},
+        )
