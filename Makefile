@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install browser run test stack docs bench bench-sla bench-intake bench-router bench-notifier bench-kb bench-insights train-router eval-kb fuzz lint clean
+.PHONY: install browser promtool kubectl run test stack docs bench bench-sla bench-intake bench-router bench-notifier bench-kb bench-insights train-router eval-kb fuzz lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ run: install
 	$(PY) -m devstack.demo $(ARGS)
 
 ## The whole suite: unit, handler, integration and end-to-end tests on the local stack.
-test: install browser
+test: install browser promtool kubectl
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 ## Chromium for the agent console's browser test (Debian's package; Playwright drives it).
@@ -29,6 +29,21 @@ browser:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+## Prometheus's promtool for the alert rules' tests: unpacked from Debian's prometheus package
+## into the venv (no service installed, nothing started).
+PROMTOOL := $(VENV)/bin/promtool
+promtool: $(PROMTOOL)
+$(PROMTOOL): $(STAMP)
+	@echo "unpacking promtool from Debian's prometheus package"
+	@tmp=$$(mktemp -d) && cd $$tmp && \
+	  { apt-get download prometheus >/dev/null 2>&1 || { apt-get update -qq && apt-get download prometheus >/dev/null; }; } && \
+	  dpkg-deb -x prometheus_*.deb . && install -m 755 usr/bin/promtool $(CURDIR)/$(PROMTOOL) && \
+	  rm -rf $$tmp
+
+## kubectl (1.27+, with kustomize v5) renders deploy/k8s for its test; Debian's is too old.
+kubectl:
+	@command -v kubectl >/dev/null 2>&1 || { echo "the manifests' test needs kubectl 1.27+ (kustomize v5) on PATH"; exit 1; }
 
 ## Only the local broker and database (prints how to reach them).
 stack: install
