@@ -272,7 +272,9 @@ class InsightsService(ReportCases, SurveyCases):
             for manager, teams in managers.items()
             if now >= monthly.due_at(self.calendars.for_team(teams[0]), now, rules.after_opening)
         }
-        if not due:
+        # A desk that had no ticket yet by the month's end (a new deployment) has no report of
+        # it to send; not recorded, so a history read later still brings it.
+        if not due or not await self.store.any_opened_before(start):
             return []
         keys = {manager: f"{manager}:{month}" for manager in due}
         sent = await self.store.reports_sent(list(keys.values()))

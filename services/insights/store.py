@@ -96,6 +96,10 @@ class InsightsStore(Protocol):
         """Tickets opened in [since, until) per (category, subcategory, item)."""
         ...
 
+    async def any_opened_before(self, until: datetime) -> bool:
+        """Whether any ticket at all opened before `until` (the desk had begun)."""
+        ...
+
     async def forget_customer(self, ticket_ids: Sequence[str], customer_ids: Sequence[str]) -> int:
         """Drop the customer's id from their tickets' facts (an erasure); returns how many."""
         ...
@@ -297,6 +301,12 @@ class MongoInsightsStore:
             (d["_id"].get("c"), d["_id"].get("s"), d["_id"].get("i")): d["count"]
             async for d in cursor
         }
+
+    async def any_opened_before(self, until: datetime) -> bool:
+        found = await self._facts.find_one(
+            {"opened_at": {"$gte": EARLIEST, "$lt": until}}, {"_id": 1}
+        )
+        return found is not None
 
     async def forget_customer(self, ticket_ids: Sequence[str], customer_ids: Sequence[str]) -> int:
         result = await self._facts.update_many(

@@ -84,6 +84,9 @@ class MemoryInsightsStore:
     ) -> dict[Path, int]:
         return dict(paths_of([f async for f in self.opened_between(since, until, teams)]))
 
+    async def any_opened_before(self, until: datetime) -> bool:
+        return any(f.opened_at is not None and f.opened_at < until for f in self.stored.values())
+
     async def forget_customer(self, ticket_ids: Sequence[str], customer_ids: Sequence[str]) -> int:
         changed = 0
         for ticket_id, fact in list(self.stored.items()):

@@ -245,6 +245,16 @@ async def test_passed_around_repeat_contacts_wording_and_their_ids_are_stable() 
     assert {s.event_id for s in other.raised()} <= set(before)  # derived from their causes
 
 
+async def test_no_report_is_sent_of_a_month_before_the_desks_first_ticket() -> None:
+    desk = Desk()
+    desk.clock.set(datetime(2026, 12, 1, 9, 0, tzinfo=UTC))
+    await desk.feed(opened("t12", at=datetime(2026, 12, 1, 8, 0, tzinfo=UTC)), routed("t12"))
+    assert await desk.service.send_monthly_reports() == []  # December's ticket: November's empty
+    # November's history read later (the service started after the others): now it is sent.
+    await desk.feed(opened("t11"), routed("t11"))
+    assert len(await desk.service.send_monthly_reports()) == 3
+
+
 async def test_each_manager_gets_last_months_report_once_on_the_first_working_day() -> None:
     desk = Desk()
     await desk.feed(opened("t11"), routed("t11"))  # technical, November 2026
