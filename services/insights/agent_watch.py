@@ -11,7 +11,8 @@ from typing import cast
 from services.insights.config import InsightsRules
 from services.insights.domain.facts import TicketFact
 from services.insights.domain.timers import Timer
-from services.insights.store import InsightsStore, Move
+from services.insights.store import InsightsStore
+from services.insights.store_agents import Move
 from shared.business_calendar import BusinessCalendar
 from shared.clock import Clock
 from shared.events import SignalRaised, TicketAgentReplied

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 
-from services.insights.domain.facts import ACTED_ON, FactInput
+from services.insights.domain.fold import ACTED_ON, FactInput
 from services.insights.outlets import Outlets
 from services.insights.service import InsightsService
 from shared.consuming import Batch, ConsumerKit

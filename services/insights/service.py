@@ -10,7 +10,8 @@ from datetime import datetime, timedelta
 from services.insights.agent_watch import AgentWatch
 from services.insights.config import InsightsRules
 from services.insights.domain import monthly
-from services.insights.domain.facts import TicketFact, apply
+from services.insights.domain.facts import TicketFact
+from services.insights.domain.fold import apply
 from services.insights.domain.followups import (
     TIMER_KINDS,
     FollowUpRules,

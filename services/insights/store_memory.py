@@ -11,7 +11,8 @@ from services.insights.domain.drill import Drill
 from services.insights.domain.facts import TicketFact
 from services.insights.domain.surveys import Survey
 from services.insights.domain.timers import Timer
-from services.insights.store import LostRace, Move
+from services.insights.store import LostRace
+from services.insights.store_agents import Move
 
 
 class MemoryInsightsStore:

@@ -15,7 +15,8 @@ from services.insights.domain.facts import StatusChange, TicketFact
 from services.insights.domain.surveys import Survey
 from services.insights.domain.timers import Timer
 from services.insights.settings import InsightsSettings
-from services.insights.store import InsightsStore, LostRace, MongoInsightsStore, Move
+from services.insights.store import InsightsStore, LostRace, MongoInsightsStore
+from services.insights.store_agents import Move
 from services.insights.store_memory import MemoryInsightsStore
 from shared.mongo import ensure_indexes, make_mongo_client
 

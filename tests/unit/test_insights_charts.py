@@ -14,7 +14,8 @@ import pytest
 from services.insights import charts
 from services.insights.charts import CHARTS, CategoryChart, LoadChart
 from services.insights.domain.categories import CategoryReport, category_report, paths_of
-from services.insights.domain.facts import TicketFact, apply
+from services.insights.domain.facts import TicketFact
+from services.insights.domain.fold import apply
 from services.insights.domain.load import LoadReport, load_report
 from services.insights.domain.metrics import Dimension, Figures, report
 from shared.business_calendar import Calendars

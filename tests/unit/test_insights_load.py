@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from services.insights.domain.facts import TicketFact, apply
+from services.insights.domain.facts import TicketFact
+from services.insights.domain.fold import apply
 from services.insights.domain.load import MAX_SAMPLES, load_report, samples
 from shared.directory import load_directory
 from shared.events import Event, TicketAssigned, TicketOpened, TicketStatusChanged

@@ -13,7 +13,8 @@ import pytest
 
 from services.insights.domain.categories import category_report, paths_of
 from services.insights.domain.drill import Drill
-from services.insights.domain.facts import TicketFact, apply
+from services.insights.domain.facts import TicketFact
+from services.insights.domain.fold import apply
 from services.insights.domain.measures import measure
 from services.insights.domain.metrics import Figures, periods_between, report
 from shared.business_calendar import Calendars
