@@ -9,7 +9,10 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from prometheus_client import REGISTRY
 
+from shared import telemetry
 from shared.events import DeadLettered, Event
 from shared.logging import get_logger
 from shared.publishing import HEADER_CORRELATION, event_headers
@@ -72,12 +75,33 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:2000]
 
 
+#: The share of `stop_timeout_seconds` a stop waits for the batches in hand to finish (a
+#: quarter goes to closing HTTP streams first, a quarter to committing and leaving the groups).
+BATCH_SHARE_OF_STOP = 0.5
+
+
 def make_broker(settings: ServiceSettings) -> KafkaBroker:
-    """A broker for one service; its subscribers and publishers come from the consumer kit."""
+    """A broker for one service; its subscribers and publishers come from the consumer kit.
+
+    FastStream's Prometheus middleware counts what every subscriber received (a batch counts
+    its records) and what every publisher sent, in the registry `/metrics` serves, labelled
+    `app_name` with the service. With tracing on, its telemetry middleware (outermost, so its
+    spans hold the rest) traces each batch and each publish and carries the trace context in
+    the records' headers."""
+    middlewares: list[Any] = [
+        KafkaPrometheusMiddleware(registry=REGISTRY, app_name=settings.service_name)
+    ]
+    tracing = telemetry.kafka_middleware(settings)
+    if tracing is not None:
+        middlewares.insert(0, tracing)
     return KafkaBroker(
         settings.kafka.bootstrap_servers,
         client_id=f"helpdesk-{settings.service_name}",
         logger=get_logger("faststream"),
+        middlewares=middlewares,
+        # A stop waits this long for the batches in hand; the rest of the stop's time is for
+        # committing them and leaving the groups.
+        graceful_timeout=settings.stop_timeout_seconds * BATCH_SHARE_OF_STOP,
     )
 
 
@@ -85,12 +109,13 @@ async def publish_event(broker: KafkaBroker, topic: str, event: Event) -> None:
     """Publish one event as the services do (keyed for its topic, its chain ids in headers),
     for a producer that is not a service: an adapter, a test, a benchmark. Services publish
     through their kit's publishers, which also document the event."""
-    await broker.publish(
-        event.model_dump(mode="json"),
-        topic=topic,
-        key=event.kafka_key(),
-        headers=event_headers(event),
-    )
+    with telemetry.correlated(telemetry.chain_published(event)):
+        await broker.publish(
+            event.model_dump(mode="json"),
+            topic=topic,
+            key=event.kafka_key(),
+            headers=event_headers(event),
+        )
 
 
 async def ensure_topics(kafka: KafkaSettings, topics: TopicSettings) -> None:

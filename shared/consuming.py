@@ -12,6 +12,12 @@ per partition, so per key) and works through it in five steps:
 4. dead letters are published, then the batch's events are marked processed in one write;
 5. only then does FastStream commit the offsets.
 
+Along the way it keeps the operator's view current: each dead letter is counted
+(`helpdesk_dead_letters_total`), each batch updates its partitions' lag
+(`helpdesk_consumer_lag`, from offsets the consumer already holds: no request to the broker),
+and with tracing on each fresh record gets a span of its own, in which what the handler
+published for it is sent (`shared.telemetry`).
+
 A failure that may pass (a lost race, a bug in one record) retries the batch a few times,
 then splits it to find the record that fails and dead-letters only that one. A database or
 broker out of reach never dead-letters anything: the batch waits and is tried again, and if
@@ -26,6 +32,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Annotated, Any, Generic, TypeVar
 
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NodeNotReadyError
@@ -35,17 +42,21 @@ from faststream.kafka.annotations import KafkaMessage
 from pydantic import TypeAdapter, WithJsonSchema
 from pymongo.errors import ConnectionFailure
 
+from shared import telemetry
 from shared.broker import dead_letter_of, is_permanent
 from shared.events import DeadLettered, Event
 from shared.idempotency import Guard
 from shared.logging import bound, get_logger
-from shared.publishing import Publisher, settle
+from shared.metrics import DEAD_LETTERS, LagOfAssigned, note_lag
+from shared.publishing import HEADER_CORRELATION, Publisher, settle
 from shared.settings import ServiceSettings
 
 log = get_logger(__name__)
 
 E = TypeVar("E", bound=Event)
 Handler = Callable[["Batch[E]"], Awaitable[None]]
+#: Told of each record a subscriber dead-lettered, with its event if it could be parsed.
+OnDeadLetter = Callable[[Any, Event | None], None]
 
 #: Errors that say the database or the broker is out of reach: never the record's fault.
 UNAVAILABLE: tuple[type[BaseException], ...] = (
@@ -70,6 +81,8 @@ class Delivery(Generic[E]):
     offset: int
     key: bytes | None
     record: Any = field(repr=False, compare=False)
+    #: The record's span, as a context to work in (tracing on only).
+    trace: Any = field(default=None, repr=False, compare=False)
 
 
 class Batch(Generic[E]):
@@ -80,6 +93,7 @@ class Batch(Generic[E]):
         self.max_attempts = max_attempts
         self.failed: list[tuple[Delivery[E], BaseException]] = []
         self._outgoing: list[tuple[Publisher, Event, Delivery[E] | None]] = []
+        self._causes: dict[str, Any] | None = None
 
     def __iter__(self) -> Iterator[Delivery[E]]:
         return iter(self.deliveries)
@@ -105,7 +119,26 @@ class Batch(Generic[E]):
         that must publish before it writes (so a crash decides again and re-publishes the same
         ids) calls this between the two; the kit flushes what is left after the handler."""
         outgoing, self._outgoing = self._outgoing, []
-        await settle([await publisher.send(event) for publisher, event, _ in outgoing])
+        sent = []
+        for publisher, event, delivery in outgoing:
+            context = self._trace_of(event, delivery)
+            if context is None:
+                sent.append(await publisher.send(event))
+                continue
+            with telemetry.within(context):
+                sent.append(await publisher.send(event))
+        await settle(sent)
+
+    def _trace_of(self, event: Event, delivery: Delivery[E] | None) -> Any:
+        """The span an event is published in: its record's, or (buffered for the batch as a
+        whole) that of the record that caused it; None when tracing is off."""
+        if delivery is not None:
+            return delivery.trace
+        if not self.deliveries or self.deliveries[0].trace is None:
+            return None
+        if self._causes is None:
+            self._causes = {str(d.event.event_id): d.trace for d in self.deliveries}
+        return self._causes.get(event.causation_id or "")
 
     @contextmanager
     def isolate(self, delivery: Delivery[E]) -> Iterator[None]:
@@ -119,7 +152,11 @@ class Batch(Generic[E]):
                 ticket_id=event.ticket_id,
                 correlation_id=event.correlation_id,
             ):
-                yield
+                if delivery.trace is None:
+                    yield
+                else:
+                    with telemetry.within(delivery.trace):
+                        yield
         except Exception as exc:
             if not is_permanent(exc):
                 raise
@@ -182,6 +219,7 @@ class Subscription(Generic[E]):
     guard: str | None
     per_replica: bool
     group: str
+    on_dead_letter: OnDeadLetter | None = None
 
 
 def _lenient_headers(record: Any) -> Any:
@@ -191,6 +229,9 @@ def _lenient_headers(record: Any) -> Any:
 
 
 async def _parse_leniently(message: Any, original: Callable[[Any], Awaitable[Any]]) -> Any:
+    if telemetry.enabled() and message:
+        # Read before FastStream starts the batch's spans, so they carry its chain.
+        telemetry.set_correlation(telemetry.chain_of_record(message[0], HEADER_CORRELATION))
     return await original(tuple(_lenient_headers(r) for r in message))
 
 
@@ -227,12 +268,20 @@ class ConsumerKit:
         self.guard = guard
         #: Every subscription by name, for tests that feed a batch to one directly.
         self.subscriptions: dict[str, Subscription[Any]] = {}
+        #: The subscriptions whose consumer has joined its group (with partitions or none).
+        self.joined: set[str] = set()
+        #: Spans of each record handled, when tracing is on.
+        self._tracer = telemetry.tracer(settings, __name__)
         self.dead_letters = self.publisher(
             settings.topics.deadletter,
             DeadLettered,
             title="deadletter",
             description="Records this service could not process, with the reason.",
         )
+
+    def unjoined(self) -> list[str]:
+        """The subscriptions whose consumer has not joined its group yet (not ready)."""
+        return sorted(set(self.subscriptions) - self.joined)
 
     def publisher(
         self, topic: str, schema: Any, *, title: str, description: str | None = None
@@ -249,6 +298,7 @@ class ConsumerKit:
         group: str | None = None,
         per_replica: bool = False,
         guard: str | None = None,
+        on_dead_letter: OnDeadLetter | None = None,
         **options: Any,
     ) -> Callable[[Handler[E]], Handler[E]]:
         """Register `handler` for batches of `events` (a model or a union) from `topics`.
@@ -258,7 +308,8 @@ class ConsumerKit:
         not rebalance each other. `per_replica`: every replica reads every event from the
         newest on (state each replica holds); nothing is guarded or dead-lettered there, since
         the shared-group consumers of the same topics dead-letter it once. `guard`: the name
-        under which processed events are recorded and repeats dropped.
+        under which processed events are recorded and repeats dropped. `on_dead_letter`: told
+        of each record dead-lettered (a service counting its own outcomes).
         """
         kafka = self.settings.kafka
         adapter: TypeAdapter[Any] = TypeAdapter(events)
@@ -279,11 +330,13 @@ class ConsumerKit:
                 None if per_replica else guard,
                 per_replica,
                 group_id,
+                on_dead_letter,
             )
             self.subscriptions[name] = spec
 
             async def consume(payloads: list[Any], message: KafkaMessage) -> None:
                 await self.consume(spec, message.raw_message)
+                note_lag(group_id, message.consumer, message.raw_message)
 
             consume.__name__ = name.replace(".", "_")
             # Resolved here rather than from the module's text: the AsyncAPI document shows
@@ -308,6 +361,11 @@ class ConsumerKit:
                 decoder=_values,
                 title=name,
                 description=description,
+                listener=LagOfAssigned(
+                    group_id,
+                    options.pop("listener", None),
+                    on_joined=partial(self.joined.add, name),
+                ),
                 **options,
             )(consume)
             return handler
@@ -320,17 +378,45 @@ class ConsumerKit:
         """Parse, guard, handle, dead-letter and mark one batch; the offsets follow."""
         deliveries, letters = self._parse(spec, records)
         fresh = await self._fresh(spec, deliveries)
+        if self._tracer is not None:
+            telemetry.mark_batch([d.event for d in deliveries])
+            fresh = [self._traced(spec, d) for d in fresh]
         batch: Batch[E] = Batch(fresh, max_attempts=self.settings.kafka.max_attempts)
-        if fresh:
-            await self._run(spec, batch)
-        failed = [(d.record, exc) for d, exc in batch.failed]
-        if spec.per_replica:
-            for _, exc in [*letters, *failed]:
-                log.warning("record.skipped", subscriber=spec.name, error=repr(exc)[:500])
-        else:
-            await self._dead_letter(spec, [*letters, *failed])
-        if spec.guard and fresh:
-            await self.guard.mark_many(spec.guard, [str(d.event.event_id) for d in fresh])
+        try:
+            if fresh:
+                await self._run(spec, batch)
+            failed = [(d.record, exc) for d, exc in batch.failed]
+            if spec.per_replica:
+                for _, exc in [*letters, *failed]:
+                    log.warning("record.skipped", subscriber=spec.name, error=repr(exc)[:500])
+            else:
+                await self._dead_letter(spec, [*letters, *failed])
+                if spec.on_dead_letter is not None:
+                    for record, _ in letters:
+                        spec.on_dead_letter(record, None)
+                    for delivery, _ in batch.failed:
+                        spec.on_dead_letter(delivery.record, delivery.event)
+            if spec.guard and fresh:
+                await self.guard.mark_many(spec.guard, [str(d.event.event_id) for d in fresh])
+        finally:
+            if self._tracer is not None:
+                errors = {id(d): exc for d, exc in batch.failed}
+                for delivery in fresh:
+                    telemetry.end_record(delivery.trace, errors.get(id(delivery)))
+            if telemetry.enabled():
+                telemetry.set_correlation(None)
+
+    def _traced(self, spec: Subscription[E], delivery: Delivery[E]) -> Delivery[E]:
+        """The delivery with a span of its own, a child of the span that published it."""
+        assert self._tracer is not None
+        context = telemetry.record_context(
+            self._tracer,
+            delivery.event,
+            delivery.record,
+            subscriber=spec.name,
+            group=spec.group,
+        )
+        return replace(delivery, trace=context)
 
     def _parse(
         self, spec: Subscription[E], records: Sequence[Any]
@@ -416,6 +502,7 @@ class ConsumerKit:
         out = [dead_letter_of(self.settings, r, exc, group=spec.group) for r, exc in letters]
         await self.dead_letters.publish_all(out)
         for letter in out:
+            DEAD_LETTERS.labels(letter.service, letter.source_topic, letter.error_type).inc()
             log.error(
                 "message.dead_lettered",
                 reason=letter.reason,

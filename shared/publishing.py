@@ -10,6 +10,7 @@ from typing import Any
 from faststream.kafka import KafkaBroker
 from prometheus_client import Counter
 
+from shared import telemetry
 from shared.events import Event
 
 HEADER_EVENT_TYPE = "event_type"
@@ -52,14 +53,22 @@ class Publisher:
     async def send(self, event: Event) -> asyncio.Future[Any] | None:
         """Hand the event to the producer; the future settles when the broker has it."""
         PUBLISHED.labels(self.topic).inc()
-        sent = await self._publisher.publish(
+        if telemetry.enabled():
+            # The publish's spans (and the span it is sent from) carry the event's chain.
+            with telemetry.correlated(telemetry.chain_published(event)):
+                sent = await self._send(event)
+        else:
+            sent = await self._send(event)
+        # The in-memory test broker delivers at once and returns nothing to wait for.
+        return sent if isinstance(sent, asyncio.Future) else None
+
+    async def _send(self, event: Event) -> Any:
+        return await self._publisher.publish(
             event.model_dump(mode="json"),
             key=event.kafka_key(),
             headers=event_headers(event),
             no_confirm=True,
         )
-        # The in-memory test broker delivers at once and returns nothing to wait for.
-        return sent if isinstance(sent, asyncio.Future) else None
 
     async def publish(self, event: Event) -> None:
         """Publish one event and wait until the broker has it."""

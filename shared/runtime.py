@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -13,12 +14,12 @@ import uvicorn
 from fastapi import Depends, FastAPI, HTTPException
 from fastapi.responses import PlainTextResponse
 from faststream.kafka import KafkaBroker
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import multiprocess
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
-from shared import errors
+from shared import errors, telemetry
 from shared.access import Access, Person, access_for, enforce
 from shared.broker import ensure_topics
 from shared.consuming import ConsumerKit
@@ -26,12 +27,16 @@ from shared.directory import load_directory
 from shared.idempotency import processed_indexes
 from shared.limits import BodyLimit
 from shared.logging import configure_logging, get_logger
+from shared.metrics import exposition, multiprocess_mode
 from shared.mongo import Document, Indexes, ensure_indexes
 from shared.settings import ServiceSettings
 
 log = get_logger(__name__)
 
 Hook = Callable[[], Awaitable[Any]]
+#: The share of `stop_timeout_seconds` for stopping the consumers and loops; HTTP connections
+#: (the console's streams) are closed in the rest, first.
+CONSUMERS_SHARE = 0.75
 
 
 @dataclass
@@ -49,6 +54,10 @@ class Service:
     kit: ConsumerKit | None = None
     #: The access rules its routes state (`seal`).
     access: Access | None = None
+
+    def __post_init__(self) -> None:
+        # A server span per request when tracing is on; nothing at all when it is off.
+        telemetry.instrument_http(self.http, self.settings)
 
     @property
     def db(self) -> AsyncDatabase[Document]:
@@ -85,8 +94,18 @@ class Service:
         async def live(_: None = public) -> dict[str, str]:
             return {"status": "ok"}
 
-        @self.http.get("/health/ready", tags=["health"], summary="Broker and database answer.")
+        @self.http.get(
+            "/health/ready",
+            tags=["health"],
+            summary="Every consumer has joined its group and the database answers.",
+            description="503 with what is missing while a consumer group is still to be "
+            "joined (at start) or the database does not answer.",
+            responses={503: {"description": "Not ready: what is missing."}},
+        )
         async def ready(_: None = public) -> dict[str, str]:
+            waiting = self.kit.unjoined() if self.kit is not None else []
+            if waiting:
+                raise HTTPException(503, f"consumer groups not joined yet: {', '.join(waiting)}")
             try:
                 await self.mongo.admin.command("ping")
             except PyMongoError as exc:
@@ -96,11 +115,13 @@ class Service:
         @self.http.get(
             "/metrics",
             tags=["health"],
-            summary="Prometheus metrics of this process (an operator's token).",
+            summary="Prometheus metrics of this process, or of all the worker processes that "
+            "share `PROMETHEUS_MULTIPROC_DIR` (an operator's token).",
             response_class=PlainTextResponse,
         )
         async def metrics(_: Person = operator) -> PlainTextResponse:
-            return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+            body, content_type = exposition()
+            return PlainTextResponse(body, media_type=content_type)
 
     async def start(self, *, create_topics: bool = True) -> None:
         if create_topics:
@@ -113,10 +134,24 @@ class Service:
         log.info("service.started", consumer_group=self.settings.consumer_group)
 
     async def stop(self) -> None:
-        for hook in reversed(self.on_stop):
-            await hook()
-        await self.broker.stop()
+        """Stop within `stop_timeout_seconds`: the service's own loops, then the broker (the
+        batches in hand finished and committed, the groups left), then the database. What a
+        stop past its time (a broker out of reach) leaves uncommitted is read again."""
+        try:
+            async with asyncio.timeout(self.settings.stop_timeout_seconds * CONSUMERS_SHARE):
+                for hook in reversed(self.on_stop):
+                    await hook()
+                await self.broker.stop()
+        except TimeoutError:
+            log.warning(
+                "service.stop_timed_out",
+                seconds=self.settings.stop_timeout_seconds * CONSUMERS_SHARE,
+            )
         await self.mongo.close()
+        await telemetry.flush(self.settings)
+        if multiprocess_mode():
+            # This process's gauges leave the sum the other processes' `/metrics` serve.
+            multiprocess.mark_process_dead(os.getpid())
         log.info("service.stopped")
 
 
@@ -160,5 +195,9 @@ def run(build: Callable[[], Service]) -> None:
         log_config=None,
         access_log=False,
         lifespan="on",
+        # Open streams (the console's) are closed after this; the consumers' stop follows.
+        timeout_graceful_shutdown=max(
+            1, round(settings.stop_timeout_seconds * (1 - CONSUMERS_SHARE))
+        ),
     )
     asyncio.run(uvicorn.Server(config).serve())

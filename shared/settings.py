@@ -72,6 +72,25 @@ class MongoSettings(BaseModel):
     slow_command_ms: float = 0.0
 
 
+class TelemetrySettings(BaseModel):
+    """Traces (OpenTelemetry), e.g. `HELPDESK_TELEMETRY__OTLP_ENDPOINT=http://collector:4318`.
+    Off unless an endpoint is set: no tracer, no middleware, nothing spent."""
+
+    otlp_endpoint: str | None = Field(
+        default=None,
+        description="OTLP/HTTP collector to send spans to (its base URL; spans go to "
+        "`/v1/traces` under it). The exporter's other settings are the standard "
+        "`OTEL_EXPORTER_OTLP_*` variables (headers, timeout, certificate).",
+    )
+    sample_ratio: float = Field(
+        default=1.0,
+        ge=0,
+        le=1,
+        description="Share of the traces started here that are kept; a trace started "
+        "upstream keeps its caller's decision.",
+    )
+
+
 class LoggingSettings(BaseModel):
     level: str = "INFO"
     format: Literal["auto", "json", "console"] = "auto"
@@ -89,11 +108,20 @@ class ServiceSettings(BaseSettings):
     mongo: MongoSettings = MongoSettings()
     topics: TopicSettings = TopicSettings()
     logging: LoggingSettings = LoggingSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
     config_dir: Path = Field(
         default=Path("config"), description="Folder of the YAML business rules."
     )
     http_host: str = "127.0.0.1"
     http_port: int = 0
+    stop_timeout_seconds: float = Field(
+        default=20.0,
+        gt=0,
+        description="How long a stop (SIGTERM) may take: the batches in hand are finished and "
+        "committed and the consumer groups left; past it the process exits anyway (a broker "
+        "out of reach), and what it did not commit is read again by the group. Keep it under "
+        "the platform's grace period (Kubernetes: 30 s).",
+    )
     environment: Literal["local", "production"] = Field(
         default="production",
         description="`local` (the local stack: `make run`, the tests) lets a service start "

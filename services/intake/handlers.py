@@ -32,6 +32,7 @@ def register(kit: ConsumerKit, settings: ServiceSettings, intake: IntakeService)
         name="intake.on_contact",
         events=ContactReceived,
         guard=CONTACT_GUARD,
+        on_dead_letter=intake.contact_dead_lettered,
         description="Each contact opens a ticket or joins one (reopening it if closed).",
     )
     async def on_contact(batch: Batch[ContactReceived]) -> None:

@@ -14,6 +14,7 @@ from services.intake.rejections import Rejected
 from services.intake.store import IntakeStore
 from shared.events import AttachmentInfo, ContactReceived, EmailMessage
 from shared.logging import get_logger
+from shared.metrics import CONTACTS
 
 log = get_logger(__name__)
 
@@ -59,6 +60,7 @@ class Mailbox:
                         "at": datetime.now(UTC),
                     }
                 )
+                CONTACTS.labels("email", "suppressed").inc()
             log.info("mail.rejected", kind=parsed.kind, detail=parsed.detail, source=source)
             return parsed
         contact = ContactReceived(

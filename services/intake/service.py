@@ -4,6 +4,7 @@ ticket the customer solved with an article is resolved, and agents act on ticket
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,7 @@ from services.intake.store import IntakeStore
 from services.intake.surveys import build_survey, survey_message_id
 from shared.broker import PermanentError
 from shared.consuming import Batch, Delivery
+from shared.directory import CHANNELS
 from shared.events import (
     CallRecord,
     ContactReceived,
@@ -51,6 +53,7 @@ from shared.idempotency import Guard
 from shared.ids import derived_id
 from shared.language import LanguageDetector
 from shared.logging import get_logger
+from shared.metrics import CONTACTS
 from shared.publishing import Publisher
 
 log = get_logger(__name__)
@@ -146,11 +149,16 @@ class IntakeService:
         published = await self.guard.seen_many(
             CONTACT_GUARD, [d["event_id"] for d in view.decisions.values() if "event_id" in d]
         )
+        # (channel, outcome) of each contact decided here, counted once the batch is written.
+        outcomes: list[tuple[str, str]] = []
+        decided: set[str] = set()
         for delivery, identities in prepared:
             contact = delivery.event
             with batch.isolate(delivery):
                 stored = view.decisions.get(contact.contact_id)
                 events: list[Event] = []
+                # A replay of a decision an earlier try made (and counted) is not counted.
+                outcome: str | None = "suppressed"  # the same contact submitted again
                 if stored is None:
                     subject, body = contact_text(contact)
                     language = self.detector.detect(f"{subject}\n{body}")
@@ -159,13 +167,19 @@ class IntakeService:
                     view.decisions[contact.contact_id] = stored
                     view.changes.decisions.append(stored)
                     events = list(decision.events)
+                    outcome = "ticket" if decision.outcome == "opened" else "joined"
+                    decided.add(contact.contact_id)
                 elif stored.get("event_id") not in published:
                     events = [ticket_events.validate_python(raw) for raw in stored["events"]]
                     published.add(stored.get("event_id", ""))
+                    if contact.contact_id not in decided:
+                        outcome = None
                 apply_decision(view, stored, contact, identities)
                 for event in events:
                     batch.publish(self.tickets, event)
                 log.debug("contact.decided", outcome=stored["outcome"], ticket=stored["ticket_id"])
+                if outcome is not None:
+                    outcomes.append((contact.message.channel, outcome))
         # Announced before they are written: a crash in between merges again after redelivery
         # and announces the same merge under the same id, which the other services drop.
         await self.customers.publish_all(
@@ -178,6 +192,8 @@ class IntakeService:
             for m in view.changes.merges
         )
         await self.store.write(view.changes)
+        for channel, outcome in outcomes:
+            CONTACTS.labels(channel, outcome).inc()
         log.info(
             "contacts.decided",
             contacts=len(batch),
@@ -185,6 +201,15 @@ class IntakeService:
             tickets_opened=len(view.changes.new_tickets),
             set_aside=len(batch.failed),
         )
+
+    def contact_dead_lettered(self, record: Any, contact: Event | None) -> None:
+        """Count a contact the kit dead-lettered, under its channel (as far as the body of one
+        that could not be parsed tells)."""
+        if isinstance(contact, ContactReceived):
+            channel: str = contact.message.channel
+        else:
+            channel = _channel_of(record)
+        CONTACTS.labels(channel, "dead_lettered").inc()
 
     # -- routing -----------------------------------------------------------------------------------
 
@@ -328,6 +353,14 @@ async def _customer_name(store: IntakeStore, ticket_id: str) -> str | None:
     opened = (ticket or {}).get("opened_event") or {}
     name = opened.get("customer_name")
     return str(name) if name else None
+
+
+def _channel_of(record: Any) -> str:
+    try:
+        channel = json.loads(record.value)["message"]["channel"]
+    except (TypeError, ValueError, KeyError):
+        return "unknown"
+    return channel if channel in CHANNELS else "unknown"
 
 
 def _references(contact: ContactReceived) -> list[str]:

@@ -30,6 +30,7 @@ from shared.agent_tokens import BadToken, TokenKeys
 from shared.clock import Clock
 from shared.events import KbDeflected, KbFeedback, KbSearched
 from shared.language import LanguageDetector
+from shared.metrics import KB_SEARCHES, KB_ZERO_RESULT_SEARCHES
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,10 @@ class PeopleCases:
         await self.out.searched.publish(
             KbSearched(query_id=query_id, query=query, language=language, result_count=results)
         )
+        searched = language if language in LANGUAGES else "other" if language else "any"
+        KB_SEARCHES.labels(searched).inc()
+        if not results:
+            KB_ZERO_RESULT_SEARCHES.labels(searched).inc()
         return Searched(query_id, language, found)
 
     async def published(self, article_id: str) -> Article:

@@ -99,6 +99,7 @@ def build_app(
             "Help desk: notifier",
             "Escalation ladders over email, live push and chat webhooks; the agent console.",
         ),
+        kit=kit,
     )
     http.mount(running.http, http.Api(access=access, hub=hub, service=service))
     console.mount(running.http, access)

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from shared.logging import get_logger
+from shared.metrics import DELIVERIES
 
 log = get_logger(__name__)
 
@@ -86,6 +87,9 @@ class PushHub:
                 self.remove(person_id, connection)
             else:
                 delivered += 1
+        DELIVERIES.labels("push", "sent").inc(delivered)
+        if delivered < len(held):
+            DELIVERIES.labels("push", "dropped").inc(len(held) - delivered)
         return delivered
 
     async def broadcast(self, people: list[str], data: str) -> dict[str, int]:

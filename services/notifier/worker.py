@@ -25,6 +25,7 @@ from shared.clock import Clock
 from shared.events import DeadLettered, NotificationDelivered, NotificationFailed
 from shared.ids import derived_id
 from shared.logging import get_logger
+from shared.metrics import DEAD_LETTERS, DELIVERIES, DELIVERY_RETRIES
 
 log = get_logger(__name__)
 
@@ -39,6 +40,8 @@ SWEEP = 500
 BUSY_SWEEP = timedelta(seconds=30)
 #: Candidates a replica keeps in memory per channel.
 CANDIDATES = 20_000
+#: The delivery metric's outcome of each try's outcome.
+_OUTCOMES = {"sent": "sent", "retry": "retried", "failed": "failed"}
 
 
 class SendFailed(Exception):
@@ -356,6 +359,11 @@ class Deliveries:
                 settlements.append(Settlement(key=job.key, attempt=attempt, status="failed"))
         await asyncio.gather(*publishing)
         await self._settling.write(settlements)
+        for settlement in settlements:
+            outcome = _OUTCOMES[settlement.attempt.outcome]
+            DELIVERIES.labels(head.channel, outcome).inc()
+            if outcome == "retried":
+                DELIVERY_RETRIES.labels(head.channel).inc()
         if failure is None:
             log.info("delivery.sent", key=head.key, channel=head.channel, carried=len(jobs))
         else:
@@ -398,3 +406,4 @@ class Deliveries:
             attempts=tries,
         )
         await self._publishers.dead_letters.publish(letter)
+        DEAD_LETTERS.labels(letter.service, letter.source_topic, letter.error_type).inc()

@@ -84,6 +84,7 @@ def build_app(
             "Help desk: router",
             "Categories, priority, tiers, skills- and load-aware assignment and team queues.",
         ),
+        kit=kit,
     )
     access = access_for(settings, config.directory, clock)
     http.serve(service.http, router, presence.publish, access)

@@ -16,6 +16,7 @@ from services.router.triaging import customer_after
 from shared.clock import Clock
 from shared.events import TicketEscalated, TicketTransferRequested
 from shared.logging import get_logger
+from shared.metrics import ROUTING_DECISIONS
 
 log = get_logger(__name__)
 
@@ -79,6 +80,7 @@ class Escalations:
             kind="escalation",
             reason=f"escalated {reason}",
         )
+        ROUTING_DECISIONS.labels("escalated").inc()
         customer = await self.store.customer(ticket.customer_id)
         reached = customer_after(customer, ticket, ticket.wording, reached_tier=target)
         await self.store.save_customers({ticket.customer_id: reached})

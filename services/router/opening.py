@@ -70,6 +70,7 @@ async def open_tickets(
         for opening, plan in zip(seats, plans, strict=True):
             opening.plan = plan
             plan.before = opening.seat.ticket if opening.seat else None
+            plan.opened_at = opening.delivery.event.occurred_at
         for opening in openings:
             with batch.isolate(opening.delivery):
                 if opening.routed is not None:

@@ -27,8 +27,9 @@ from services.router.store import RoutingStore, Stored
 from shared.business_calendar import Calendars
 from shared.clock import Clock
 from shared.directory import Directory
-from shared.events import Event
+from shared.events import Event, TicketAssigned
 from shared.logging import get_logger
+from shared.metrics import ROUTING_DECISIONS, TIME_TO_ASSIGNMENT
 
 log = get_logger(__name__)
 
@@ -72,6 +73,8 @@ class Plan:
     before: RoutedTicket | None = None
     #: What the plan answers (a batch's delivery), for the caller.
     origin: Any = None
+    #: When the ticket was opened, where the caller knows it (its `ticket.opened`).
+    opened_at: datetime | None = None
 
 
 class Seating:
@@ -248,6 +251,7 @@ class Seating:
         ]
         if deadlines:
             self.on_deadline(min(deadlines))
+        _count([p for p in plans if p.ticket.ticket_id in won], self.clock.now())
         return won
 
     async def tidy(self, roster: Roster) -> None:
@@ -255,6 +259,37 @@ class Seating:
         if roster.settled or roster.undone:
             await self.store.settle_slots(roster.settled, roster.undone)
             roster.settled, roster.undone = [], []
+
+
+#: The routing metric's outcome of each decision event a plan saves.
+OUTCOMES = {
+    "ticket.assigned": "assigned",
+    "ticket.queued": "queued",
+    "ticket.transferred": "transferred",
+    "ticket.transfers_exceeded": "transfers_exceeded",
+}
+
+
+def _count(saved: Sequence[Plan], now: datetime) -> None:
+    """Count the decisions saved, and time each ticket's first agent from its opening (as the
+    router first routed it, for a ticket placed later than its opening)."""
+    for plan in saved:
+        for event in plan.events:
+            if event.event_type in OUTCOMES:
+                ROUTING_DECISIONS.labels(OUTCOMES[event.event_type]).inc()
+            if isinstance(event, TicketAssigned) and _first_agent(plan.ticket):
+                opened = plan.opened_at or _routed_at(plan.ticket)
+                if opened is not None:
+                    TIME_TO_ASSIGNMENT.observe(max(0.0, (now - opened).total_seconds()))
+
+
+def _first_agent(ticket: RoutedTicket) -> bool:
+    return sum(line.startswith("assigned to ") for line in ticket.history) == 1
+
+
+def _routed_at(ticket: RoutedTicket) -> datetime | None:
+    at = (ticket.routed_event or {}).get("occurred_at")
+    return datetime.fromisoformat(at) if isinstance(at, str) else None
 
 
 def judge(

@@ -19,8 +19,9 @@ from services.sla.state import SlaState
 from services.sla.store import Save, SlaStore, Stored
 from shared.clock import Clock
 from shared.consuming import Batch, Delivery
-from shared.events import Event
+from shared.events import Event, SlaBreached, SlaWarning
 from shared.logging import bound, get_logger
+from shared.metrics import SLA_BREACHES, SLA_FIRING_LATENESS, SLA_WARNINGS
 from shared.publishing import Publisher
 
 log = get_logger(__name__)
@@ -89,10 +90,12 @@ class SlaService:
                 saves = await self._decide(batch, inputs, stored, redo)
                 if not saves:
                     return
+                announced = [event for _, event in batch.outgoing]
                 await batch.flush()  # published, then saved (see the class docstring)
                 outcome = await self.store.save_all(saves)
                 for saved in outcome.saved.values():
                     self.state.saved(saved)
+                _count([e for e in announced if e.ticket_id in outcome.saved])
                 if not outcome.lost:
                     return
                 log.warning("sla.save_conflict", tickets=sorted(outcome.lost))
@@ -162,7 +165,7 @@ class SlaService:
         clock while its breach is being decided.
         """
         state = self.state
-        state.armed.pop(ticket_id, None)
+        state.unarmed(ticket_id)
         # Another firing of this ticket may be waiting too: its copy is kept, not cleared.
         state.ahead.setdefault(ticket_id, None)
         try:
@@ -204,9 +207,14 @@ class SlaService:
                 await self.sla.publish_all(events)
                 for event in events:
                     _emitted(event)
+            due = ticket.next_at
+            late = (self.clock.now() - due).total_seconds() if events and due else None
             save = Save(decision.ticket, stored, decision.finished, redo=redo, stray=stray)
             outcome = await self._persist(save)
             if isinstance(outcome, Stored):
+                if late is not None:
+                    SLA_FIRING_LATENESS.observe(max(0.0, late))
+                _count(events)
                 return
             redo, stray = True, outcome.stray
             stored = await self._reads(ticket_id)
@@ -273,6 +281,15 @@ class SlaService:
         return ComplianceReport(
             since=since, until=until, period=period, groups=summarise(results, period)
         )
+
+
+def _count(announced: Sequence[Event]) -> None:
+    """Count the warnings and breaches announced and saved, by target."""
+    for event in announced:
+        if isinstance(event, SlaWarning):
+            SLA_WARNINGS.labels(event.metric).inc()
+        elif isinstance(event, SlaBreached):
+            SLA_BREACHES.labels(event.metric).inc()
 
 
 def _emitted(event: Event) -> None:

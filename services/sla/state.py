@@ -14,6 +14,9 @@ from services.sla.domain.ticket import Rules, TicketSla
 from services.sla.store import SlaStore, Stored
 from services.sla.timer import Timer
 from shared.clock import Clock
+from shared.metrics import SLA_DEADLINES_ARMED
+
+_UNARMED = object()
 
 
 @dataclass
@@ -92,11 +95,18 @@ class SlaState:
         current = self.timer.due(ticket_id) if earliest else None
         if current is None or at < current:
             self.timer.schedule(ticket_id, at)
+        if ticket_id not in self.armed:
+            SLA_DEADLINES_ARMED.inc()
         self.armed[ticket_id] = partition
 
     def disarm(self, key: str) -> None:
         self.timer.cancel(key)
-        self.armed.pop(key, None)
+        self.unarmed(key)
+
+    def unarmed(self, key: str) -> None:
+        """The ticket's moment is no longer held here (dropped, or taken by the timer)."""
+        if self.armed.pop(key, _UNARMED) is not _UNARMED:
+            SLA_DEADLINES_ARMED.dec()
 
     def saved(self, stored: Stored) -> None:
         """A ticket was saved: armed as it now is, and a firing that read it ahead of its

@@ -157,15 +157,20 @@ def served_routes(app: FastAPI) -> dict[str, str | None]:
 
 
 @asynccontextmanager
-async def started(service: Service) -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
+async def started(
+    service: Service, base_url: str = "http://svc"
+) -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
     """The service's start hooks run, its broker in memory (TestKafkaBroker), and an HTTP
     client of its app."""
     for hook in service.on_start:
         await hook()
+    if service.kit is not None:
+        # The broker in memory has no groups to join: its consumers count as joined.
+        service.kit.joined.update(service.kit.subscriptions)
     try:
         async with TestKafkaBroker(service.broker) as broker:
             transport = httpx.ASGITransport(app=service.http)
-            async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
+            async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
                 yield broker, client
     finally:
         await service.mongo.close()

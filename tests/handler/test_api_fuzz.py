@@ -22,7 +22,6 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-from faststream.kafka import TestKafkaBroker
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
@@ -61,6 +60,7 @@ from shared.events import SlaBreached, TicketAssigned, TicketOpened, TicketRoute
 from shared.language import LanguageDetector
 from shared.runtime import Service
 from tests.conftest import eventually, serving_smtp
+from tests.handler.route_access_support import started
 
 EXAMPLES = int(os.environ.get("HELPDESK_FUZZ_EXAMPLES", "3"))
 #: None: derandomized, the same examples every run.
@@ -249,15 +249,8 @@ schemathesis.serializer.alias("message/rfc822", "application/octet-stream")
 
 @asynccontextmanager
 async def running(service: Service) -> AsyncIterator[httpx.AsyncClient]:
-    for hook in service.on_start:
-        await hook()
-    try:
-        async with TestKafkaBroker(service.broker):
-            transport = httpx.ASGITransport(app=service.http)
-            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-                yield c
-    finally:
-        await service.mongo.close()
+    async with started(service, "http://testserver") as (_, client):
+        yield client
 
 
 def _opened(ticket_id: str = TICKET) -> TicketOpened:
