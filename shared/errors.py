@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.utils import create_model_field, is_body_allowed_for_status_code
 from pydantic import BaseModel, ConfigDict, Field
+from pymongo.errors import ConnectionFailure
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -66,8 +67,12 @@ _DESCRIPTIONS = {
     413: "The request body is over the limit.",
     422: "The request's values are refused: every issue, where and why.",
     500: "Unexpected: logged with this `error_id`.",
+    503: "The database is out of reach for now (restarting, failing over): try again after "
+    "`Retry-After` seconds. Nothing was lost; a retry with the same `Idempotency-Key` is safe.",
 }
 UNEXPECTED = "unexpected error; quote the error_id to the operators"
+#: How soon a client may try again while the database is out of reach.
+RETRY_AFTER_SECONDS = 2
 
 
 def issue(msg: str, *loc: str | int, kind: str = "value_error") -> dict[str, Any]:
@@ -137,6 +142,18 @@ class UnexpectedErrors:
 
         try:
             await self.app(scope, receive, sending)
+        except ConnectionFailure as exc:
+            # An outage, not a bug: the client is told to come back (a retry is safe: writes are
+            # idempotent), and the operators see the outage in the database's own alerts.
+            log.warning("http.database_unreachable", method=scope.get("method"), error=str(exc))
+            if started:
+                return
+            answer = JSONResponse(
+                {"detail": "the database is out of reach for now; try again shortly"},
+                status_code=503,
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
+            await answer(scope, receive, send)
         except Exception:
             error_id = uuid.uuid4().hex
             route = scope.get("route")
@@ -200,6 +217,7 @@ def document(app: FastAPI) -> None:
         if _takes_body(route) or (route.methods or set()) & {"POST", "PUT", "PATCH"}:
             answers.setdefault(413, {"description": _DESCRIPTIONS[413], "model": Problem})
         answers.setdefault(500, {"description": _DESCRIPTIONS[500], "model": InternalError})
+        answers.setdefault(503, {"description": _DESCRIPTIONS[503], "model": Problem})
         _model_fields(route)
     app.openapi_schema = None
     generate = app.openapi

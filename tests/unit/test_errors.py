@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import APIRouter, HTTPException, Query
+from pymongo.errors import AutoReconnect
 from structlog.testing import capture_logs
 
 from shared import errors
@@ -25,6 +26,10 @@ def _app() -> Any:
     @app.get("/boom", responses={409: {"description": "taken"}})
     async def boom(n: int = Query(default=1, ge=1, le=10)) -> dict[str, int]:
         raise RuntimeError(f"internal state {n} leaked?")
+
+    @app.get("/database-away")
+    async def database_away() -> None:
+        raise AutoReconnect("127.0.0.1:27017: connection closed")
 
     @app.get("/refused")
     async def refused() -> None:
@@ -64,6 +69,18 @@ async def test_an_unexpected_error_is_answered_500_with_an_id_and_logged_once_wi
     assert logged["error_id"] == body["error_id"]
     assert logged["route"] == "/boom" and logged["method"] == "GET"
     assert logged["log_level"] == "error" and logged["exc_info"] is True
+
+
+async def test_a_database_out_of_reach_is_answered_503_to_retry_not_500() -> None:
+    app = _app()
+    with capture_logs() as logs:
+        answer = await _get(app, "GET", "/database-away")
+
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "2"
+    assert answer.json() == {"detail": "the database is out of reach for now; try again shortly"}
+    assert [e["event"] for e in logs] == ["http.database_unreachable"]
+    documented = _app().openapi()["paths"]["/database-away"]["get"]["responses"]["503"]
+    assert "Retry-After" in documented["description"]
 
 
 @pytest.mark.parametrize(
