@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install browser promtool kubectl run test stack docs bench bench-sla bench-intake bench-router bench-notifier bench-kb bench-insights train-router eval-kb fuzz lint clean
+.PHONY: install browser promtool kubectl run test stack docs bench bench-sla bench-intake bench-router bench-notifier bench-kb bench-insights chaos train-router eval-kb fuzz lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -80,6 +80,11 @@ bench-kb: install
 ## Insights over the events of 1,000,000 tickets: ingest beside a bare insert, reports beside bare aggregations.
 bench-insights: install
 	$(PY) -m bench.insights $(ARGS)
+
+## The whole desk under load and faults at once (10,000 contacts; every service killed, replicas,
+## the broker and the database restarted on disk); prints what was lost or doubled (nothing).
+chaos: install
+	$(PY) -m devstack.chaos $(ARGS)
 
 ## Search quality on eval/kb's labelled queries: nDCG@10 and MRR per language beside plain BM25.
 eval-kb: install

@@ -1,4 +1,9 @@
-"""Run the services as separate processes (`python -m services.<name>`) against one stack."""
+"""Run the services as separate processes (`python -m services.<name>`) against one stack.
+
+A service may run as more than one replica: `start_replica("router", "router-2")` starts another
+process of the same service (the same consumer groups) under its own name, which `kill`,
+`restart` and `stop` then take like any other.
+"""
 
 from __future__ import annotations
 
@@ -32,6 +37,13 @@ class RunningService:
     port: int
     process: subprocess.Popen[bytes]
     log_path: Path | None
+    #: The service it runs (`services.<service>`): its name, unless it is a further replica.
+    service: str = ""
+    #: Names this process's own consumer groups (`HELPDESK_REPLICA_ID`): new for every process.
+    replica_id: str = ""
+
+    def __post_init__(self) -> None:
+        self.service = self.service or self.name
 
     @property
     def url(self) -> str:
@@ -61,18 +73,22 @@ class Pipeline:
             raise
         return self
 
-    def _spawn(self, name: str) -> None:
+    def _spawn(self, name: str, service: str | None = None) -> None:
+        service = service or (self.running[name].service if name in self.running else name)
         port = free_port()
+        replica_id = f"{name}-{secrets.token_hex(3)}"
         env = {
             **os.environ,
             **self.endpoints.env(),
             # The local stack: a service may start without secrets (none of them is reachable
             # from outside this machine).
             "HELPDESK_ENVIRONMENT": "local",
+            # Random per process as by default, but known here: it names the process's groups.
+            "HELPDESK_REPLICA_ID": replica_id,
             **self.env,
             **{
                 key: value.replace("{url}", f"http://127.0.0.1:{port}")
-                for key, value in self.service_env.get(name, {}).items()
+                for key, value in self.service_env.get(service, {}).items()
             },
             "HELPDESK_HTTP_PORT": str(port),
             "PYTHONUNBUFFERED": "1",
@@ -85,13 +101,13 @@ class Pipeline:
             out = open(log_path, "ab")
             self._logs.append(out)
         proc = subprocess.Popen(
-            [sys.executable, "-m", f"services.{name}"],
+            [sys.executable, "-m", f"services.{service}"],
             cwd=ROOT,
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-        self.running[name] = RunningService(name, port, proc, log_path)
+        self.running[name] = RunningService(name, port, proc, log_path, service, replica_id)
 
     def wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -113,15 +129,29 @@ class Pipeline:
                     raise TimeoutError(f"not ready after {timeout:.0f}s: {sorted(pending)}")
                 time.sleep(0.1)
 
-    def kill(self, name: str) -> None:
-        """SIGKILL one service, as a crash would: no batch finished, no offset committed."""
-        process = self.running[name].process
-        process.kill()
-        process.wait(timeout=15)
+    def kill(self, *names: str) -> None:
+        """SIGKILL one service or several at once, as a crash would: no batch finished, no
+        offset committed."""
+        processes = [self.running[name].process for name in names]
+        for process in processes:
+            process.kill()
+        for process in processes:
+            process.wait(timeout=15)
+
+    def start_replica(self, service: str, name: str, ready_timeout: float = 60.0) -> None:
+        """Start a further replica of `service` (same settings, same consumer groups) as `name`,
+        and wait until it answers as ready."""
+        if name in self.running:
+            raise ValueError(f"{name} is running already")
+        self._spawn(name, service)
+        self._wait_one(name, ready_timeout)
 
     def restart(self, name: str, ready_timeout: float = 60.0) -> None:
         """Start one service again (after `kill`) and wait until it answers as ready."""
         self._spawn(name)
+        self._wait_one(name, ready_timeout)
+
+    def _wait_one(self, name: str, ready_timeout: float) -> None:
         deadline = time.monotonic() + ready_timeout
         svc = self.running[name]
         with httpx.Client(timeout=2.0) as client:

