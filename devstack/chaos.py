@@ -345,6 +345,8 @@ class Agents:
     refused: Counter[str] = field(default_factory=Counter)
     #: Refused (409) after a try that failed midway (5xx, no answer): it may have taken effect.
     unsure: set[tuple[str, str]] = field(default_factory=set)
+    #: (ticket, action) -> who tried and the last answer, for those retried until the deadline.
+    gave_up: dict[tuple[str, str], str] = field(default_factory=dict)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     holders: dict[str, str] = field(default_factory=dict)
     _tokens: dict[str, str] = field(default_factory=dict)
@@ -379,7 +381,7 @@ class Agents:
         token = self._tokens.setdefault(person, self.keys.agent_token(person))
         headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": key}
         deadline = time.monotonic() + 240
-        failed = False
+        failed, last = False, "no answer"
         async with httpx.AsyncClient(timeout=10) as client:
             while time.monotonic() < deadline:
                 try:
@@ -402,8 +404,12 @@ class Agents:
                     return
                 # Down (killed, restarting), not yet projected (404), or the broker away (5xx).
                 failed = failed or (answer is not None and answer.status_code >= 500)
+                if answer is not None:
+                    last = f"{answer.status_code} {answer.text[:60]}"
                 await asyncio.sleep(1.0)
         self.refused[f"{action}: gave up"] += 1
+        self.gave_up[(ticket, action)] = f"{person}: last answer {last}"
+
 
 
 # -- faults -------------------------------------------------------------------------------------
@@ -651,6 +657,8 @@ def tally(
     )
     for why, count in sorted(agents.refused.items()):
         report.row(f"  refused: {why}", count, broken=why.endswith("gave up"))
+    for (ticket, action), last in sorted(agents.gave_up.items()):
+        report.row(f"    {action} {ticket}", "", last)
     breaches = seen.events(topics.sla, "sla.breached")
     by_id = Counter(e["event_id"] for e in breaches)
     by_cycle = once_by_id(breaches, lambda e: (e["ticket_id"], e["metric"], e["cycle"]))
