@@ -411,7 +411,6 @@ class Agents:
         self.gave_up[(ticket, action)] = f"{person}: last answer {last}"
 
 
-
 # -- faults -------------------------------------------------------------------------------------
 
 
