@@ -373,6 +373,7 @@ class Deliveries:
         fields = {
             "ticket_id": job.ticket_id,
             "causation_id": job.cause_event_id,
+            "correlation_id": job.notice.correlation_id,
             "recipient": job.recipient,
             "channel": job.channel,
             "address": job.address,
@@ -396,6 +397,7 @@ class Deliveries:
             event_id=derived_id(job.key, "dead-lettered"),
             ticket_id=job.ticket_id,
             causation_id=job.cause_event_id,
+            correlation_id=job.notice.correlation_id,
             service=self._settings.service_name,
             consumer_group=self._settings.consumer_group,
             reason=f"{job.channel} to {job.recipient} failed after {tries} tries: {reason}",

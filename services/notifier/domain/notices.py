@@ -93,6 +93,9 @@ class Notice(BaseModel):
     kind: NoticeKind
     event_id: str = Field(description="The event told about.")
     event_type: str
+    correlation_id: str | None = Field(
+        default=None, description="The chain it belongs to: the contact's id, else the event's."
+    )
     occurred_at: datetime
     ticket_id: str | None = Field(description="None for a notice about no ticket.")
     reference: str | None = Field(description="The ticket's short reference, e.g. HD-7K3Q9X.")
@@ -158,6 +161,7 @@ def notice_of(event: Event, *, subject: str | None = None, customer: str | None 
         "kind": kind,
         "event_id": str(event.event_id),
         "event_type": event.event_type,
+        "correlation_id": event.correlation_id or str(event.event_id),
         "occurred_at": event.occurred_at,
         "ticket_id": event.ticket_id,
         "reference": ticket_reference(event.ticket_id),

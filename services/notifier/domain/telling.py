@@ -173,6 +173,7 @@ def push_of(
         # empty one, which consoles show without a reference.
         ticket_id=notice.ticket_id or "",
         causation_id=notice.event_id,
+        correlation_id=notice.correlation_id,
         recipients=[p.person_id for p in people],
         kind=notice.kind,
         cause_event_id=notice.event_id,
