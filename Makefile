@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## Start the local broker and database, all five services, feed sample contacts; Ctrl-C stops.
+## Start the local broker and database, all six services, feed sample contacts; Ctrl-C stops.
 run: install
 	$(PY) -m devstack.demo $(ARGS)
 

@@ -338,9 +338,10 @@ class Agents:
     reply_share: float = 0.25
     resolve_share: float = 0.6
     rng: random.Random = field(default_factory=lambda: random.Random(11))
-    #: (ticket, action) -> the event id it publishes; those intake accepted (202); and why the
-    #: others were refused.
-    expected: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: (ticket, action) -> the event ids its tries may publish (one per person who tried: a
+    #: ticket escalated or transferred meanwhile is acted on by its new holder); those intake
+    #: accepted (202); and why the others were refused.
+    expected: dict[tuple[str, str], set[str]] = field(default_factory=dict)
     accepted: set[tuple[str, str]] = field(default_factory=set)
     refused: Counter[str] = field(default_factory=Counter)
     #: Refused (409) after a try that failed midway (5xx, no answer): it may have taken effect.
@@ -348,42 +349,60 @@ class Agents:
     #: (ticket, action) -> who tried and the last answer, for those retried until the deadline.
     gave_up: dict[tuple[str, str], str] = field(default_factory=dict)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
-    holders: dict[str, str] = field(default_factory=dict)
+    #: Each ticket's team and agent now, as the routing topic tells them (None: in the queue).
+    teams: dict[str, str] = field(default_factory=dict)
+    holders: dict[str, str | None] = field(default_factory=dict)
     _tokens: dict[str, str] = field(default_factory=dict)
     _taken: set[str] = field(default_factory=set)
 
     def listen(self, topic: str, event: dict[str, Any]) -> None:
         kind, ticket = event.get("event_type"), event.get("ticket_id")
-        if kind == "ticket.assigned" and ticket:
+        if not ticket:
+            return
+        if kind in ("ticket.routed", "ticket.queued", "ticket.assigned"):
+            self.teams[ticket] = event["team"]
+        if kind == "ticket.transferred":
+            self.teams[ticket] = event["to_team"]
+            self.holders[ticket] = event.get("to_agent_id")
+        elif kind == "ticket.assigned":
             self.holders[ticket] = event["agent_id"]
+        elif kind == "ticket.queued":
+            self.holders[ticket] = None
         # A routing published again (after a crash) is the same ticket: one agent's work.
-        if kind != "ticket.routed" or not ticket or ticket in self._taken:
+        if kind != "ticket.routed" or ticket in self._taken:
             return
         self._taken.add(ticket)
         if self.rng.random() < self.reply_share:
-            task = asyncio.create_task(self._work(ticket, event["team"]))
+            task = asyncio.create_task(self._work(ticket))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
 
-    async def _work(self, ticket: str, team: str) -> None:
+    async def _work(self, ticket: str) -> None:
         await asyncio.sleep(self.rng.uniform(2, 10))
-        await self._act(ticket, team, "reply", {"body": "Thanks, we are looking into it."})
+        await self._act(ticket, "reply", {"body": "Thanks, we are looking into it."})
         if self.rng.random() < self.resolve_share:
             await asyncio.sleep(self.rng.uniform(3, 15))
-            await self._act(ticket, team, "resolve", {"reason": "refund issued"})
+            await self._act(ticket, "resolve", {"reason": "refund issued"})
 
-    async def _act(self, ticket: str, team: str, action: str, body: dict[str, Any]) -> None:
-        person = self.holders.get(ticket) or MANAGERS.get(team, "mgr-service-desk")
-        key = f"chaos-{action}-{ticket}"
-        self.expected[(ticket, action)] = str(
-            derived_id("agent-action", person, ticket, action, key)
+    def holder(self, ticket: str) -> str:
+        """Who works the ticket now: its agent, or its team's manager while it waits in a queue.
+        An escalation may have moved it to another team since the last try: that agent of the
+        first team no longer sees it (404), its new holder does."""
+        return self.holders.get(ticket) or MANAGERS.get(
+            self.teams.get(ticket, ""), "mgr-service-desk"
         )
-        token = self._tokens.setdefault(person, self.keys.agent_token(person))
-        headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": key}
+
+    async def _act(self, ticket: str, action: str, body: dict[str, Any]) -> None:
+        key = f"chaos-{action}-{ticket}"
+        ids = self.expected.setdefault((ticket, action), set())
         deadline = time.monotonic() + 240
-        failed, last = False, "no answer"
+        failed, last, person = False, "no answer", ""
         async with httpx.AsyncClient(timeout=10) as client:
             while time.monotonic() < deadline:
+                person = self.holder(ticket)
+                ids.add(str(derived_id("agent-action", person, ticket, action, key)))
+                token = self._tokens.setdefault(person, self.keys.agent_token(person))
+                headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": key}
                 try:
                     answer = await client.post(
                         f"{self.intake_url()}/tickets/{ticket}/{action}", json=body, headers=headers
@@ -637,11 +656,13 @@ def tally(
     for action, what in (("reply", "replies"), ("resolve", "resolutions")):
         accepted = {k for k in agents.accepted if k[1] == action}
         asked = [k for k in agents.expected if k[1] == action]
-        out = {k for k in asked if agents.expected[k] in published}
+        out = {k for k in asked if agents.expected[k] & published}
         unpublished = accepted - out
         report.row(f"agent {what} accepted (202)", len(accepted), f"of {len(asked)} asked")
         report.row("  accepted, never published", len(unpublished), broken=bool(unpublished))
         report.row("  published though not accepted", len(out - accepted), "a lost answer")
+        moved = sum(len(agents.expected[k]) > 1 for k in asked)
+        report.row("  tried again by a new holder", moved, "escalated or transferred meanwhile")
     resolved = {
         e["ticket_id"]
         for e in seen.events(topics.tickets, "ticket.status_changed")
@@ -962,7 +983,7 @@ async def drive(
                 tickets - {e["ticket_id"] for e in seen.events(topics.kb, "kb.suggested")}
             ),
             "agents busy": len(agents.tasks),
-            "actions unseen": sum(agents.expected[a] not in published for a in agents.accepted),
+            "actions unseen": sum(not agents.expected[a] & published for a in agents.accepted),
             "clocks running": len(unfinished_clocks(seen, topics, billing)),
             "breaches unmailed": len(resolution - mailed),
             "breaches unhooked": len(resolution - hooked),
