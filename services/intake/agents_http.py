@@ -23,6 +23,7 @@ from shared.events import (
     TicketPriorityChanged,
     TicketStatusChanged,
     TicketTransferRequested,
+    ticket_events,
 )
 from shared.events.tickets import Priority, TicketStatus, Tier
 from shared.ids import derived_id
@@ -86,6 +87,19 @@ class Acting:
 Build = Callable[[Acting], Event]
 
 
+def taken_before(
+    ticket: dict[str, Any], agent_id: str, action: str, key: str | None
+) -> Event | None:
+    """The event an earlier request of this agent with this key recorded on the ticket."""
+    if not key:
+        return None
+    event_id = str(derived_id("agent-action", agent_id, ticket["_id"], action, key))
+    for entry in ticket.get("history", ()):
+        if entry.get("event_id") == event_id:
+            return ticket_events.validate_python(entry)
+    return None
+
+
 def agent_routes(
     tickets: Publisher, store: IntakeStore, directory: Directory, access: Access
 ) -> APIRouter:
@@ -102,6 +116,14 @@ def agent_routes(
             # Its customer's data is gone: there is nobody to answer and nothing to act on.
             raise HTTPException(409, f"ticket {ticket_id} is erased")
         agent_id = person.person_id
+        taken = taken_before(ticket, agent_id, action, key)
+        if taken is not None:
+            # An earlier try with this key took effect here, and a crash may have cut it off
+            # before its event went out: announce it again (consumers drop a repeat by id).
+            await tickets.publish(taken)
+            return ActionAccepted(
+                ticket_id=ticket_id, event_id=str(taken.event_id), event_type=taken.event_type
+            )
         try:
             new_status = status_after(ticket["status"], action)
         except InvalidTransition as exc:
@@ -117,17 +139,20 @@ def agent_routes(
             envelope["event_id"] = derived_id("agent-action", agent_id, ticket_id, action, key)
         event = build(Acting(ticket, agent_id, envelope, new_status))
         if new_status is not None:
-            # Claim the change first, so two agents resolving at once publish it once.
-            if not await store.transition(ticket_id, ticket["status"], new_status):
+            # Claim the change first, so two agents resolving at once publish it once; its
+            # history entry is written with it, so a retry after a crash finds what it claimed.
+            if not await store.transition(ticket_id, ticket["status"], new_status, event):
                 raise HTTPException(409, f"ticket {ticket_id} changed meanwhile; reload it")
             try:
                 await tickets.publish(event)
             except Exception:
-                await store.transition(ticket_id, new_status, ticket["status"])
+                await store.transition(
+                    ticket_id, new_status, ticket["status"], dropping=str(event.event_id)
+                )
                 raise
         else:
             await tickets.publish(event)
-        await store.record(ticket_id, event)
+            await store.record(ticket_id, event)
         return ActionAccepted(
             ticket_id=ticket_id, event_id=str(event.event_id), event_type=event.event_type
         )

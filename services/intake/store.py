@@ -45,7 +45,13 @@ class IntakeStore(Protocol):
     async def merges_of(self, customer_id: str) -> list[Document]: ...
     async def ticket(self, ticket_id: str) -> Document | None: ...
     async def transition(
-        self, ticket_id: str, from_status: str, to_status: str, event: Event | None = None
+        self,
+        ticket_id: str,
+        from_status: str,
+        to_status: str,
+        event: Event | None = None,
+        *,
+        dropping: str | None = None,
     ) -> bool: ...
     async def record(self, ticket_id: str, event: Event) -> None: ...
     async def remember_key(self, key: str, ticket_id: str) -> None: ...
@@ -150,10 +156,17 @@ class MongoIntakeStore(MongoCustomers):
         return await self._tickets.find_one({"_id": ticket_id})
 
     async def transition(
-        self, ticket_id: str, from_status: str, to_status: str, event: Event | None = None
+        self,
+        ticket_id: str,
+        from_status: str,
+        to_status: str,
+        event: Event | None = None,
+        *,
+        dropping: str | None = None,
     ) -> bool:
         """Move the status only if nobody moved it first (compare and set); with `event`, its
-        history entry is written in the same update, so neither can exist without the other."""
+        history entry is written in the same update, so neither can exist without the other.
+        `dropping` takes back the entry of the event whose change this undoes, in that update."""
         closing = to_status in ("resolved", "closed")
         update: Document = {
             "$set": {"status": to_status, "closed_at": datetime.now(UTC) if closing else None}
@@ -162,6 +175,8 @@ class MongoIntakeStore(MongoCustomers):
         if event is not None:
             update["$push"] = {"history": event.model_dump(mode="json")}
             query["history.event_id"] = {"$ne": str(event.event_id)}
+        if dropping is not None:
+            update["$pull"] = {"history": {"event_id": dropping}}
         result = await self._tickets.update_one(query, update)
         return result.modified_count == 1
 

@@ -155,7 +155,13 @@ class MemoryIntakeStore:
         return copy.deepcopy(self.tickets.get(ticket_id))
 
     async def transition(
-        self, ticket_id: str, from_status: str, to_status: str, event: Event | None = None
+        self,
+        ticket_id: str,
+        from_status: str,
+        to_status: str,
+        event: Event | None = None,
+        *,
+        dropping: str | None = None,
     ) -> bool:
         ticket = self.tickets.get(ticket_id)
         if ticket is None or ticket["status"] != from_status:
@@ -165,6 +171,8 @@ class MemoryIntakeStore:
             if any(h.get("event_id") == str(event.event_id) for h in history):
                 return False
             history.append(event.model_dump(mode="json"))
+        if dropping is not None:
+            history[:] = [h for h in history if h.get("event_id") != dropping]
         closing = to_status in ("resolved", "closed")
         ticket.update(status=to_status, closed_at=datetime.now(UTC) if closing else None)
         return True

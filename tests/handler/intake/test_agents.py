@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
+import pytest
+
+from services.intake.store import MongoIntakeStore
+from shared.events import Event
+from shared.publishing import Publisher
 from tests.handler.intake.support import Desk
 
 CHAT = {"channel": "chat", "chat_user_id": "w-1", "conversation_id": "cv-1", "text": "Router down"}
@@ -108,3 +114,65 @@ async def test_two_agents_resolving_at_once_change_the_status_once(desk: Desk) -
     )
     assert sorted(a.status_code for a in answers) == [202, 409, 409]
     assert len(desk.events("ticket.status_changed", ticket_id)) == 1
+
+
+async def test_a_resolution_cut_off_between_its_claim_and_its_event_is_announced_on_retry(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The state a crash leaves between claiming the status and publishing it: resolved here,
+    nothing on the topic. The retry with the same key announces it under the same id, once."""
+    ticket_id = await new_ticket(desk)
+    publish, transition = Publisher.publish, MongoIntakeStore.transition
+    cut: list[str] = []
+
+    async def broker_away(self: Publisher, event: Event, *args: Any, **kwargs: Any) -> None:
+        if event.event_type == "ticket.status_changed" and not cut:
+            cut.append(str(event.event_id))
+            raise ConnectionError("broker away")
+        await publish(self, event, *args, **kwargs)
+
+    async def no_undo(self: MongoIntakeStore, *args: Any, **kwargs: Any) -> bool:
+        if kwargs.get("dropping"):
+            raise ConnectionError("gone before it could undo its claim")
+        return await transition(self, *args, **kwargs)
+
+    monkeypatch.setattr(Publisher, "publish", broker_away)
+    monkeypatch.setattr(MongoIntakeStore, "transition", no_undo)
+    key = {"Idempotency-Key": "resolve-1"}
+    cut_off = await desk.act("ag-maria", ticket_id, "resolve", {"reason": "fixed"}, **key)
+    assert cut_off.status_code == 500, cut_off.text
+    assert (await desk.read(f"/tickets/{ticket_id}"))["status"] == "resolved"
+    assert desk.events("ticket.status_changed", ticket_id) == []
+
+    again = await desk.act("ag-maria", ticket_id, "resolve", {"reason": "fixed"}, **key)
+    assert again.status_code == 202, again.text
+    assert again.json()["event_id"] == cut[0]
+    announced = desk.events("ticket.status_changed", ticket_id)
+    assert [(e["event_id"], e["status"]) for e in announced] == [(cut[0], "resolved")]
+    # Without the key it is a new request, refused: the ticket is resolved already.
+    other = await desk.act("ag-maria", ticket_id, "resolve", {"reason": "fixed"})
+    assert other.status_code == 409
+
+
+async def test_a_claim_whose_event_cannot_go_out_is_taken_back_with_its_history(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ticket_id = await new_ticket(desk)
+    publish = Publisher.publish
+
+    async def broker_away(self: Publisher, event: Event, *args: Any, **kwargs: Any) -> None:
+        if event.event_type == "ticket.status_changed":
+            raise ConnectionError("broker away")
+        await publish(self, event, *args, **kwargs)
+
+    monkeypatch.setattr(Publisher, "publish", broker_away)
+    key = {"Idempotency-Key": "pending-1"}
+    failed = await desk.act("ag-maria", ticket_id, "pending", {"reason": "asked"}, **key)
+    assert failed.status_code == 500, failed.text
+    ticket = await desk.read(f"/tickets/{ticket_id}")
+    assert ticket["status"] == "open"
+    assert "ticket.status_changed" not in [h["event_type"] for h in ticket["history"]]
+    monkeypatch.setattr(Publisher, "publish", publish)
+    again = await desk.act("ag-maria", ticket_id, "pending", {"reason": "asked"}, **key)
+    assert again.status_code == 202
+    assert [e["status"] for e in desk.events("ticket.status_changed", ticket_id)] == ["pending"]
