@@ -37,6 +37,10 @@ class TicketOpened(Event):
     channel: Channel = Field(description="Channel of the opening contact.")
     subject: str = Field(default="", description="Subject or first line.")
     body: str = Field(default="", description="Text of the opening contact.")
+    quoted_text: str = Field(
+        default="", description="Email: earlier messages quoted under the new text."
+    )
+    signature: str = Field(default="", description="Email: the sender's signature, split off.")
     language: str | None = Field(default=None, description="Language (ISO 639-1) if known.")
     match_text: str = Field(
         default="", description="Subject and body normalised for matching (Persian letter forms)."
@@ -68,6 +72,10 @@ class TicketContactAppended(Event):
     customer_id: str = Field(description="The customer.")
     channel: Channel = Field(description="Channel of the contact.")
     body: str = Field(default="", description="Text of the contact.")
+    quoted_text: str = Field(
+        default="", description="Email: earlier messages quoted under the new text."
+    )
+    signature: str = Field(default="", description="Email: the sender's signature, split off.")
     language: str | None = Field(default=None, description="Language (ISO 639-1) if known.")
     matched_by: str = Field(
         default="", description="How it was threaded: message-id, reference, marker, ...."
