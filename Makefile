@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install browser promtool kubectl run test stack docs bench bench-sla bench-intake bench-router bench-notifier bench-kb bench-insights chaos train-router eval-kb fuzz lint clean
+.PHONY: install browser promtool kubectl gateway run test stack docs bench bench-sla bench-intake bench-router bench-notifier bench-kb bench-insights chaos train-router eval-kb fuzz lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,11 +15,11 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 ## Start the local broker and database, all six services, feed sample contacts; Ctrl-C stops.
-run: install
+run: install gateway
 	$(PY) -m devstack.demo $(ARGS)
 
 ## The whole suite: unit, handler, integration and end-to-end tests on the local stack.
-test: install browser promtool kubectl
+test: install browser promtool kubectl gateway
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 ## Chromium for the agent console's browser test (Debian's package; Playwright drives it).
@@ -39,6 +39,18 @@ $(PROMTOOL): $(STAMP)
 	@tmp=$$(mktemp -d) && cd $$tmp && \
 	  { apt-get download prometheus >/dev/null 2>&1 || { apt-get update -qq && apt-get download prometheus >/dev/null; }; } && \
 	  dpkg-deb -x prometheus_*.deb . && install -m 755 usr/bin/promtool $(CURDIR)/$(PROMTOOL) && \
+	  rm -rf $$tmp
+
+## nginx, the gateway that gives the browser one origin (deploy/gateway/): unpacked from Debian's
+## nginx package into the venv, as promtool is (no service installed, nothing started).
+NGINX := $(VENV)/bin/nginx
+gateway: $(NGINX)
+$(NGINX): $(STAMP)
+	@command -v nginx >/dev/null 2>&1 && ln -sf "$$(command -v nginx)" $(CURDIR)/$(NGINX) && exit 0; \
+	  echo "unpacking nginx from Debian's nginx package"; \
+	  tmp=$$(mktemp -d) && cd $$tmp && \
+	  { apt-get download nginx >/dev/null 2>&1 || { apt-get update -qq && apt-get download nginx >/dev/null; }; } && \
+	  dpkg-deb -x nginx_*.deb . && install -m 755 usr/sbin/nginx $(CURDIR)/$(NGINX) && \
 	  rm -rf $$tmp
 
 ## kubectl (1.27+, with kustomize v5) renders deploy/k8s for its test; Debian's is too old.

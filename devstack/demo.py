@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import shutil
 import signal
 import smtplib
@@ -25,6 +26,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer
 from aiosmtpd.controller import Controller
 
+from devstack.gateway import Gateway, behind
 from devstack.pipeline import ROOT, Pipeline, RunSecrets
 from devstack.sla_config import write_fast_sla
 from devstack.stack import LocalStack, free_port
@@ -95,13 +97,56 @@ def send_mail(port: int, msg: EmailMessage) -> None:
         client.send_message(msg)
 
 
+#: People whose workspace (or reports page) links `make run` prints: agents of two teams, a
+#: manager and an operator.
+SAMPLE_PEOPLE = (
+    ("ag-maria", "Maria Nikolaou, technical agent (Greek)", "notifier/console"),
+    ("ag-dina", "Dina Karimi, service-desk agent (Persian)", "notifier/console"),
+    ("mgr-service-desk", "Alex Morgan, manager of service-desk", "notifier/console"),
+    ("ops-rin", "Rin Tanaka, operator: reports", "insights/reports/page"),
+)
+#: Sample customers who are mailed a portal sign-in link once their contacts are in.
+PORTAL_CUSTOMERS = ("ana.silva@example.com", "irina@example.ru")
+_PORTAL_LINK = re.compile(r"https?://\S+/portal/enter\?link=\S+")
+
+
+def people_links(gateway: str, keys: RunSecrets) -> list[str]:
+    return [
+        f"{who}: {gateway}/{page}#token={keys.agent_token(person, timedelta(hours=12))}"
+        for person, who, page in SAMPLE_PEOPLE
+    ]
+
+
 class PrintingMailbox:
+    def __init__(self) -> None:
+        self.portal_links: dict[str, str] = {}
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         from email import message_from_bytes, policy
 
         msg = message_from_bytes(envelope.content, policy=policy.default)
         print(f"  mail     -> {', '.join(envelope.rcpt_tos)}: {msg['subject']}", flush=True)
+        text = msg.get_body(preferencelist=("plain",))
+        found = _PORTAL_LINK.search(text.get_content() if text is not None else "")
+        if found is not None:
+            for recipient in envelope.rcpt_tos:
+                self.portal_links[recipient] = found.group(0)
+            print(f"  portal sign-in link for {', '.join(envelope.rcpt_tos)}: {found.group(0)}")
         return "250 OK"
+
+
+async def ask_portal_links(gateway: str, mailbox: PrintingMailbox, wait: float = 60) -> None:
+    """Ask the portal to mail each sample customer a sign-in link, as they would on its page;
+    a customer is known once their contact is in, so ask again until the mail comes."""
+    deadline = asyncio.get_running_loop().time() + wait
+    async with httpx.AsyncClient(base_url=gateway, timeout=10) as client:
+        for address in PORTAL_CUSTOMERS:
+            while address not in mailbox.portal_links:
+                if asyncio.get_running_loop().time() > deadline:
+                    print(f"  no portal sign-in mail for {address} yet", flush=True)
+                    break
+                await client.post("/intake/portal/sign-in", json={"address": address})
+                await asyncio.sleep(10)
 
 
 def describe(value: dict[str, Any]) -> str:
@@ -179,7 +224,8 @@ async def main_async(args: argparse.Namespace) -> None:
     if args.fast_sla:
         write_fast_sla(config_dir, first_response="PT20S", resolution="PT40S")
     smtp_port = free_port()
-    smtp = Controller(PrintingMailbox(), hostname="127.0.0.1", port=smtp_port)
+    mailbox = PrintingMailbox()
+    smtp = Controller(mailbox, hostname="127.0.0.1", port=smtp_port)
     smtp.start()
     log_dir = ROOT / ".run" / "logs"
     with LocalStack(data_dir=args.data_dir, log_dir=log_dir) as endpoints:
@@ -199,24 +245,26 @@ async def main_async(args: argparse.Namespace) -> None:
             "HELPDESK_SMTP_PORT": str(smtp_port),
             "HELPDESK_SMTP_LISTEN_PORT": str(mail_port),
         }
-        # Survey links point at the insights service itself.
-        service_env = {"insights": {"HELPDESK_PUBLIC_URL": "{url}"}}
-        pipeline = Pipeline(endpoints, env=env, log_dir=log_dir, service_env=service_env)
+        # Links in mail and pages point at the gateway, the one origin browsers use.
+        gateway_port = free_port()
+        pipeline = Pipeline(endpoints, env=env, log_dir=log_dir, service_env=behind(gateway_port))
         await asyncio.to_thread(pipeline.start)
+        gateway = Gateway(
+            {name: svc.url for name, svc in pipeline.running.items()},
+            port=gateway_port,
+            log_path=log_dir / "gateway.log",
+        )
         try:
+            await asyncio.to_thread(gateway.start)
             for name, svc in pipeline.running.items():
                 print(f"{name:<9} {svc.url}/docs   (log: {svc.log_path})", flush=True)
-            notifier = pipeline.running["notifier"]
             print(
+                f"gateway   {gateway.url}   (every page and API: /<service>/...)",
                 "agent token: HELPDESK_AGENT_TOKEN_SECRET="
                 f"{keys.agent_token_secret} python -m services.intake.tokens ag-nika",
-                f"agent console (Maria's queue): {notifier.url}/console"
-                f"#token={keys.agent_token('ag-maria', timedelta(hours=12))}",
-                f"reports page (Rin Tanaka, operator): {pipeline.running['insights'].url}"
-                f"/reports/page#token={keys.agent_token('ops-rin', timedelta(hours=12))}",
-                f"reports page (Alex Morgan, manager of service-desk): "
-                f"{pipeline.running['insights'].url}/reports/page"
-                f"#token={keys.agent_token('mgr-service-desk', timedelta(hours=12))}",
+                *people_links(gateway.url, keys),
+                f"customer portal: {gateway.url}/portal (sign in with a sample customer's "
+                "address, e.g. ana.silva@example.com; the mailed link is printed below)",
                 f"mail to {SUPPORT_ADDRESS} via 127.0.0.1:{mail_port}",
                 "feeding sample contacts and a mail in English, Persian, Russian and Greek;"
                 " Ctrl-C stops\n",
@@ -225,8 +273,10 @@ async def main_async(args: argparse.Namespace) -> None:
             )
             watcher = asyncio.create_task(show(endpoints.bootstrap_servers, TopicSettings()))
             await feed(pipeline.running["intake"].url, keys, mail_port)
+            await ask_portal_links(gateway.url, mailbox)
             await watcher
         finally:
+            gateway.stop()
             await asyncio.to_thread(pipeline.stop)
             smtp.stop()
             shutil.rmtree(config_dir, ignore_errors=True)

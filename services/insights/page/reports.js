@@ -145,7 +145,7 @@
   async function loadChart(img, run) {
     const values = { ...windowParams(), period: state.filters.period, month: state.filters.month };
     const name = encodeURIComponent(img.dataset.chart);
-    const response = await api(`/reports/charts/${name}.svg?${query(values)}`);
+    const response = await api(`charts/${name}.svg?${query(values)}`);
     const svg = new Blob([await response.arrayBuffer()], { type: "image/svg+xml" });
     if (run !== state.loading) return;
     const url = URL.createObjectURL(svg);
@@ -189,7 +189,7 @@
 
   function drillLink(text, target) {
     const link = el("a", "drill", text);
-    link.href = `/reports/tickets?${target.params}`;
+    link.href = `tickets?${target.params}`;
     link.dataset.condition = target.condition;
     link.title = `The tickets: ${target.caption.join(", ")}`;
     link.addEventListener("click", (event) => {
@@ -227,7 +227,7 @@
     const table = $("drill-table");
     table.dataset.state = "loading";
     try {
-      const rows = await json(`/reports/tickets?${target.params}`);
+      const rows = await json(`tickets?${target.params}`);
       if (state.drill !== target) return;
       fillTable(table, DRILL_COLUMNS, rows, "No tickets.");
       const more = rows.length >= DRILL_LIMIT ? ` (the first ${DRILL_LIMIT}; the CSV has them all)` : "";
@@ -244,7 +244,7 @@
   async function downloadCsv() {
     if (!state.drill) return;
     try {
-      const blob = await (await api(`/reports/tickets.csv?${state.drill.params}`)).blob();
+      const blob = await (await api(`tickets.csv?${state.drill.params}`)).blob();
       const url = URL.createObjectURL(blob);
       const link = el("a");
       link.href = url;
@@ -438,26 +438,26 @@
   const SECTIONS = [
     {
       table: "trend-table",
-      path: () => `/reports/figures?${query({ ...windowParams(), period: state.filters.period })}`,
+      path: () => `figures?${query({ ...windowParams(), period: state.filters.period })}`,
       rows: (figures) => figures,
       columns: trendColumns,
     },
     {
       table: "category-table",
-      path: () => `/reports/categories?${query({ month: state.filters.month, team: state.filters.team })}`,
+      path: () => `categories?${query({ month: state.filters.month, team: state.filters.team })}`,
       rows: categoryRows,
       columns: (_rows, report) => categoryColumns(report),
       caption: (report) => `${report.tickets} tickets in ${report.month}, ${report.previous_tickets} in ${report.previous_month}. Each share is of the level above.`,
     },
     {
       table: "team-table",
-      path: () => `/reports/figures?${query({ ...windowParams(), period: "all", dimension: "team" })}`,
+      path: () => `figures?${query({ ...windowParams(), period: "all", dimension: "team" })}`,
       rows: (figures) => figures,
       columns: teamColumns,
     },
     {
       table: "agent-table",
-      path: () => `/reports/figures?${query({ ...windowParams(), period: "all", dimension: "agent" })}`,
+      path: () => `figures?${query({ ...windowParams(), period: "all", dimension: "agent" })}`,
       rows: (figures) => [...figures].sort((a, b) => b.tickets - a.tickets || String(a.group).localeCompare(String(b.group))),
       columns: agentColumns,
     },
