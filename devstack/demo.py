@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
 import shutil
 import signal
 import smtplib
@@ -105,9 +104,6 @@ SAMPLE_PEOPLE = (
     ("mgr-service-desk", "Alex Morgan, manager of service-desk", "notifier/console"),
     ("ops-rin", "Rin Tanaka, operator: reports", "insights/reports/page"),
 )
-#: Sample customers who are mailed a portal sign-in link once their contacts are in.
-PORTAL_CUSTOMERS = ("ana.silva@example.com", "irina@example.ru")
-_PORTAL_LINK = re.compile(r"https?://\S+/portal/enter\?link=\S+")
 
 
 def people_links(gateway: str, keys: RunSecrets) -> list[str]:
@@ -118,35 +114,12 @@ def people_links(gateway: str, keys: RunSecrets) -> list[str]:
 
 
 class PrintingMailbox:
-    def __init__(self) -> None:
-        self.portal_links: dict[str, str] = {}
-
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         from email import message_from_bytes, policy
 
         msg = message_from_bytes(envelope.content, policy=policy.default)
         print(f"  mail     -> {', '.join(envelope.rcpt_tos)}: {msg['subject']}", flush=True)
-        text = msg.get_body(preferencelist=("plain",))
-        found = _PORTAL_LINK.search(text.get_content() if text is not None else "")
-        if found is not None:
-            for recipient in envelope.rcpt_tos:
-                self.portal_links[recipient] = found.group(0)
-            print(f"  portal sign-in link for {', '.join(envelope.rcpt_tos)}: {found.group(0)}")
         return "250 OK"
-
-
-async def ask_portal_links(gateway: str, mailbox: PrintingMailbox, wait: float = 60) -> None:
-    """Ask the portal to mail each sample customer a sign-in link, as they would on its page;
-    a customer is known once their contact is in, so ask again until the mail comes."""
-    deadline = asyncio.get_running_loop().time() + wait
-    async with httpx.AsyncClient(base_url=gateway, timeout=10) as client:
-        for address in PORTAL_CUSTOMERS:
-            while address not in mailbox.portal_links:
-                if asyncio.get_running_loop().time() > deadline:
-                    print(f"  no portal sign-in mail for {address} yet", flush=True)
-                    break
-                await client.post("/intake/portal/sign-in", json={"address": address})
-                await asyncio.sleep(10)
 
 
 def describe(value: dict[str, Any]) -> str:
@@ -224,8 +197,7 @@ async def main_async(args: argparse.Namespace) -> None:
     if args.fast_sla:
         write_fast_sla(config_dir, first_response="PT20S", resolution="PT40S")
     smtp_port = free_port()
-    mailbox = PrintingMailbox()
-    smtp = Controller(mailbox, hostname="127.0.0.1", port=smtp_port)
+    smtp = Controller(PrintingMailbox(), hostname="127.0.0.1", port=smtp_port)
     smtp.start()
     log_dir = ROOT / ".run" / "logs"
     with LocalStack(data_dir=args.data_dir, log_dir=log_dir) as endpoints:
@@ -263,8 +235,6 @@ async def main_async(args: argparse.Namespace) -> None:
                 "agent token: HELPDESK_AGENT_TOKEN_SECRET="
                 f"{keys.agent_token_secret} python -m services.intake.tokens ag-nika",
                 *people_links(gateway.url, keys),
-                f"customer portal: {gateway.url}/portal (sign in with a sample customer's "
-                "address, e.g. ana.silva@example.com; the mailed link is printed below)",
                 f"mail to {SUPPORT_ADDRESS} via 127.0.0.1:{mail_port}",
                 "feeding sample contacts and a mail in English, Persian, Russian and Greek;"
                 " Ctrl-C stops\n",
@@ -273,7 +243,6 @@ async def main_async(args: argparse.Namespace) -> None:
             )
             watcher = asyncio.create_task(show(endpoints.bootstrap_servers, TopicSettings()))
             await feed(pipeline.running["intake"].url, keys, mail_port)
-            await ask_portal_links(gateway.url, mailbox)
             await watcher
         finally:
             gateway.stop()

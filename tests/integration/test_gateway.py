@@ -107,7 +107,6 @@ async def test_each_prefix_reaches_its_service_without_it(gateway: Gateway) -> N
 async def test_pages_have_short_names_and_metrics_stay_inside(gateway: Gateway) -> None:
     async with httpx.AsyncClient(base_url=gateway.url) as client:
         assert (await client.get("/workspace")).headers["location"].endswith("/notifier/console")
-        assert (await client.get("/portal")).headers["location"].endswith("/intake/portal")
         assert (await client.get("/")).headers["location"].endswith("/workspace")
         for name in SERVICES:
             assert (await client.get(f"/{name}/metrics")).status_code == 404
