@@ -18,12 +18,10 @@ from pathlib import Path
 from string import Template
 from typing import IO
 
+from devstack.pipeline import ROOT, SERVICES
 from devstack.stack import free_port
 
-ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "deploy" / "gateway" / "helpdesk.conf.template"
-#: The services behind the gateway, each under `/<name>/`.
-SERVICES = ("intake", "router", "sla", "notifier", "kb", "insights")
 
 #: nginx as one foreground process under a folder of its own: no pid file, log or temporary
 #: file anywhere else, so it runs without root beside anything the machine already has.
