@@ -31,6 +31,7 @@ from shared.events import ContactReceived
 from shared.ids import derived_id, ticket_id_for_contact, ticket_reference
 from shared.settings import TopicSettings
 from tests.conftest import eventually
+from tests.e2e.mail import MailCatcher
 
 pytestmark = pytest.mark.e2e
 
@@ -40,26 +41,6 @@ RESOLUTION_SECONDS = 12
 SURVEY_DELAY_SECONDS = 2
 AGENT_OF_TEAM = {"technical": "ag-maria", "accounts": "ag-olga", "service-desk": "ag-dina"}
 L2_NETWORK = ["ag-nika", "ag-sergei"]
-
-
-class MailCatcher:
-    def __init__(self) -> None:
-        self.messages: list[dict[str, Any]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        from email import message_from_bytes, policy
-
-        msg = message_from_bytes(envelope.content, policy=policy.default)
-        text = msg.get_body(preferencelist=("plain",))
-        self.messages.append(
-            {
-                "to": envelope.rcpt_tos,
-                "subject": str(msg["subject"]),
-                "message_id": str(msg["message-id"]),
-                "body": text.get_content() if text is not None else "",
-            }
-        )
-        return "250 OK"
 
 
 @dataclass

@@ -108,6 +108,7 @@ async def test_pages_have_short_names_and_metrics_stay_inside(gateway: Gateway) 
     async with httpx.AsyncClient(base_url=gateway.url) as client:
         assert (await client.get("/workspace")).headers["location"].endswith("/notifier/console")
         assert (await client.get("/")).headers["location"].endswith("/workspace")
+        assert (await client.get("/portal")).headers["location"].endswith("/intake/portal")
         for name in SERVICES:
             assert (await client.get(f"/{name}/metrics")).status_code == 404
         assert (await client.get("/elsewhere/x")).status_code == 404
