@@ -4,6 +4,7 @@ with 413 before it is read whole, whether or not the client declared its length.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,15 +16,22 @@ class BodyTooLarge(Exception):
 
 
 class BodyLimit:
-    """ASGI middleware: `limit` bytes per request body, or more on the paths in `larger`."""
+    """ASGI middleware: `limit` bytes per request body, or more on the paths in `larger`
+    (exact paths, or route templates such as `/tickets/{ticket_id}/reply`, where a `{name}`
+    stands for one path segment)."""
 
     def __init__(self, app: ASGIApp, limit: int, larger: Mapping[str, int] | None = None) -> None:
         self.app = app
         self.limit = limit
-        self.larger = dict(larger or {})
+        self.larger = {path: n for path, n in (larger or {}).items() if "{" not in path}
+        self.templates = [
+            (re.compile(_template(path)), n) for path, n in (larger or {}).items() if "{" in path
+        ]
 
     def limit_for(self, path: str) -> int:
-        return self.larger.get(path, self.limit)
+        if path in self.larger:
+            return self.larger[path]
+        return next((n for pattern, n in self.templates if pattern.fullmatch(path)), self.limit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -63,3 +71,11 @@ async def _refuse(send: Send, limit: int) -> None:
     headers: list[Any] = [(b"content-type", b"application/json"), (b"connection", b"close")]
     await send({"type": "http.response.start", "status": 413, "headers": headers})
     await send({"type": "http.response.body", "body": body.encode()})
+
+
+def _template(path: str) -> str:
+    """A route template as a pattern: its text literal, each `{name}` one path segment."""
+    return "".join(
+        "[^/]+" if part.startswith("{") else re.escape(part)
+        for part in re.split(r"(\{[^}/]+\})", path)
+    )

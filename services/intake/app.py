@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from email.message import EmailMessage
+
+import httpx
 from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
 
 from services.intake import http
 from services.intake.agents_http import agent_routes
 from services.intake.config import IntakeRules, load_rules
+from services.intake.downloads import download_routes
 from services.intake.handlers import register, ticket_publisher
 from services.intake.mailbox import Mailbox
+from services.intake.portal import Portal
+from services.intake.portal_http import portal_routes
+from services.intake.portal_store import MongoPortalStore, PortalStore
+from services.intake.portal_survey import SurveyForm
 from services.intake.rejections import Rejected
+from services.intake.replies import send_reply
 from services.intake.service import IntakeService
 from services.intake.settings import IntakeSettings
 from services.intake.smtp import SmtpEnvelope, SmtpIntake
@@ -35,6 +44,8 @@ def build_app(
     rules: IntakeRules | None = None,
     directory: Directory | None = None,
     detector: LanguageDetector | None = None,
+    portal_store: PortalStore | None = None,
+    survey_transport: httpx.AsyncBaseTransport | None = None,
 ) -> Service:
     settings = settings or IntakeSettings()
     rules = rules or load_rules(settings.config_dir)
@@ -77,7 +88,24 @@ def build_app(
     )
     service.http.include_router(http.routes(settings, rules, intake_store, mailbox, access, intake))
     service.http.include_router(agent_routes(tickets, intake_store, directory, access))
-    service.require_indexes(*MongoIntakeStore.indexes())
+    service.http.include_router(download_routes(intake_store, access))
+
+    async def send(message: EmailMessage) -> None:
+        await send_reply(message, settings)
+
+    grants = portal_store or MongoPortalStore(db)
+    portal = Portal(
+        intake_store,
+        grants,
+        settings,
+        rules,
+        directory,
+        contacts.publish,
+        send,
+        answer=SurveyForm(transport=survey_transport),
+    )
+    service.http.include_router(portal_routes(portal, settings, access))
+    service.require_indexes(*MongoIntakeStore.indexes(), *MongoPortalStore.indexes())
 
     mail_limit = int(rules.mail.max_message_mb * 1024 * 1024)
     if settings.smtp_listen_port is not None:
@@ -97,5 +125,13 @@ def build_app(
         service.after_start.append(smtp.start)
         service.on_stop.append(smtp.stop)
     # Raw mail comes whole, up to the mail limit; everything else within the default.
-    service.seal(access, larger_bodies={"/contacts/email": mail_limit})
+    # A portal reply carries one file up to the attachment limit, and its text and form framing.
+    portal_reply = int(rules.mail.max_attachment_mb * 1024 * 1024) + 256 * 1024
+    service.seal(
+        access,
+        larger_bodies={
+            "/contacts/email": mail_limit,
+            "/portal/api/tickets/{ticket_id}/reply": portal_reply,
+        },
+    )
     return service

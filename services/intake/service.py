@@ -274,6 +274,9 @@ class IntakeService:
         ticket = await self.store.ticket(offer.ticket_id or "")
         if ticket is None:
             raise PermanentError(f"no ticket {offer.ticket_id} to survey")
+        # The customer portal links the same survey on the ticket, whatever its channel.
+        survey = {"link": offer.link, "expires_at": offer.expires_at}
+        await self.store.project({ticket["_id"]: {"survey": survey}})
         if ticket.get("channel") != "email" or not ticket.get("reply_to"):
             # A chat adapter shows the survey itself; a phone caller has no address.
             log.info("survey.not_mailed", channel=ticket.get("channel"))

@@ -30,3 +30,18 @@ class IntakeSettings(ServiceSettings):
         default="support@helpdesk.example", description="Sender of replies to customers."
     )
     smtp_timeout: float = Field(default=10, gt=0, description="Seconds per SMTP conversation.")
+    public_url: str | None = Field(
+        default=None,
+        description="Where customers' browsers reach this service (e.g. "
+        "https://helpdesk.example/intake); portal sign-in links start with it. None: taken "
+        "from each request (its base URL and `X-Forwarded-Prefix`), on the local stack only.",
+    )
+    portal_link_minutes: int = Field(
+        default=15, ge=1, le=24 * 60, description="How long a portal sign-in link works."
+    )
+    portal_session_hours: float = Field(
+        default=8, gt=0, le=24 * 30, description="How long a portal session lasts."
+    )
+    portal_sign_in_limit: str = Field(
+        default="5/hour", description="Sign-in mails per address (more: 429, known or not)."
+    )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -25,6 +26,16 @@ from shared.mongo import Document, Indexes, find_by_ids, insert_new
 
 ACTIVE = ["open", "reopened", "pending", "on_hold"]
 _PROJECTION = dict.fromkeys(TICKET_FIELDS, 1)
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """An attachment's content as it was kept, with the name and type it came with."""
+
+    stored_id: str
+    filename: str
+    content_type: str
+    data: bytes
 
 
 class DecisionsChanged(RuntimeError):
@@ -60,6 +71,8 @@ class IntakeStore(Protocol):
     async def calls_since(self, since: datetime) -> list[Document]: ...
     async def suppress(self, record: Document) -> None: ...
     async def store_attachment(self, filename: str, content_type: str, data: bytes) -> str: ...
+    async def attachment(self, stored_id: str) -> StoredFile | None: ...
+    async def customer_with(self, identity_key: str) -> Document | None: ...
     async def records_of(self, customer_id: str) -> list[Document]: ...
     async def erase(self, event: CustomerErased) -> None: ...
 
@@ -217,6 +230,25 @@ class MongoIntakeStore(MongoCustomers):
         )
         return str(file_id)
 
+    async def attachment(self, stored_id: str) -> StoredFile | None:
+        """A stored attachment's content; None for an id that names none (or is no id)."""
+        try:
+            stream = await self._files.open_download_stream(ObjectId(stored_id))
+        except (NoFile, InvalidId, TypeError):
+            return None
+        metadata = stream.metadata or {}
+        data = await stream.read()
+        return StoredFile(
+            stored_id,
+            stream.filename or "attachment",
+            str(metadata.get("content_type") or "application/octet-stream"),
+            data,
+        )
+
+    async def customer_with(self, identity_key: str) -> Document | None:
+        """The live customer record holding this identity (`email:ana@example.com`), if any."""
+        return await self._customers.find_one({"identities": identity_key, "erased_at": None})
+
     # -- erasure ----------------------------------------------------------------------------------
 
     async def records_of(self, customer_id: str) -> list[Document]:
@@ -292,5 +324,6 @@ __all__ = [
     "DecisionsChanged",
     "IntakeStore",
     "MongoIntakeStore",
+    "StoredFile",
     "erased_ticket",
 ]

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from services.intake.customers import CustomersChanged
 from services.intake.domain.erasure import erased_ticket
 from services.intake.domain.view import RECENT_KEPT, TICKET_FIELDS, BatchView, Changes
-from services.intake.store import ACTIVE, DecisionsChanged
+from services.intake.store import ACTIVE, DecisionsChanged, StoredFile
 from shared.events import CustomerErased, Event
 from shared.mongo import Document
 
@@ -209,6 +209,16 @@ class MemoryIntakeStore:
         file_id = f"file-{next(self._ids)}"
         self.files[file_id] = (filename, content_type, data)
         return file_id
+
+    async def attachment(self, stored_id: str) -> StoredFile | None:
+        found = self.files.get(stored_id)
+        return StoredFile(stored_id, *found) if found else None
+
+    async def customer_with(self, identity_key: str) -> Document | None:
+        for customer in self.customers.values():
+            if identity_key in customer.get("identities", ()) and not customer.get("erased_at"):
+                return copy.deepcopy(customer)
+        return None
 
     async def records_of(self, customer_id: str) -> list[Document]:
         found = [self.customers[customer_id]] if customer_id in self.customers else []

@@ -21,7 +21,13 @@ def app() -> FastAPI:
     async def mail(request: Request) -> dict[str, int]:
         return {"got": len(await request.body())}
 
-    api.add_middleware(BodyLimit, limit=1000, larger={"/mail": 5000})
+    @api.post("/tickets/{ticket_id}/reply")
+    async def reply(ticket_id: str, request: Request) -> dict[str, int]:
+        return {"got": len(await request.body())}
+
+    api.add_middleware(
+        BodyLimit, limit=1000, larger={"/mail": 5000, "/tickets/{ticket_id}/reply": 3000}
+    )
     return api
 
 
@@ -51,3 +57,10 @@ async def test_a_streamed_body_with_no_length_is_cut_off_at_the_limit() -> None:
 async def test_a_route_may_take_more_than_the_default() -> None:
     assert (await post("/mail", b"x" * 4000)).json() == {"got": 4000}
     assert (await post("/mail", b"x" * 5001)).status_code == 413
+
+
+async def test_a_route_template_takes_more_on_every_path_it_names_and_only_those() -> None:
+    assert (await post("/tickets/T-1/reply", b"x" * 3000)).json() == {"got": 3000}
+    assert (await post("/tickets/T-1/reply", b"x" * 3001)).status_code == 413
+    # One segment per placeholder: a longer path is not the template's.
+    assert (await post("/tickets/a/b/reply", b"x" * 2000)).status_code == 413

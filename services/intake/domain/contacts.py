@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from services.intake.mail.replies import separate
 from services.intake.rejections import ContactRejected, Rejected
 from shared.events import (
     CallRecord,
@@ -46,11 +48,32 @@ class Decision:
     note: str | None = None
 
 
+def _lines(*texts: str) -> Counter[str]:
+    return Counter(line.strip() for text in texts for line in text.splitlines() if line.strip())
+
+
+def email_parts(message: EmailMessage) -> tuple[str, str, str]:
+    """What the customer wrote now, the earlier mail it quotes, and the signature.
+
+    The mail gateway splits raw mail already (`mail.replies`); an adapter that posts a mail
+    as JSON may send it whole, so it is split here, the signature only at the RFC 3676 `-- `
+    line or a mobile "Sent from my…" line. A split that would leave no new text, or lose a
+    line, is not made: the whole text stays the body.
+    """
+    if message.quoted_text or message.signature:
+        return message.body, message.quoted_text, message.signature
+    parts = separate(message.body, message.subject, sign_offs=False)
+    whole = _lines(message.body)
+    if not parts.new.strip() or whole - _lines(parts.new, parts.quoted, parts.signature):
+        return message.body, "", ""
+    return parts.new, parts.quoted, parts.signature
+
+
 def contact_text(contact: ContactReceived) -> tuple[str, str]:
-    """Subject and body of a contact, whatever its channel."""
+    """Subject and body of a contact, whatever its channel; an email's body is its new text."""
     message = contact.message
     if isinstance(message, EmailMessage):
-        return message.subject, message.body
+        return message.subject, email_parts(message)[0]
     if isinstance(message, CallRecord):
         subject = f"{_CALL_SUBJECTS[message.outcome]} {message.caller_number}"
         return subject, message.summary
@@ -63,6 +86,8 @@ def check(contact: ContactReceived, max_chars: int) -> None:
     """Refuse a contact with nothing in it or too much of it."""
     subject, body = contact_text(contact)
     message = contact.message
+    if isinstance(message, EmailMessage):
+        body = message.body  # all of it counts against the limit, quoted or not
     has_files = isinstance(message, EmailMessage) and bool(message.attachments)
     # A call record or the end of a chat says something even with no text.
     is_event = isinstance(message, CallRecord) or (
@@ -93,6 +118,15 @@ def match_text(subject: str, body: str) -> str:
 def _wait(contact: ContactReceived) -> int | None:
     m = contact.message
     return m.queue_wait_seconds if isinstance(m, CallRecord) else None
+
+
+def _folded(contact: ContactReceived) -> dict[str, str]:
+    """An email's quoted text and signature, for the ticket event."""
+    m = contact.message
+    if not isinstance(m, EmailMessage):
+        return {}
+    _, quoted, signature = email_parts(m)
+    return {"quoted_text": quoted, "signature": signature}
 
 
 def _files(contact: ContactReceived) -> list[Any]:
@@ -131,6 +165,7 @@ def open_ticket(contact: ContactReceived, facts: Facts) -> Decision:
         language=facts.language,
         match_text=match_text(subject, body),
         attachments=_files(contact),
+        **_folded(contact),
         follows_ticket_id=facts.follows_ticket_id,
         repeat_of=facts.repeat_of,
         call_back=isinstance(message, CallRecord) and message.outcome == "missed",
@@ -170,6 +205,7 @@ def join_ticket(
             language=facts.language,
             matched_by=matched_by,
             attachments=_files(contact),
+            **_folded(contact),
             queue_wait_seconds=_wait(contact),
             **chain,
         )

@@ -132,8 +132,9 @@ def _find(lines: list[str], start: int, forwarding: bool) -> _Boundary | None:
     return None
 
 
-def _signature_at(lines: list[str]) -> int:
-    """The line the signature starts on, or len(lines): `-- `, "Sent from my…", a sign-off."""
+def _signature_at(lines: list[str], sign_offs: bool = True) -> int:
+    """The line the signature starts on, or len(lines): `-- `, "Sent from my…", and with
+    `sign_offs` a sign-off, a disclaimer or Outlook's rule too."""
     seen_text = False
     for at, line in enumerate(lines):
         bare = _bare(line)
@@ -143,27 +144,36 @@ def _signature_at(lines: list[str]) -> int:
             return at
         # A sign-off, disclaimer or rule opening the text is the customer's, not a signature;
         # Outlook draws a rule of 32 or more underscores above its signature block.
-        if seen_text and (
-            SIGN_OFF.match(bare)
-            or (DISCLAIMER.match(bare) and _ABOUT_MAIL.search(bare))
-            or (len(bare) >= 32 and RULE.fullmatch(bare))
+        if (
+            sign_offs
+            and seen_text
+            and (
+                SIGN_OFF.match(bare)
+                or (DISCLAIMER.match(bare) and _ABOUT_MAIL.search(bare))
+                or (len(bare) >= 32 and RULE.fullmatch(bare))
+            )
         ):
             return at
         seen_text = True
     return len(lines)
 
 
-def _own(lines: list[str], *, split_signature: bool) -> Separated:
+def _own(lines: list[str], *, split_signature: bool, sign_offs: bool = True) -> Separated:
     """One stretch of the customer's text: '>' lines are quoted, the signature comes off."""
-    cut = _signature_at(lines) if split_signature else len(lines)
+    cut = _signature_at(lines, sign_offs) if split_signature else len(lines)
     kept = [line for line in lines[:cut] if not _QUOTED_LINE.match(line)]
     quoted = [line for line in lines if _QUOTED_LINE.match(line)]
     signature = [line for line in lines[cut:] if not _QUOTED_LINE.match(line)]
     return Separated(_tidy("\n".join(kept)), _tidy("\n".join(quoted)), _tidy("\n".join(signature)))
 
 
-def separate(text: str, subject: str = "", window: int | None = None) -> Separated:
+def separate(
+    text: str, subject: str = "", window: int | None = None, *, sign_offs: bool = True
+) -> Separated:
     """New text, quoted earlier replies and signature of one body text.
+
+    Without `sign_offs`, only the RFC 3676 `-- ` line and a mobile "Sent from my…" line start
+    the signature: a closing such as "Thanks," may open a sentence the customer means.
 
     `subject` is the mail's: "Fwd:" or "FW:" there makes its first header block a forward.
     With a `window`, only that many characters are looked at line by line; the text beyond is
@@ -184,7 +194,7 @@ def separate(text: str, subject: str = "", window: int | None = None) -> Separat
     while True:
         boundary = _find(lines, start, forwarding and start == 0)
         end = boundary.start if boundary is not None else len(lines)
-        own = _own(lines[start:end], split_signature=start == 0)
+        own = _own(lines[start:end], split_signature=start == 0, sign_offs=sign_offs)
         new.append(own.new)
         quoted.append(own.quoted)
         signature = signature or own.signature

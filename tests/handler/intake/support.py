@@ -157,6 +157,7 @@ async def open_desk(
     detector: LanguageDetector,
     customer_mail: tuple[Mailbox, int],
     rules: IntakeRules | None = None,
+    survey_transport: httpx.AsyncBaseTransport | None = None,
     **overrides: Any,
 ) -> AsyncIterator[Desk]:
     mailbox, port = customer_mail
@@ -167,7 +168,7 @@ async def open_desk(
         smtp_port=port,
         **overrides,
     )
-    service = build_app(settings, detector=detector, rules=rules)
+    service = build_app(settings, detector=detector, rules=rules, survey_transport=survey_transport)
     for hook in service.on_start:
         await hook()
     published: list[dict[str, Any]] = []
