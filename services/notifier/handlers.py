@@ -1,6 +1,6 @@
 """The notifier's subscribers on the consumer kit: the work done once per event in the shared
-group (the ticket, routing and SLA topics together; customers and insights each in a group of
-their own), and live pushes on every replica (a group of its own per replica)."""
+group (the ticket, routing, SLA and knowledge-base topics together; customers and insights each
+in a group of their own), and live pushes on every replica (a group of its own per replica)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from shared.events import (
     CustomerErased,
     CustomerEvent,
     Event,
+    KbSuggested,
     MonthlyReportReady,
     RoutingEvent,
     SignalRaised,
@@ -38,21 +39,23 @@ def _types(*unions: Any) -> dict[str, type[Event]]:
     return found
 
 
-#: The ticket events the board or the ladders act on; other ticket events are skipped unread.
+#: The ticket events the board or the ladders act on (the others change only ticket views).
 TICKET_TYPES = frozenset({"ticket.opened", "ticket.status_changed", "ticket.priority_changed"})
+#: What the ticket views record: every ticket event, and the articles suggested for a ticket
+#: (the other events of the knowledge-base topic are skipped unread).
+VIEW_TYPES = frozenset(_types(TicketEvent)) | {"kb.suggested"}
 ROUTING_TYPES = frozenset(_types(RoutingEvent))
 SLA_TYPES = frozenset(_types(SlaEvent))
+SHARED_TYPES = VIEW_TYPES | ROUTING_TYPES | SLA_TYPES
 #: Everything a console is told of (not the audit trail of deliveries), and erasures, which
 #: blank the rows a replica holds in memory and on the consoles that show them.
-LIVE_TYPES = TICKET_TYPES | ROUTING_TYPES | SLA_TYPES
-LIVE_TYPES |= {"notification.pushed", "escalation.acknowledged", "customer.erased"}
+LIVE_TYPES = SHARED_TYPES | {"notification.pushed", "escalation.acknowledged", "customer.erased"}
 _LIVE = _types(TicketEvent, RoutingEvent, SlaEvent, NotificationEvent)
-_LIVE["customer.erased"] = CustomerErased
+_LIVE |= {"customer.erased": CustomerErased, "kb.suggested": KbSuggested}
 _INPUT = _types(TicketEvent, RoutingEvent, SlaEvent)
+_INPUT["kb.suggested"] = KbSuggested
 NotifierInput: Any = Annotated[
-    reduce(
-        operator.or_, (_INPUT[kind] for kind in sorted(TICKET_TYPES | ROUTING_TYPES | SLA_TYPES))
-    ),
+    reduce(operator.or_, (_INPUT[kind] for kind in sorted(SHARED_TYPES))),
     Field(discriminator="event_type"),
 ]
 InsightInput = Annotated[SignalRaised | MonthlyReportReady, Field(discriminator="event_type")]
@@ -72,20 +75,24 @@ def register(
     # ids derived from the event (a repeat is left out); a push is published again under the
     # same id, which every replica's push consumer drops; stopping a ladder is conditional.
     #
-    # One subscriber for the three topics, so that a batch holds a ticket's opening, routing
-    # and SLA events together and its board row is written once for them. The topics have
-    # the same partitions and keys, and the range assignor gives a replica the same partition
-    # numbers of each: one ticket's events come to one replica.
+    # One subscriber for the four topics, so that a batch holds a ticket's opening, routing,
+    # SLA events and suggestions together and its board row and view are written once for
+    # them. The topics have the same partitions and keys (kb's suggestions are keyed by ticket
+    # id), and the range assignor gives a replica the same partition numbers of each: one
+    # ticket's events come to one replica.
     @kit.subscriber(
         topics.tickets,
         topics.routing,
         topics.sla,
+        topics.kb,
         name="notifier.on_events",
         events=NotifierInput,
-        accepts=TICKET_TYPES | ROUTING_TYPES | SLA_TYPES,
+        accepts=SHARED_TYPES,
         partition_assignment_strategy=(RangePartitionAssignor,),
         description="Keeps the board (subject, customer, status; team, agent, queue, "
-        "category, priority; SLA countdowns), tells agents of assignments and escalations "
+        "category, priority; SLA countdowns) and each ticket's view for the agents' workspace "
+        "(its conversation, notes, routing and SLA history, clocks and suggested articles), "
+        "tells agents of assignments and escalations "
         "and managers of tickets passed around too often, tells the people of each SLA "
         "warning and breach per the escalation ladders, and stops the ladders of a target met "
         "or a ticket resolved or closed.",
@@ -104,7 +111,8 @@ def register(
         group="customers",
         description="Erases a customer: the board rows of their tickets lose the name and "
         "the subject, and so do the notices of those tickets' deliveries and escalations; "
-        "other customer text naming them is blanked.",
+        "their tickets' views lose the texts and file names of their timelines too; other "
+        "customer text naming them is blanked.",
     )
     async def on_customer(batch: Batch[Event]) -> None:
         for delivery in batch:
@@ -130,6 +138,7 @@ def register(
         topics.tickets,
         topics.routing,
         topics.sla,
+        topics.kb,
         topics.notifications,
         topics.customers,
         name="notifier.on_live_push",
@@ -138,7 +147,8 @@ def register(
         per_replica=True,
         group="push",
         description="Pushes board rows, notices and escalations to the consoles on this "
-        "replica; blanks the rows of an erased customer's tickets it holds and shows.",
+        "replica, and tells those that may open a ticket when its view changed; blanks the "
+        "rows of an erased customer's tickets it holds and shows.",
     )
     async def on_live_push(batch: Batch[Event]) -> None:
         await live.on_batch(batch)

@@ -1,5 +1,6 @@
-"""The notifier's HTTP API: the console's board, live push (WebSocket and Server-Sent Events),
-acknowledging escalations, chat-tool webhooks, and the delivery log. Every route states its
+"""The notifier's HTTP API: the console's board, the workspace's tickets (`http_workspace`),
+live push (WebSocket and Server-Sent Events), acknowledging escalations, chat-tool webhooks,
+and the delivery log. Every route states its
 access rule (shared/access.py); what the board shows is scoped per viewer besides."""
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from services.notifier.domain.errors import (
     Unacceptable,
 )
 from services.notifier.domain.notices import TicketNoticeKind
+from services.notifier.http_workspace import workspace_routes
 from services.notifier.push import PushHub, Stream
 from services.notifier.service import NotifierService
 from shared.access import Access, Person, Rule
@@ -151,13 +153,15 @@ def routes(router: FastAPI, api: Api) -> None:
     staff, heads = Depends(access.staff), Depends(access.heads)
     operator, live = Depends(access.operator), Depends(_admission(access))
 
-    @router.get("/me", tags=["console"], summary="Who the token names: role and teams.")
+    @router.get("/me", tags=["console"], summary="Who the token names: role, teams and language.")
     async def me(person: Person = staff) -> dict[str, Any]:
-        return service.viewer(person.person_id).as_json()
+        return service.me(person.person_id)
 
     @router.get("/board", tags=["console"], summary="The caller's tickets and escalations.")
     async def board(person: Person = staff) -> dict[str, Any]:
         return await service.board(service.viewer(person.person_id))
+
+    workspace_routes(router, access, service)
 
     @router.get(
         "/events",

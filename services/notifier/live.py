@@ -1,19 +1,24 @@
 """What this replica pushes to the consoles it holds: board rows as tickets change, notices and
-escalations as they are decided. Every replica reads every event (a consumer group of its own)
-and keeps the open rows in memory; a batch reads the rows it does not hold in one read. An
-erased customer's rows lose the name and subject here too, and on the consoles showing them.
+escalations as they are decided, and word that a ticket's view changed (`ticket_view`: the id
+and the time of the latest change, nothing more) to everybody who may open it. Every replica
+reads every event (a consumer group of its own) and keeps the open rows in memory; a batch
+reads the rows it does not hold in one read. An erased customer's rows lose the name and
+subject here too, and on the consoles showing them.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from services.notifier.domain.board import Row, change_of, holds, is_stale, merged
 from services.notifier.domain.erasure import Erasure, blank_row
 from services.notifier.domain.escalations import Escalation
+from services.notifier.domain.ticket_view import in_ms, view_change
 from services.notifier.domain.views import audience, view
+from services.notifier.domain.workspace import watchers
 from services.notifier.push import PushHub, message
 from services.notifier.store import NotifierStore
 from shared.consuming import Batch
@@ -65,7 +70,9 @@ class Live:
         """Push what a batch changes, in order; rows and escalations not held are read once."""
         events = batch.events
         changes = [c for c in map(change_of, events) if c is not None]
+        viewed = _viewed(events)
         missing = {c.ticket_id for c in changes if c.ticket_id not in self._rows}
+        missing |= {t for t in viewed if t not in self._rows}
         rows = await self._store.board_rows(missing) if missing else {}
         ended = {e.escalation_id for e in events if isinstance(e, EscalationAcknowledged)}
         escalations = await self._store.escalations(ended) if ended else {}
@@ -82,6 +89,7 @@ class Live:
                     await self.on_erased(event, rows)
                 else:
                     await self.on_ticket_event(event, rows)
+        await self.on_views_changed(viewed, events, rows)
 
     def _first_push(self, event_id: UUID) -> bool:
         if event_id in self._pushed:
@@ -148,6 +156,28 @@ class Live:
         gone = list(saw - now_seeing)
         if gone:
             await self.hub.broadcast(gone, message("ticket", {**after, "open": False}))
+
+    async def on_views_changed(
+        self, viewed: dict[str, datetime], events: list[Event], read: dict[str, Row]
+    ) -> None:
+        """Tell everybody who may open each ticket (and who could before a transfer in the
+        batch) that its view changed, once per ticket and batch. The workspace fetches the view
+        again; one older than the `updated_at` told was not written yet, and is fetched again.
+        Who may open it comes from the board row (the same team and agent as the view's)."""
+        before: dict[str, set[str]] = {}
+        for event in events:
+            if isinstance(event, TicketTransferred) and event.ticket_id:
+                lost = watchers(event.from_team, event.from_agent_id, self._directory)
+                before.setdefault(event.ticket_id, set()).update(lost)
+        for ticket_id, at in viewed.items():
+            row = read.get(ticket_id) or self._rows.get(ticket_id)
+            shown = view(row) if row is not None else {"team": None, "assignee_id": None}
+            people = watchers(shown["team"], shown["assignee_id"], self._directory)
+            people |= before.get(ticket_id, set())
+            if self.hub.connected(people):
+                # To the millisecond, as the view's own `updated_at` is kept.
+                changed = {"ticket_id": ticket_id, "updated_at": in_ms(at)}
+                await self.hub.broadcast(list(people), message("ticket_view", changed))
 
     def _erased(self, row: Row) -> Row:
         return blank_row(row) if row["_id"] in self._erased_tickets else row
@@ -217,6 +247,21 @@ class Live:
         )
         update["reason"] = event.reason
         return await self.hub.broadcast(event.recipients, message("escalation", update))
+
+
+def _viewed(events: list[Event]) -> dict[str, datetime]:
+    """The tickets whose views the events change (an erasure too), each with its latest time."""
+    viewed: dict[str, datetime] = {}
+    for event in events:
+        if isinstance(event, CustomerErased):
+            times = dict.fromkeys(event.ticket_ids, event.occurred_at)
+        elif event.ticket_id and view_change(event, 0) is not None:
+            times = {event.ticket_id: event.occurred_at}
+        else:
+            continue
+        for ticket_id, at in times.items():
+            viewed[ticket_id] = max(at, viewed.get(ticket_id, at))
+    return viewed
 
 
 def _reference(event: NotificationPushed) -> str | None:

@@ -1,7 +1,8 @@
 """Erasing a customer in MongoDB: the rows, deliveries and escalations of their tickets by an
 indexed write, then one read of whatever other customer text names them, blanked in one bulk
-write per collection. An erasure is rare (a manager's request): the read of text naming the
-person goes through the whole collection, as finding free text has to."""
+write per collection; ticket views the same way, each write guarded by the view's revision.
+An erasure is rare (a manager's request): the read of text naming the person goes through the
+whole collection, as finding free text has to."""
 
 from __future__ import annotations
 
@@ -11,7 +12,15 @@ from collections.abc import Sequence
 from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 
-from services.notifier.domain.erasure import ERASED_VERSION, NOTICE_FIELDS, ROW_FIELDS, Erasure
+from services.notifier.domain.erasure import (
+    ENTRY_FIELDS,
+    ERASED_VERSION,
+    EVENT_FIELDS,
+    NOTICE_FIELDS,
+    ROW_FIELDS,
+    VIEW_FIELDS,
+    Erasure,
+)
 from services.notifier.domain.notices import Notice
 from shared.mongo import Document, chunked
 
@@ -72,3 +81,43 @@ async def erase_notices(collection: AsyncCollection[Document], erasure: Erasure)
             writes.append(UpdateOne({"_id": doc["_id"]}, {"$set": changed}))
     if writes:
         await collection.bulk_write(writes, ordered=False)
+
+
+#: Where a ticket view holds customer text.
+VIEW_TEXTS = (
+    *VIEW_FIELDS,
+    *(f"timeline.{f}" for f in ENTRY_FIELDS),
+    "timeline.attachments.filename",
+    *(f"timeline.fields.{f}" for f in EVENT_FIELDS),
+)
+#: Rounds of blanking views that other writes changed meanwhile.
+VIEW_TRIES = 5
+
+
+async def erase_views(views: AsyncCollection[Document], erasure: Erasure) -> None:
+    """Mark the views of the person's tickets erased first: from then on an entry written to
+    them is written blanked. Then blank the texts they (and any view naming the person) hold,
+    each write only if the view did not change since it was read (its `revision`)."""
+    marked: Document = {**dict.fromkeys(VIEW_FIELDS), "erased": True}
+    marked["versions.opened"] = ERASED_VERSION
+    for chunk in chunked(list(erasure.ticket_ids)):
+        await views.update_many({"_id": {"$in": chunk}}, {"$set": marked})
+    clauses: list[Document] = [{"_id": {"$in": list(erasure.ticket_ids)}}]
+    if erasure.customer_ids:
+        clauses.append({"customer": {"$in": list(erasure.customer_ids)}})
+    if erasure.texts:
+        clauses += mentioning(VIEW_TEXTS, erasure.texts)["$or"]
+    for _ in range(VIEW_TRIES):
+        writes = []
+        async for view in views.find({"$or": clauses}):
+            after = erasure.ticket_view(view)
+            changed = {k: v for k, v in after.items() if view.get(k) != v}
+            if changed:
+                guard = {"_id": view["_id"], "revision": view.get("revision")}
+                writes.append(UpdateOne(guard, {"$set": changed, "$inc": {"revision": 1}}))
+        if not writes:
+            return
+        result = await views.bulk_write(writes, ordered=False)
+        if result.matched_count == len(writes):
+            return
+    raise RuntimeError("ticket views kept changing under an erasure")

@@ -1,7 +1,7 @@
-"""The notifier's use cases: what a batch of ticket, routing and SLA events means (the board,
-who is told, the messages, the ladders opened and stopped), the insights service's signs of
-poor service and monthly reports, climbing and stopping ladders, and what the console and its
-managers ask for."""
+"""The notifier's use cases: what a batch of ticket, routing, SLA and suggestion events means
+(the board, the ticket views, who is told, the messages, the ladders opened and stopped), the
+insights service's signs of poor service and monthly reports, climbing and stopping ladders,
+and what the console, the agents' workspace and managers ask for."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from services.notifier.domain.insights import insight_notice
 from services.notifier.domain.ladders import Rules, first_step, next_step
 from services.notifier.domain.notices import notice_kind
 from services.notifier.domain.telling import Told, messages, notice_for, people_of, tell
+from services.notifier.domain.ticket_view import ViewChange, arrival_of, view_change
 from services.notifier.domain.views import (
     Viewer,
     may_change_webhook,
@@ -27,9 +28,17 @@ from services.notifier.domain.views import (
     view,
     viewer_of,
 )
+from services.notifier.domain.workspace import (
+    Scope,
+    language_of,
+    render,
+    search_row,
+    team_and_assignee,
+)
 from services.notifier.egress import AddressGuard, AddressRefused, Unresolvable
 from services.notifier.publishers import Publishers
 from services.notifier.store import NotifierStore
+from shared.access import Person
 from shared.clock import Clock
 from shared.consuming import Batch
 from shared.events import (
@@ -64,6 +73,7 @@ class _Plan:
     rows: dict[str, Row]
     ladders: list[Escalation]
     changes: list[Change] = field(default_factory=list)
+    views: list[ViewChange] = field(default_factory=list)
     told: list[Told] = field(default_factory=list)
     stops: list[tuple[str, str]] = field(default_factory=list)
     targets: list[WebhookTarget] | None = None
@@ -96,11 +106,13 @@ class NotifierService:
     # -- a batch of events ---------------------------------------------------------------------
 
     async def on_events(self, batch: Batch[Event]) -> None:
-        """Everything a batch means for the notifier, idempotent: the board's rows (version
-        guards), the outbox (delivery keys), ladders and pushes (ids derived from the event).
+        """Everything a batch means for the notifier, idempotent: the board's rows and the
+        ticket views (version guards; entries by event id), the outbox (delivery keys), ladders
+        and pushes (ids derived from the event).
 
         One read of the rows the batch's notices need, one of the ladders it may stop; then
-        one write of the board, one of the outbox, one of the ladders, the pushes together.
+        one write of the board and the views, one of the outbox, one of the ladders, the
+        pushes together.
         """
         events = batch.events
         told_about = {e.ticket_id for e in events if e.ticket_id and notice_kind(e)}
@@ -110,8 +122,11 @@ class NotifierService:
             ladders=await self.store.open_escalations_of(stopping) if stopping else [],
         )
         now = self.clock.now()
-        for delivery in batch:
+        for position, delivery in enumerate(batch):
             with batch.isolate(delivery):
+                change = view_change(delivery.event, arrival_of(now, position))
+                if change is not None:
+                    plan.views.append(change)
                 await self._decide(delivery.event, plan, told_about, now)
         await self._carry_out(batch, plan)
 
@@ -160,8 +175,8 @@ class NotifierService:
             plan.ladders.append(told.escalation)
 
     async def _carry_out(self, batch: Batch[Event], plan: _Plan) -> None:
-        if plan.changes:
-            await self.store.apply_board(plan.changes)
+        if plan.changes or plan.views:
+            await self.store.apply_board(plan.changes, plan.views)
         jobs = await self._in_slots([job for t in plan.told for job in t.messages.jobs])
         if jobs:
             await self.store.enqueue(jobs)
@@ -275,6 +290,26 @@ class NotifierService:
         if found is None:
             raise Forbidden(f"{person_id} is not in the directory")
         return found
+
+    def me(self, person_id: str) -> dict[str, Any]:
+        """Who the person is to the console, and the language their workspace speaks."""
+        language = language_of(self.rules.directory, person_id)
+        return {**self.viewer(person_id).as_json(), "language": language}
+
+    async def ticket_view(self, person: Person, ticket_id: str) -> dict[str, Any]:
+        """One ticket as the workspace shows it; another team's is answered as unknown."""
+        found = await self.store.ticket_view(ticket_id)
+        if found is None or not person.sees_ticket(*team_and_assignee(found)):
+            raise NotFound(f"no ticket {ticket_id}")
+        return render(found, self.rules.directory)
+
+    async def search_tickets(self, person: Person, text: str, limit: int) -> list[dict[str, Any]]:
+        """The person's tickets (their own, their teams') a text finds, newest first."""
+        text = text.strip()
+        if not text:
+            return []
+        scope = Scope(person.person_id, tuple(sorted(person.teams)))
+        return [search_row(v) for v in await self.store.search_ticket_views(scope, text, limit)]
 
     async def board(self, viewer: Viewer) -> dict[str, Any]:
         """The viewer's tickets and the open escalations they were told of or head."""

@@ -1,5 +1,6 @@
-"""The notifier's store behind one Protocol: the board, the outbox, escalations in flight,
-chat-tool webhooks, and erasing a customer from them. `MongoNotifierStore` is the MongoDB
+"""The notifier's store behind one Protocol: the board, the ticket views of the agents'
+workspace, the outbox, escalations in flight, chat-tool webhooks, and erasing a customer from
+them. `MongoNotifierStore` is the MongoDB
 adapter (one module per collection beside this one); `store_memory.MemoryNotifierStore` the
 in-memory fake with the same contract.
 """
@@ -21,24 +22,40 @@ from services.notifier.domain.deliveries import (
 )
 from services.notifier.domain.erasure import Erasure
 from services.notifier.domain.escalations import Escalation
+from services.notifier.domain.ticket_view import View, ViewChange
 from services.notifier.domain.views import Viewer
+from services.notifier.domain.workspace import Scope
 from services.notifier.mongo_board import MongoBoard
-from services.notifier.mongo_erasure import erase_notices, erase_rows
+from services.notifier.mongo_erasure import erase_notices, erase_rows, erase_views
 from services.notifier.mongo_escalations import MongoEscalations
 from services.notifier.mongo_outbox import MongoOutbox
+from services.notifier.mongo_ticket_view import MongoTicketViews
 from services.notifier.mongo_webhooks import MongoWebhooks
 from shared.events.notifications import EscalationStatus
 from shared.mongo import Document, Indexes
 
 
 class BoardStore(Protocol):
-    async def apply_board(self, changes: Sequence[Change]) -> None:
-        """Apply a batch's changes in order; a change older than the row's is left out."""
+    async def apply_board(
+        self, changes: Sequence[Change], views: Sequence[ViewChange] = ()
+    ) -> None:
+        """Apply a batch's changes in order: to the board rows (a change older than the row's
+        is left out), and to the ticket views (stale facts and entries held already left out).
+        One write per collection."""
         ...
 
     async def board_rows(self, ticket_ids: Iterable[str]) -> dict[str, Row]: ...
     async def board_for(self, viewer: Viewer) -> list[Row]:
         """Open rows the viewer's console shows, most recently changed first."""
+        ...
+
+
+class TicketViewStore(Protocol):
+    async def ticket_view(self, ticket_id: str) -> View | None: ...
+    async def search_ticket_views(self, scope: Scope, text: str, limit: int) -> list[View]:
+        """Up to `limit` views in the scope whose reference starts with `text`, or whose
+        customer, subject or messages contain it (no pattern; case does not matter), most
+        recently changed first. Without their timelines, clocks and suggestions."""
         ...
 
 
@@ -121,20 +138,31 @@ class WebhookStore(Protocol):
 
 class ErasureStore(Protocol):
     async def erase(self, erasure: Erasure) -> None:
-        """Blank the person's text in the board, the deliveries and the escalations;
-        erasing twice changes nothing."""
+        """Blank the person's text in the board, the ticket views, the deliveries and the
+        escalations; erasing twice changes nothing."""
         ...
 
 
-class NotifierStore(BoardStore, OutboxStore, EscalationStore, WebhookStore, ErasureStore, Protocol):
+class NotifierStore(
+    BoardStore,
+    TicketViewStore,
+    OutboxStore,
+    EscalationStore,
+    WebhookStore,
+    ErasureStore,
+    Protocol,
+):
     """Everything the notifier keeps."""
 
 
-class MongoNotifierStore(MongoBoard, MongoOutbox, MongoEscalations, MongoWebhooks):
+class MongoNotifierStore(
+    MongoBoard, MongoTicketViews, MongoOutbox, MongoEscalations, MongoWebhooks
+):
     """The notifier's collections in its MongoDB database."""
 
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         MongoBoard.__init__(self, db)
+        MongoTicketViews.__init__(self, db)
         MongoOutbox.__init__(self, db)
         MongoEscalations.__init__(self, db)
         MongoWebhooks.__init__(self, db)
@@ -143,12 +171,22 @@ class MongoNotifierStore(MongoBoard, MongoOutbox, MongoEscalations, MongoWebhook
     def indexes() -> list[Indexes]:
         return [
             *MongoBoard.board_indexes(),
+            *MongoTicketViews.ticket_view_indexes(),
             *MongoOutbox.outbox_indexes(),
             *MongoEscalations.escalation_indexes(),
         ]
 
+    async def apply_board(
+        self, changes: Sequence[Change], views: Sequence[ViewChange] = ()
+    ) -> None:
+        if changes:
+            await MongoBoard.apply_board(self, changes)
+        if views:
+            await self.apply_ticket_views(views)
+
     async def erase(self, erasure: Erasure) -> None:
         # Webhooks hold no customer data; the processed-event guard only event ids.
         await erase_rows(self._rows, erasure)
+        await erase_views(self._views, erasure)
         await erase_notices(self._jobs, erasure)
         await erase_notices(self._escalations, erasure)

@@ -16,25 +16,35 @@ from services.notifier.domain.deliveries import (
 )
 from services.notifier.domain.erasure import Erasure
 from services.notifier.domain.escalations import Escalation, finished
+from services.notifier.domain.ticket_view import View, ViewChange, applied
 from services.notifier.domain.views import Viewer
+from services.notifier.domain.workspace import Scope, matches
 from services.notifier.mongo_board import BOARD_LIMIT
+from services.notifier.mongo_ticket_view import LISTED_OUT
 from shared.events.notifications import EscalationStatus
 
 
 class MemoryNotifierStore:
     def __init__(self) -> None:
         self.rows: dict[str, Row] = {}
+        self.views: dict[str, View] = {}
         self.jobs_by_key: dict[str, Job] = {}
         self.ladders: dict[str, Escalation] = {}
         self.targets: dict[str, WebhookTarget] = {}
 
     # -- board ------------------------------------------------------------------------------
 
-    async def apply_board(self, changes: Sequence[Change]) -> None:
+    async def apply_board(
+        self, changes: Sequence[Change], views: Sequence[ViewChange] = ()
+    ) -> None:
         for change in changes:
             row = self.rows.get(change.ticket_id)
             if not is_stale(row, change):
                 self.rows[change.ticket_id] = merged(row, change)
+        for view_change in views:
+            self.views[view_change.ticket_id] = applied(
+                self.views.get(view_change.ticket_id), view_change
+            )
 
     async def board_rows(self, ticket_ids: Iterable[str]) -> dict[str, Row]:
         return {t: copy.deepcopy(self.rows[t]) for t in ticket_ids if t in self.rows}
@@ -56,6 +66,22 @@ class MemoryNotifierStore:
             reverse=True,
         )
         return copy.deepcopy(rows[:BOARD_LIMIT])
+
+    # -- ticket views -----------------------------------------------------------------------
+
+    async def ticket_view(self, ticket_id: str) -> View | None:
+        found = self.views.get(ticket_id)
+        return copy.deepcopy(found) if found is not None else None
+
+    async def search_ticket_views(self, scope: Scope, text: str, limit: int) -> list[View]:
+        found = [
+            v
+            for v in self.views.values()
+            if scope.sees(v.get("team"), v.get("assignee_id")) and matches(v, text)
+        ]
+        found.sort(key=lambda v: v["updated_at"], reverse=True)
+        listed = [{k: v for k, v in view.items() if k not in LISTED_OUT} for view in found]
+        return copy.deepcopy(listed[:limit])
 
     # -- outbox -----------------------------------------------------------------------------
 
@@ -246,6 +272,10 @@ class MemoryNotifierStore:
     async def erase(self, erasure: Erasure) -> None:
         for ticket_id, row in list(self.rows.items()):
             self.rows[ticket_id] = erasure.row(row)
+        for ticket_id, view in list(self.views.items()):
+            after = erasure.ticket_view(view)
+            if after != view:
+                self.views[ticket_id] = {**after, "revision": int(view.get("revision") or 0) + 1}
         for key, job in list(self.jobs_by_key.items()):
             notice = erasure.notice(job.ticket_id, job.notice)
             self.jobs_by_key[key] = job.model_copy(update={"notice": notice})

@@ -20,10 +20,14 @@ from fastapi.routing import APIRoute, APIWebSocketRoute
 from faststream.kafka import TestKafkaBroker
 
 from services.intake.auth import sign_request
+from services.intake.portal_http import COOKIE, CSRF_HEADER
+from services.intake.portal_store import MongoPortalStore
 from services.kb.service import SELF_HELP_ISSUER
 from shared.access import Rule, rule_of
 from shared.agent_tokens import TokenKeys
+from shared.mongo import make_mongo_client
 from shared.runtime import Service
+from shared.settings import ServiceSettings
 
 TOKEN_SECRET = "route-access-test-secret-of-at-least-32-bytes"
 ADAPTER_SECRET = "route-access-gateway-secret-0123456789"
@@ -35,6 +39,13 @@ FORGED_SIGNATURE = "forged signature"
 STRANGER = "nobody-in-teams-yaml"
 #: The right caller of a link's route: the link kb signed (the row's `token` parameter).
 LINK = "link"
+#: The right caller of a customer-session route (`Row(session=True)`, the portal): the session
+#: cookie and its CSRF value (the seeds `portal_cookie` and `portal_csrf`).
+CUSTOMER = "customer session"
+#: In `Row.others` of a session route: the session's cookie without its CSRF value.
+NO_CSRF = "session without csrf"
+#: In `Row.others` of a session route: a cookie that names no session.
+FORGED_SESSION = "forged session"
 
 Seeds = dict[str, Any]
 #: A value of a row: given as is, "@name" for the seed of that name, or a function of the seeds.
@@ -64,6 +75,8 @@ class Row:
     #: Destructive (erases, deletes, resolves): tried after every other row of the service.
     last: bool = False
     kind: Kind = "http"
+    #: A customer-session route (rule `link`): its right caller is `CUSTOMER`.
+    session: bool = False
 
 
 @dataclass
@@ -284,6 +297,8 @@ class Trial:
     query: dict[str, str]
     body: bytes
     headers: dict[str, str]
+    #: A session route's cookie value and CSRF value, from the seeds.
+    session: tuple[str, str] | None = None
 
     @classmethod
     def of(cls, route: str, row: Row, seeds: Seeds) -> Trial:
@@ -299,7 +314,8 @@ class Trial:
             headers["Content-Type"] = "application/json"
         else:
             body = b""
-        return cls(row, method, template, params, query, body, headers)
+        session = (seeds["portal_cookie"], seeds["portal_csrf"]) if row.session else None
+        return cls(row, method, template, params, query, body, headers, session)
 
     def as_caller(self, who: str | None) -> Trial:
         """The request as `who` makes it: no credentials (None), a person, the adapter."""
@@ -310,6 +326,8 @@ class Trial:
             if who is not None:
                 secret = FORGER_SECRET if who == FORGED_SIGNATURE else ADAPTER_SECRET
                 headers.update(sign_request(secret, self.body, int(time.time()), adapter="gateway"))
+        elif rule is Rule.LINK and self.session is not None:
+            headers.update(self._session_headers(who))
         elif rule is Rule.LINK:
             if who is None:  # no link of kb's: one forged with another secret
                 params["token"] = self_help_link("t-forged", FORGER_SECRET)
@@ -320,7 +338,24 @@ class Trial:
                 query["token"] = token(who)
             else:
                 headers.update(bearer(who))
-        return Trial(self.row, self.method, self.template, params, query, self.body, headers)
+        return Trial(
+            self.row, self.method, self.template, params, query, self.body, headers, self.session
+        )
+
+    def _session_headers(self, who: str | None) -> dict[str, str]:
+        """A session route's caller: nobody (no cookie), the customer, the customer without
+        the CSRF value, a forged cookie, or a person's token (which opens no session)."""
+        assert self.session is not None
+        cookie, csrf = self.session
+        if who is None:
+            return {}
+        if who == CUSTOMER:
+            return {"Cookie": f"{COOKIE}={cookie}", CSRF_HEADER: csrf}
+        if who == NO_CSRF:
+            return {"Cookie": f"{COOKIE}={cookie}"}
+        if who == FORGED_SESSION:
+            return {"Cookie": f"{COOKIE}=forged-{cookie[::-1]}", CSRF_HEADER: csrf}
+        return bearer(who)
 
     @property
     def path(self) -> str:
@@ -332,6 +367,8 @@ class Trial:
             return await _websocket(app, self.path, query)
         if self.row.kind == "stream":
             return await _first_status(app, self.path, query)
+        # Each caller is only who the row says: no cookie an earlier answer set rides along.
+        client.cookies.clear()
         answer = await client.request(
             self.method,
             self.path,
@@ -361,10 +398,12 @@ async def try_row(
         outcome.problem = f"no seed {exc}"
         return outcome
     nobody = row.ok if row.rule is Rule.PUBLIC else 401
-    callers: list[tuple[str | None, str, int]] = [(None, _nobody_label(row.rule), nobody)]
+    label = "no session" if row.session else _nobody_label(row.rule)
+    callers: list[tuple[str | None, str, int]] = [(None, label, nobody)]
     callers += [(who, who, code) for who, code in row.others]
     if row.rule is Rule.LINK:
-        callers.append((LINK, LINK, row.ok))
+        right = CUSTOMER if row.session else LINK
+        callers.append((right, right, row.ok))
     elif row.rule is not Rule.PUBLIC:
         callers.append((row.right, row.right or "?", row.ok))
     if documented is not None:
@@ -429,3 +468,64 @@ def capture(service: Service, topics: Iterable[str]) -> list[dict[str, Any]]:
             into.append(body)
 
     return into
+
+
+async def portal_grants(
+    client: httpx.AsyncClient, settings: ServiceSettings, customer_id: str, email: str
+) -> Seeds:
+    """A portal session of the customer (its cookie and CSRF value) and a sign-in link left
+    unspent, written as intake's sign-in writes them; the client keeps no cookie."""
+    mongo = make_mongo_client(settings.mongo)
+    grants = MongoPortalStore(mongo[settings.database_name])
+    expires = datetime.now(UTC) + timedelta(minutes=15)
+    fields = {"customer_id": customer_id, "email": email, "expires_at": expires}
+    try:
+        for token in ("route-access-session-link", "route-access-enter-link"):
+            await grants.grant("link", token, fields)
+    finally:
+        await mongo.close()
+    entered = await client.post("/portal/enter", data={"link": "route-access-session-link"})
+    assert entered.status_code == 303, entered.text
+    cookie = entered.cookies[COOKIE]
+    client.cookies.clear()
+    me = await client.get("/portal/api/me", headers={"Cookie": f"{COOKIE}={cookie}"})
+    assert me.status_code == 200, me.text
+    return {
+        "portal_cookie": cookie,
+        "portal_csrf": me.json()["csrf_token"],
+        "portal_link": "route-access-enter-link",
+    }
+
+
+def portal_reply() -> tuple[bytes, str]:
+    """A portal reply's multipart body, with a file, and its Content-Type."""
+    request = httpx.Request(
+        "POST",
+        "http://svc",
+        data={"body": "It still drops at nine"},
+        files={"file": ("log.txt", b"drops at 21:00", "text/plain")},
+    )
+    return request.read(), request.headers["Content-Type"]
+
+
+async def portal_attachment(
+    client: httpx.AsyncClient, seeds: Seeds, ticket_id: str, seen: list[dict[str, Any]]
+) -> str:
+    """The stored id of a file the seeds' customer sends on `ticket_id` through the portal."""
+    body, kind = portal_reply()
+    headers = {
+        "Cookie": f"{COOKIE}={seeds['portal_cookie']}",
+        CSRF_HEADER: seeds["portal_csrf"],
+        "Content-Type": kind,
+    }
+    path = f"/portal/api/tickets/{ticket_id}/reply"
+    sent = await client.post(path, content=body, headers=headers)
+    assert sent.status_code == 202, sent.text
+    files = [
+        a["stored_id"]
+        for e in seen
+        if e["event_type"] == "ticket.contact_appended" and e["ticket_id"] == ticket_id
+        for a in e.get("attachments", [])
+    ]
+    assert files, f"the portal reply stored no file on {ticket_id}"
+    return str(files[-1])

@@ -48,7 +48,10 @@ from shared.runtime import Service
 from shared.settings import ServiceSettings
 from tests.handler.route_access_support import (
     ADAPTER_SECRET,
+    CUSTOMER,
+    FORGED_SESSION,
     FORGED_SIGNATURE,
+    NO_CSRF,
     STRANGER,
     TOKEN_SECRET,
     Outcome,
@@ -59,6 +62,9 @@ from tests.handler.route_access_support import (
     coverage,
     documented_answers,
     order,
+    portal_attachment,
+    portal_grants,
+    portal_reply,
     served_routes,
     started,
     table,
@@ -104,6 +110,14 @@ def _act(ticket: str, body: dict[str, Any], *, last: bool = False) -> Row:
     """An agent's action on a technical ticket: another team's agent is told it does not exist."""
     return Row(STAFF, 202, NIKA, ((JOHN, 404),), {"ticket_id": ticket}, json=body, last=last)
 
+
+def _customer(params: dict[str, Any] | None = None, **kw: Any) -> Row:
+    """A customer-portal route: the session's customer; a person's token opens nothing."""
+    others = kw.pop("others", ((FORGED_SESSION, 401), (NIKA, 401)))
+    return Row(LINK, kw.pop("ok", 200), CUSTOMER, others, params or {}, session=True, **kw)
+
+
+_REPLY, _REPLY_TYPE = portal_reply()
 
 INTAKE: dict[str, Row] = {
     **HEALTH,
@@ -158,6 +172,34 @@ INTAKE: dict[str, Row] = {
         {"customer_id": "@erased_customer"},
         last=True,
     ),
+    "GET /tickets/{ticket_id}/attachments/{stored_id}": Row(
+        STAFF, 200, NIKA, ((JOHN, 404),), {"ticket_id": "@ticket", "stored_id": "@stored"}
+    ),
+    "GET /portal": Row(PUBLIC, 200),
+    "GET /portal/static/{name}": Row(PUBLIC, 200, params={"name": "portal.js"}),
+    "POST /portal/sign-in": Row(PUBLIC, 202, json={"email": "nobody@example.com"}),
+    "GET /portal/enter": Row(PUBLIC, 200, query={"link": "a-link"}),
+    "POST /portal/enter": Row(
+        PUBLIC,
+        303,
+        content=lambda seeds: f"link={seeds['portal_link']}".encode(),
+        content_type="application/x-www-form-urlencoded",
+    ),
+    "GET /portal/api/me": _customer(),
+    "GET /portal/api/tickets": _customer(),
+    "GET /portal/api/tickets/{ticket_id}": _customer({"ticket_id": "@ticket"}),
+    "POST /portal/api/tickets/{ticket_id}/reply": _customer(
+        {"ticket_id": "@ticket"},
+        ok=202,
+        others=((NO_CSRF, 403), (FORGED_SESSION, 401), (NIKA, 401)),
+        content=_REPLY,
+        content_type=_REPLY_TYPE,
+    ),
+    # The seed's ticket is open, so the customer gets past the access checks to "no survey".
+    "POST /portal/api/tickets/{ticket_id}/survey": _customer(
+        {"ticket_id": "@ticket"}, ok=409, others=((NO_CSRF, 403), (NIKA, 401)), json={"score": 5}
+    ),
+    "POST /portal/sign-out": _customer(others=((NO_CSRF, 403),), last=True),
 }
 
 ROUTER: dict[str, Row] = {
@@ -234,6 +276,10 @@ NOTIFIER: dict[str, Row] = {
     "GET /console/static/{name}": Row(PUBLIC, 200, params={"name": "console.js"}),
     "GET /me": Row(STAFF, 200, NIKA, ((STRANGER, 401),)),
     "GET /board": Row(STAFF, 200, NIKA, ((STRANGER, 401),)),
+    "GET /tickets": Row(STAFF, 200, NIKA, ((STRANGER, 401),), query={"q": "wifi"}),
+    "GET /tickets/{ticket_id}": Row(
+        STAFF, 200, NIKA, ((JOHN, 404), (STRANGER, 401)), {"ticket_id": "@ticket"}
+    ),
     "GET /events": Row(STAFF, 200, NIKA, ((STRANGER, 401),), kind="stream"),
     "WEBSOCKET /ws": Row(STAFF, 101, NIKA, ((STRANGER, 401),), kind="websocket"),
     "GET /deliveries": Row(OPERATOR, 200, OPS, ((NIKA, 403), (LEAD, 403))),
@@ -433,6 +479,9 @@ async def seed_intake(
     }
     seeds["customer"] = customers[seeds["ticket"]]
     seeds["erased_customer"] = customers[seeds["erased"]]
+    email = "route.access@example.com"
+    seeds.update(await portal_grants(client, settings, seeds["customer"], email))
+    seeds["stored"] = await portal_attachment(client, seeds, seeds["ticket"], seen)
     return seeds
 
 

@@ -22,6 +22,8 @@ RULES = {
     "GET /health/ready": "public",
     "GET /me": "staff",
     "GET /board": "staff",
+    "GET /tickets": "staff",
+    "GET /tickets/{ticket_id}": "staff",
     "GET /events": "staff",
     "WEBSOCKET /ws": "staff",
     "POST /escalations/{escalation_id}/acknowledge": "staff",
@@ -107,6 +109,7 @@ async def test_each_route_answers_401_403_or_success_by_its_rule(make_settings: 
         "name": "Rin Tanaka",
         "role": "operator",
         "teams": [],
+        "language": "en",
     }
     assert operator_board["tickets"] == [] and operator_board["escalations"] == []
     assert no_token.status_code == 401 and bad_token.status_code == 401

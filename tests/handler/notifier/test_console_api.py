@@ -127,6 +127,7 @@ async def test_the_board_shows_each_role_its_tickets_and_open_escalations(
         "name": "Ivan Petrov",
         "role": "lead",
         "teams": ["technical"],
+        "language": "ru",
     }
     # A token naming nobody in the directory is no credential (the shared access model).
     assert stranger.status_code == 401 and anonymous.status_code == 401
