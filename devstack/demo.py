@@ -10,10 +10,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import shutil
 import signal
 import smtplib
 import tempfile
+import threading
 import uuid
 from datetime import timedelta
 from email.message import EmailMessage
@@ -113,13 +115,48 @@ def people_links(gateway: str, keys: RunSecrets) -> list[str]:
     ]
 
 
+#: Customers of the samples whose portal sign-in links `make run` asks for and prints.
+SAMPLE_CUSTOMERS = ("ana.silva@example.com", "irina@example.ru")
+PORTAL_LINK = re.compile(r"\S+/portal/enter\?link=[\w.~-]+")
+
+
 class PrintingMailbox:
+    """Prints each mail the services send; keeps the portal sign-in links they carry."""
+
+    def __init__(self) -> None:
+        self.portal_links: dict[str, str] = {}
+        # Set by the SMTP server's own thread whenever a link comes.
+        self.link_came = threading.Event()
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         from email import message_from_bytes, policy
 
         msg = message_from_bytes(envelope.content, policy=policy.default)
         print(f"  mail     -> {', '.join(envelope.rcpt_tos)}: {msg['subject']}", flush=True)
+        text = msg.get_body(preferencelist=("plain",))
+        found = PORTAL_LINK.search(text.get_content() if text is not None else "")
+        if found:
+            for address in envelope.rcpt_tos:
+                self.portal_links[address.lower()] = found.group(0)
+            self.link_came.set()
         return "250 OK"
+
+
+async def portal_links(gateway: str, mailbox: PrintingMailbox, timeout: float = 90) -> list[str]:
+    """Ask the portal to mail each sample customer a sign-in link, as a customer would, until
+    intake knows them (their first contact is in), and give back the links the mail carried."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    async with httpx.AsyncClient(base_url=gateway, timeout=10) as client:
+        for address in SAMPLE_CUSTOMERS:
+            while address not in mailbox.portal_links and loop.time() < deadline:
+                await client.post("/intake/portal/sign-in", json={"email": address})
+                await asyncio.to_thread(mailbox.link_came.wait, 3)
+                mailbox.link_came.clear()
+    return [
+        f"{address} (portal): {mailbox.portal_links.get(address, 'no link came; see intake.log')}"
+        for address in SAMPLE_CUSTOMERS
+    ]
 
 
 def describe(value: dict[str, Any]) -> str:
@@ -197,7 +234,8 @@ async def main_async(args: argparse.Namespace) -> None:
     if args.fast_sla:
         write_fast_sla(config_dir, first_response="PT20S", resolution="PT40S")
     smtp_port = free_port()
-    smtp = Controller(PrintingMailbox(), hostname="127.0.0.1", port=smtp_port)
+    mailbox = PrintingMailbox()
+    smtp = Controller(mailbox, hostname="127.0.0.1", port=smtp_port)
     smtp.start()
     log_dir = ROOT / ".run" / "logs"
     with LocalStack(data_dir=args.data_dir, log_dir=log_dir) as endpoints:
@@ -232,6 +270,7 @@ async def main_async(args: argparse.Namespace) -> None:
                 print(f"{name:<9} {svc.url}/docs   (log: {svc.log_path})", flush=True)
             print(
                 f"gateway   {gateway.url}   (every page and API: /<service>/...)",
+                f"agents' workspace: {gateway.url}/workspace; signed-in links:",
                 "agent token: HELPDESK_AGENT_TOKEN_SECRET="
                 f"{keys.agent_token_secret} python -m services.intake.tokens ag-nika",
                 *people_links(gateway.url, keys),
@@ -243,6 +282,12 @@ async def main_async(args: argparse.Namespace) -> None:
             )
             watcher = asyncio.create_task(show(endpoints.bootstrap_servers, TopicSettings()))
             await feed(pipeline.running["intake"].url, keys, mail_port)
+            print(
+                f"customers' portal: {gateway.url}/portal; one-time sign-in links:",
+                *await portal_links(gateway.url, mailbox),
+                sep="\n",
+                flush=True,
+            )
             await watcher
         finally:
             gateway.stop()

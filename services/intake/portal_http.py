@@ -66,7 +66,7 @@ _ENTER_PAGE = """<!doctype html>
 <body><main class="enter"><h1>{title}</h1>{content}</main></body></html>
 """
 _ENTER_FORM = """<form method="post" action="enter"><input type="hidden" name="link" value="{link}">
-<button type="submit">Continue / ادامه / Продолжить / Συνέχεια</button></form>"""
+<button id="enter" type="submit">Continue / ادامه / Продолжить / Συνέχεια</button></form>"""
 _SPENT = """<p>This link has expired or was already used.</p>
 <p><a href="../portal">Ask for a new one</a></p>"""
 

@@ -159,6 +159,7 @@ async function loadTickets() {
   list.replaceChildren();
   for (const ticket of tickets) {
     const item = document.createElement("li");
+    item.dataset.ticketId = ticket.ticket_id;
     const button = element("button");
     button.type = "button";
     button.append(element("span", ticket.subject || ticket.reference));
@@ -217,13 +218,26 @@ async function openTicket(ticketId) {
     const who = message.author === "customer" ? w.you : message.name;
     const when = message.at ? new Date(message.at).toLocaleString(state.language) : "";
     item.append(element("p", who + (when ? " · " + when : ""), "meta"));
-    item.append(element("p", message.body, "body"));
+    const body = element("p", message.body, "body");
+    body.dir = "auto";
+    item.append(body);
     for (const file of message.attachments) {
       item.append(element("p", "📎 " + file.filename, "meta"));
     }
     messages.append(item);
   }
   showSurvey(ticket.ticket_id, ticket.survey);
+}
+
+// A reply enters as a contact and threads into its ticket a moment later: look again until it
+// is there (or give up after a while; it shows the next time the ticket opens).
+async function untilShown(ticketId, count) {
+  for (let tries = 0; tries < 20; tries += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    if (state.ticketId !== ticketId) return;
+    await openTicket(ticketId);
+    if (document.getElementById("messages").children.length >= count) return;
+  }
 }
 
 async function reply(event) {
@@ -237,6 +251,7 @@ async function reply(event) {
     await call(portalUrl(path), { method: "POST", body: form });
     document.getElementById("reply-form").reset();
     say(words().sent);
+    await untilShown(state.ticketId, document.getElementById("messages").children.length + 1);
   } catch (error) {
     say(words().failed);
   }
