@@ -5,10 +5,8 @@ CSRF value in `X-CSRF-Token`)."""
 from __future__ import annotations
 
 import hmac
-import re
 from html import escape
 from typing import Any
-from urllib.parse import urlsplit
 
 from fastapi import (
     APIRouter,
@@ -36,6 +34,7 @@ from services.intake.portal_models import (
 )
 from services.intake.portal_survey import SurveyClosed, SurveyUnavailable
 from services.intake.settings import IntakeSettings
+from shared import pages
 from shared.access import Access, Problem, RateLimit, Rule
 from shared.errors import unprocessable
 from shared.logging import get_logger
@@ -55,7 +54,6 @@ PAGE_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
-_PREFIX = re.compile(r"(?:/[A-Za-z0-9._~-]+)*/?")
 _CSRF_REFUSED: dict[int | str, dict[str, Any]] = {
     403: {"description": "No or wrong `X-CSRF-Token`.", "model": Problem}
 }
@@ -72,14 +70,8 @@ _SPENT = """<p>This link has expired or was already used.</p>
 
 
 def public_base(request: Request, settings: IntakeSettings) -> str:
-    """Where the browser reaches intake: the `public_url` setting, else this request's base
-    URL under the gateway's `X-Forwarded-Prefix` (a prefix that is no plain path is ignored)."""
-    if settings.public_url:
-        return settings.public_url.rstrip("/")
-    prefix = request.headers.get("X-Forwarded-Prefix", "")
-    if len(prefix) > 200 or not _PREFIX.fullmatch(prefix):
-        prefix = ""
-    return str(request.base_url).rstrip("/") + prefix.rstrip("/")
+    """Where the browser reaches intake (see `shared.pages.public_base`)."""
+    return pages.public_base(request, settings.public_url)
 
 
 def _page(title: str, content: str, status: int = 200) -> HTMLResponse:
@@ -160,8 +152,7 @@ def portal_routes(portal: Portal, settings: IntakeSettings, access: Access) -> A
             COOKIE,
             session_id,
             max_age=int(settings.portal_session_hours * 3600),
-            path=(urlsplit(base).path.rstrip("/") or "") + "/portal",
-            secure=base.startswith("https://"),
+            **pages.cookie_scope(base, "/portal"),
             httponly=True,
             samesite="strict",
         )
@@ -175,8 +166,7 @@ def portal_routes(portal: Portal, settings: IntakeSettings, access: Access) -> A
         base = public_base(request, settings)
         response.delete_cookie(
             COOKIE,
-            path=(urlsplit(base).path.rstrip("/") or "") + "/portal",
-            secure=base.startswith("https://"),
+            **pages.cookie_scope(base, "/portal"),
             httponly=True,
             samesite="strict",
         )

@@ -101,7 +101,10 @@ def build_app(
         ),
         kit=kit,
     )
-    http.mount(running.http, http.Api(access=access, hub=hub, service=service))
+    http.mount(
+        running.http,
+        http.Api(access=access, hub=hub, service=service, public_url=settings.public_url),
+    )
     console.mount(running.http, access)
     if isinstance(store, MongoNotifierStore):
         running.require_indexes(*store.indexes())

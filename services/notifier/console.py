@@ -1,7 +1,13 @@
-"""The agent console: one static page (`GET /console`) showing the signed-in agent's queue live.
+"""The agent workspace: one static page (`GET /console`) with the signed-in agent's live queue
+and the ticket they open in it.
 
-The page is plain HTML, CSS and JavaScript under `console/`; it talks to the notifier's own API
-(/me, /board, /events, /escalations/...) with the agent's bearer token.
+The page is plain HTML, CSS and JavaScript under `console/`, with no build step: i18n.js the
+words, common.js the shared helpers, console.js sign-in, queue and live channel, escalations.js
+escalations and notices, workspace.js the ticket panel, actions.js what the agent does. Every
+address it uses is relative, so it works at the notifier's `/console` and at the gateway's
+`/notifier/console`. It calls the notifier's API (me, board, events, tickets, escalations)
+and, behind the gateway, intake, kb and router, with the agent's bearer token in a header (the
+live stream alone takes it in its query: EventSource cannot send headers).
 """
 
 from __future__ import annotations

@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import (
+    Cookie,
     Depends,
     FastAPI,
     HTTPException,
     Query,
     Request,
+    Response,
     WebSocket,
     WebSocketDisconnect,
     status,
@@ -42,6 +44,7 @@ from shared.access import Access, Person, Rule
 from shared.agent_tokens import unauthorized
 from shared.errors import Problem, refusal
 from shared.logging import get_logger
+from shared.pages import cookie_scope, public_base
 
 log = get_logger(__name__)
 
@@ -63,6 +66,12 @@ class Api:
     access: Access
     hub: PushHub
     service: NotifierService
+    #: Where browsers reach the notifier (its `public_url` setting), for the live cookie's path.
+    public_url: str | None = None
+
+
+#: The cookie that carries a browser's token to the live stream, so that it sits in no URL.
+LIVE_COOKIE = "helpdesk_live"
 
 
 class WebhookIn(BaseModel):
@@ -115,12 +124,18 @@ class Admission:
 
 
 def _admission(access: Access) -> Callable[..., Awaitable[Admission]]:
-    """The `staff` rule for the live routes, whose token comes in the query (browsers cannot
-    set headers on EventSource or WebSocket)."""
+    """The `staff` rule for the live routes. Browsers cannot set headers on EventSource or
+    WebSocket: the workspace hands its token over once (`POST /live-session`) and the stream
+    reads it from a cookie; other clients may give it in the query."""
 
     async def admit(
         token: Annotated[str | None, Query(description="The person's token.")] = None,
+        cookie: Annotated[
+            str | None,
+            Cookie(alias=LIVE_COOKIE, description="The token `POST /live-session` set."),
+        ] = None,
     ) -> Admission:
+        token = token or cookie
         if not token and access.keys is not None:
             return Admission(refusal=unauthorized("missing `token` parameter", bearer=False))
         try:
@@ -152,6 +167,7 @@ def routes(router: FastAPI, api: Api) -> None:
     access, service = api.access, api.service
     staff, heads = Depends(access.staff), Depends(access.heads)
     operator, live = Depends(access.operator), Depends(_admission(access))
+    public = Depends(access.public)
 
     @router.get("/me", tags=["console"], summary="Who the token names: role, teams and language.")
     async def me(person: Person = staff) -> dict[str, Any]:
@@ -162,6 +178,34 @@ def routes(router: FastAPI, api: Api) -> None:
         return await service.board(service.viewer(person.person_id))
 
     workspace_routes(router, access, service)
+
+    @router.post(
+        "/live-session",
+        status_code=status.HTTP_204_NO_CONTENT,
+        tags=["console"],
+        summary="Let this browser's live stream in: the bearer token in an HttpOnly cookie.",
+        description="The cookie (SameSite=Strict) is sent only to `/events`; the token is "
+        "checked again on every connection, so it lasts no longer than the token.",
+    )
+    async def live_session(request: Request, response: Response, _: Person = staff) -> None:
+        token = request.headers["authorization"].partition(" ")[2].strip()
+        base = public_base(request, api.public_url)
+        response.set_cookie(
+            LIVE_COOKIE, token, httponly=True, samesite="strict", **cookie_scope(base, "/events")
+        )
+
+    @router.delete(
+        "/live-session",
+        status_code=status.HTTP_204_NO_CONTENT,
+        tags=["console"],
+        summary="Forget this browser's live-stream cookie (signing out).",
+        dependencies=[public],
+    )
+    async def end_live_session(request: Request, response: Response) -> None:
+        base = public_base(request, api.public_url)
+        response.delete_cookie(
+            LIVE_COOKIE, httponly=True, samesite="strict", **cookie_scope(base, "/events")
+        )
 
     @router.get(
         "/events",

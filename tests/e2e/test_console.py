@@ -122,6 +122,8 @@ async def notifier(make_settings: Any, smtp_port: int) -> AsyncIterator[Console]
 @pytest.fixture
 async def page(browser: Browser) -> AsyncIterator[Page]:
     async with fresh_page(browser, 1280, 900) as opened:
+        # The assertions read the English words; the directory gives Maria Greek.
+        await opened.add_init_script("localStorage.setItem('helpdesk.console.language', 'en')")
         yield opened
 
 

@@ -189,7 +189,9 @@ async def started(
         await service.mongo.close()
 
 
-async def _first_status(app: Any, path: str, query: str) -> tuple[int, str]:
+async def first_status(
+    app: Any, path: str, query: str = "", headers: Mapping[str, str] | None = None
+) -> tuple[int, str]:
     """The status a streaming route (Server-Sent Events) starts its answer with; the client
     then goes away. httpx's ASGI transport would wait for the endless stream to end."""
     started = asyncio.Event()
@@ -212,7 +214,9 @@ async def _first_status(app: Any, path: str, query: str) -> tuple[int, str]:
         elif message["type"] == "http.response.body":
             answer["body"] += message.get("body", b"")
 
-    task = asyncio.create_task(app(_scope("http", path, query), receive, send))
+    scope = _scope("http", path, query)
+    scope["headers"] += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    task = asyncio.create_task(app(scope, receive, send))
     waiting = asyncio.create_task(started.wait())
     await asyncio.wait([task, waiting], timeout=10, return_when=asyncio.FIRST_COMPLETED)
     waiting.cancel()
@@ -366,7 +370,7 @@ class Trial:
         if self.row.kind == "websocket":
             return await _websocket(app, self.path, query)
         if self.row.kind == "stream":
-            return await _first_status(app, self.path, query)
+            return await first_status(app, self.path, query)
         # Each caller is only who the row says: no cookie an earlier answer set rides along.
         client.cookies.clear()
         answer = await client.request(

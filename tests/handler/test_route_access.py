@@ -280,6 +280,8 @@ NOTIFIER: dict[str, Row] = {
     "GET /tickets/{ticket_id}": Row(
         STAFF, 200, NIKA, ((JOHN, 404), (STRANGER, 401)), {"ticket_id": "@ticket"}
     ),
+    "POST /live-session": Row(STAFF, 204, NIKA, ((STRANGER, 401),)),
+    "DELETE /live-session": Row(PUBLIC, 204),
     "GET /events": Row(STAFF, 200, NIKA, ((STRANGER, 401),), kind="stream"),
     "WEBSOCKET /ws": Row(STAFF, 101, NIKA, ((STRANGER, 401),), kind="websocket"),
     "GET /deliveries": Row(OPERATOR, 200, OPS, ((NIKA, 403), (LEAD, 403))),

@@ -1,21 +1,16 @@
-// The agent console: the signed-in person's queue and escalations, kept live over SSE.
+// The agent console: sign-in, the signed-in person's queue, and the live channel (SSE) that
+// keeps it, the escalations (escalations.js) and the open ticket (workspace.js) current.
 // Every piece of server text goes into the page through textContent: customer text such as a
 // subject is untrusted and must show literally, never as markup.
 "use strict";
 
 (() => {
-  const TOKEN_KEY = "helpdesk.console.token";
-  const NOTICES_KEPT = 8;
-  const COLOUR_LABEL = { green: "on track", amber: "at risk", red: "overdue" };
-  const METRIC_NAMES = {
-    first_response: "first response",
-    next_reply: "next reply",
-    resolution: "resolution",
-  };
+  const H = window.Helpdesk;
+  const { $, el, t } = H;
+  const COLOUR_WORD = { green: "sla_on_track", amber: "sla_at_risk", red: "sla_overdue" };
+  const metricName = (metric) => (metric ? t(`metric_${metric}`) : "");
 
-  const state = {
-    token: null,
-    person: null,
+  const state = Object.assign(H.state, {
     tickets: new Map(), // ticket_id -> TicketRow
     escalations: new Map(), // escalation_id -> EscalationView
     source: null,
@@ -25,57 +20,29 @@
     reloadWanted: false,
     buffered: null, // stream events that arrive while /board is loading
     highlight: null,
+    wantedTicket: null, // the ticket the address names (`#ticket=<id>`)
     ticker: null,
-  };
-
-  const $ = (id) => document.getElementById(id);
-
-  class Refused extends Error {}
-
-  // ---- small DOM builders -------------------------------------------------------------------
-
-  function el(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
-
-  function timeEl(iso) {
-    const node = el("time", null, iso ? new Date(iso).toLocaleString() : "—");
-    if (iso) node.dateTime = iso;
-    return node;
-  }
-
-  function clock(totalSeconds) {
-    const s = Math.max(0, Math.floor(totalSeconds));
-    const h = Math.floor(s / 3600);
-    const m = Math.floor((s % 3600) / 60);
-    const sec = s % 60;
-    return `${h}:${String(m).padStart(2, "0")}:${String(sec).padStart(2, "0")}`;
-  }
-
-  function showMessage(text, kind) {
-    const box = $("message");
-    box.textContent = text || "";
-    box.className = `message ${kind || "info"}`;
-    box.hidden = !text;
-  }
+  });
+  const Refused = H.Refused;
+  const api = (method, path) => H.request(method, new URL(path, H.NOTIFIER));
+  const showMessage = H.showMessage;
 
   function setLive(status) {
     const live = $("live");
-    live.textContent = status;
+    live.dataset.status = status;
+    live.textContent = t(`live_${status}`);
     live.className = `live live-${status === "live" ? "on" : status === "offline" ? "off" : "retry"}`;
   }
 
-  // ---- token and API ------------------------------------------------------------------------
+  // ---- token and address -------------------------------------------------------------------
 
   function readFragment() {
     const params = new URLSearchParams(window.location.hash.slice(1));
     state.highlight = params.get("escalation");
+    state.wantedTicket = params.get("ticket");
     const token = params.get("token");
     if (token) {
-      sessionStorage.setItem(TOKEN_KEY, token);
+      sessionStorage.setItem(H.TOKEN_KEY, token);
       // The token must not linger in the address bar, the history or a copied link.
       params.delete("token");
       const rest = params.toString();
@@ -84,38 +51,23 @@
     }
   }
 
-  async function api(method, path) {
-    const response = await fetch(path, {
-      method,
-      headers: { Authorization: `Bearer ${state.token}`, Accept: "application/json" },
-      cache: "no-store",
-    });
-    if (response.status === 401) throw new Refused("token refused");
-    if (!response.ok) {
-      const error = new Error(`${method} ${path} answered HTTP ${response.status}`);
-      error.status = response.status;
-      throw error;
-    }
-    return response.json();
-  }
-
   function refused() {
     signOut();
-    showMessage("Your token was refused (expired or not valid): sign in again.", "error");
+    showMessage(t("token_refused"), "error");
   }
 
   function failed(error) {
     if (error instanceof Refused) refused();
     else if (error.status === 403) {
       signOut();
-      showMessage("Your token names nobody this help desk knows: sign in with your own.", "error");
-    } else showMessage(`Could not reach the help desk: ${error.message}`, "error");
+      showMessage(t("token_unknown"), "error");
+    } else showMessage(t("unreachable", { error: error.message }), "error");
   }
 
   // ---- sign in and out ----------------------------------------------------------------------
 
   async function signIn() {
-    state.token = sessionStorage.getItem(TOKEN_KEY);
+    state.token = sessionStorage.getItem(H.TOKEN_KEY);
     if (!state.token) {
       showSignIn();
       return;
@@ -124,11 +76,12 @@
     disconnect();
     window.clearInterval(state.ticker);
     try {
-      state.person = await api("GET", "/me");
+      state.person = await api("GET", "me");
     } catch (error) {
       failed(error);
       return;
     }
+    H.applyLanguage(H.chooseLanguage(state.person));
     showPerson(state.person);
     showMessage("");
     $("console").hidden = false;
@@ -136,16 +89,19 @@
     state.ticker = window.setInterval(tick, 1000);
     connect();
     loadBoard();
+    H.emit("signed-in", state.person);
   }
 
   function signOut() {
-    sessionStorage.removeItem(TOKEN_KEY);
+    sessionStorage.removeItem(H.TOKEN_KEY);
+    fetch(new URL("live-session", H.NOTIFIER), { method: "DELETE", credentials: "same-origin" }).catch(() => {});
     disconnect();
     window.clearInterval(state.ticker);
     Object.assign(state, { token: null, person: null, ticker: null, buffered: null });
     state.tickets.clear();
     state.escalations.clear();
     render();
+    H.emit("signed-out");
     $("who").hidden = true;
     $("console").hidden = true;
     setLive("offline");
@@ -173,7 +129,7 @@
       return;
     }
     state.buffered = [];
-    state.loading = api("GET", "/board")
+    state.loading = api("GET", "board")
       .then(applyBoard)
       .catch(failed)
       .finally(() => {
@@ -198,17 +154,29 @@
     render();
   }
 
-  function connect() {
+  async function connect() {
     disconnect();
-    const source = new EventSource(`/events?token=${encodeURIComponent(state.token)}`);
-    state.source = source;
     setLive("connecting");
+    // EventSource cannot send headers, and a token must sit in no URL: the token is handed over
+    // once, and the notifier keeps it in an HttpOnly cookie sent to the stream alone.
+    const token = state.token;
+    try {
+      await H.request("POST", new URL("live-session", H.NOTIFIER), { credentials: "same-origin" });
+    } catch (error) {
+      if (error instanceof Refused) refused();
+      else scheduleReconnect();
+      return;
+    }
+    if (state.token !== token || state.source) return;
+    const source = new EventSource(new URL("events", H.NOTIFIER));
+    state.source = source;
     source.addEventListener("open", () => {
       if (state.source !== source) return;
       setLive("live");
       state.retryDelay = 1000;
       // Whatever happened while the stream was down comes back with a fresh board.
       loadBoard();
+      H.emit("reconnected");
     });
     source.addEventListener("error", () => {
       if (state.source !== source) return;
@@ -217,13 +185,13 @@
         // The browser gives up on a refused stream; find out whether the token is the reason.
         source.close();
         state.source = null;
-        api("GET", "/me").then(scheduleReconnect, (error) => {
+        api("GET", "me").then(scheduleReconnect, (error) => {
           if (error instanceof Refused) refused();
           else scheduleReconnect();
         });
       }
     });
-    for (const type of ["ticket", "escalation", "notice"]) {
+    for (const type of ["ticket", "escalation", "notice", "ticket_view"]) {
       source.addEventListener(type, (event) => {
         let data;
         try {
@@ -231,7 +199,8 @@
         } catch (_) {
           return;
         }
-        if (state.buffered) state.buffered.push([type, data]);
+        if (type === "ticket_view") H.emit("ticket-changed", data);
+        else if (state.buffered) state.buffered.push([type, data]);
         else applyEvent(type, data);
       });
     }
@@ -256,8 +225,8 @@
       // A change may carry only what changed (status, who acknowledged): keep the rest.
       const held = state.escalations.get(data.escalation_id) || {};
       state.escalations.set(data.escalation_id, { ...held, ...data });
-      renderEscalations();
-    } else if (type === "notice") addNotice(data);
+      H.renderEscalations();
+    } else if (type === "notice") H.addNotice(data);
   }
 
   function applyTicket(row) {
@@ -271,16 +240,18 @@
   // ---- the queue table ----------------------------------------------------------------------
 
   function slaView(sla, now) {
-    if (!sla) return { colour: "none", label: "no target", time: "—", overdue: false };
-    const metric = METRIC_NAMES[sla.metric] || sla.metric;
+    if (!sla) return { colour: "none", label: t("sla_no_target"), time: "—", overdue: false };
+    const metric = metricName(sla.metric);
     const due = sla.due_at ? Date.parse(sla.due_at) : null;
-    if (sla.paused) return { colour: sla.colour, label: "paused", metric, time: "paused", overdue: false };
-    if (due === null) return { colour: sla.colour, label: COLOUR_LABEL[sla.colour], metric, time: "—", overdue: false };
+    const paused = t("sla_paused");
+    if (sla.paused) return { colour: sla.colour, label: paused, metric, time: paused, overdue: false };
+    const word = (colour) => (COLOUR_WORD[colour] ? t(COLOUR_WORD[colour]) : colour);
+    if (due === null) return { colour: sla.colour, label: word(sla.colour), metric, time: "—", overdue: false };
     const left = (due - now) / 1000;
     const overdue = left <= 0 || sla.breached;
     const colour = overdue ? "red" : sla.colour;
-    const time = left <= 0 ? `overdue ${clock(-left)}` : clock(left);
-    return { colour, label: sla.breached ? "breached" : COLOUR_LABEL[colour] || colour, metric, time, overdue };
+    const time = left <= 0 ? t("overdue_by", { time: H.duration(-left) }) : H.duration(left);
+    return { colour, label: sla.breached ? t("sla_breached") : word(colour), metric, time, overdue };
   }
 
   function sortKey(row, now) {
@@ -313,22 +284,35 @@
     const tr = el("tr");
     tr.dataset.ticketId = row.ticket_id;
     if (state.person && row.assignee_id === state.person.person_id) tr.classList.add("mine");
+    if (state.openTicket === row.ticket_id) tr.classList.add("selected");
+    tr.tabIndex = 0;
+    tr.addEventListener("click", () => H.emit("open-ticket", row.ticket_id));
+    tr.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") H.emit("open-ticket", row.ticket_id);
+    });
     const ref = el("th", "reference", row.reference);
     ref.scope = "row";
     tr.append(ref, el("td", "subject", row.subject), el("td", "customer", row.customer));
     const priority = el("td", "priority");
     const badge = el("span", `badge ${String(row.priority || "none").toLowerCase()}`, row.priority || "—");
     priority.append(badge);
-    tr.append(priority, el("td", "category", row.category || "—"), el("td", "status", row.status));
-    const assignee = row.assignee_id
-      ? row.assignee_id === (state.person && state.person.person_id) ? `${state.person.name} (you)` : row.assignee_id
-      : "queue";
+    tr.append(priority, el("td", "category", row.category || "—"), el("td", "status", statusWord(row.status)));
+    const assignee = row.assignee_id ? personName(row.assignee_id, row.assignee_name) : t("queued");
     tr.append(el("td", `assignee${row.assignee_id ? "" : " queued"}`, assignee));
     const sla = el("td", "sla");
     sla.append(el("span", "sla-label"), " ", el("span", "sla-metric"), " ", el("span", "sla-time"));
     fillSla(sla, row.sla, now);
     tr.append(sla);
     return tr;
+  }
+
+  function personName(personId, name) {
+    if (state.person && personId === state.person.person_id) return t("you", { name: state.person.name });
+    return name || personId;
+  }
+
+  function statusWord(status) {
+    return status ? t(`status_${status}`) : "—";
   }
 
   function renderTickets() {
@@ -354,89 +338,12 @@
     if (order.join("\n") !== shown.join("\n")) renderTickets();
   }
 
-  // ---- escalations and notices --------------------------------------------------------------
-
-  function escalationItem(view) {
-    const li = el("li", `escalation status-${view.status}`);
-    li.dataset.escalationId = view.escalation_id;
-    li.id = `escalation-${view.escalation_id}`;
-    if (state.highlight === view.escalation_id) {
-      li.classList.add("highlight");
-      li.setAttribute("aria-current", "true");
-    }
-    const head = el("p", "escalation-head");
-    head.append(el("strong", "reference", view.reference), " ", el("span", "metric", METRIC_NAMES[view.metric] || view.metric || ""));
-    if (Number.isInteger(view.rung) && Number.isInteger(view.rungs)) {
-      // Rungs count from 0 on the server; people count from 1.
-      head.append(" · ", el("span", "rung", `rung ${view.rung + 1} of ${view.rungs}`));
-    }
-    li.append(head, el("p", "escalation-text", view.text));
-    if (view.status === "open" && view.acknowledge_by) {
-      const due = el("p", "acknowledge-by");
-      due.append("Acknowledge by ", timeEl(view.acknowledge_by));
-      li.append(due);
-    }
-    const status = el("p", "escalation-status");
-    if (view.status === "open") {
-      const button = el("button", "acknowledge", "Acknowledge");
-      button.type = "button";
-      button.addEventListener("click", () => acknowledge(view.escalation_id, button));
-      status.append(button);
-    } else if (view.status === "acknowledged") {
-      const who = view.acknowledged_by === (state.person && state.person.person_id) ? `${state.person.name} (you)` : view.acknowledged_by || "someone";
-      status.append(`acknowledged by ${who}`);
-      if (view.acknowledged_at) status.append(" at ", timeEl(view.acknowledged_at));
-    } else {
-      status.append(view.status);
-    }
-    li.append(status);
-    return li;
-  }
-
-  function renderEscalations() {
-    const views = [...state.escalations.values()].sort(
-      (a, b) => (a.status === "open" ? 0 : 1) - (b.status === "open" ? 0 : 1) || Date.parse(b.raised_at) - Date.parse(a.raised_at),
-    );
-    $("escalations").replaceChildren(...views.map(escalationItem));
-    $("no-escalations").hidden = views.length > 0;
-    const target = state.highlight && document.getElementById(`escalation-${state.highlight}`);
-    if (target && !target.dataset.scrolled) {
-      target.dataset.scrolled = "1";
-      target.scrollIntoView({ block: "nearest" });
-    }
-  }
-
-  async function acknowledge(escalationId, button) {
-    button.disabled = true;
-    try {
-      const view = await api("POST", `/escalations/${encodeURIComponent(escalationId)}/acknowledge`);
-      state.escalations.set(view.escalation_id, view);
-      renderEscalations();
-    } catch (error) {
-      button.disabled = false;
-      if (error instanceof Refused) refused();
-      else if (error.status === 403) showMessage("That escalation is not yours to acknowledge.", "error");
-      else if (error.status === 404) showMessage("That escalation no longer exists.", "error");
-      else failed(error);
-    }
-  }
-
-  function addNotice(notice) {
-    const li = el("li", `notice kind-${notice.kind || "info"}`);
-    li.append(timeEl(new Date().toISOString()), " ");
-    const text = notice.text || "";
-    if (notice.reference && !text.startsWith(notice.reference)) {
-      li.append(el("strong", "reference", notice.reference), " ");
-    }
-    li.append(el("span", "text", text));
-    const list = $("notices");
-    list.prepend(li);
-    while (list.children.length > NOTICES_KEPT) list.lastElementChild.remove();
-  }
+  // What escalations.js, workspace.js and actions.js use of this one.
+  Object.assign(H, { personName, metricName, refused, failed, renderQueue: renderTickets });
 
   function render() {
     renderTickets();
-    renderEscalations();
+    H.renderEscalations();
     if (!state.token) $("notices").replaceChildren();
   }
 
@@ -447,20 +354,29 @@
       event.preventDefault();
       const token = $("token-input").value.trim();
       if (!token) return;
-      sessionStorage.setItem(TOKEN_KEY, token);
+      sessionStorage.setItem(H.TOKEN_KEY, token);
       showMessage("");
       signIn();
     });
     $("sign-out").addEventListener("click", () => {
       signOut();
-      showMessage("Signed out.", "info");
+      showMessage(t("signed_out"), "info");
+    });
+    $("ui-language").addEventListener("change", (event) => H.keepLanguage(event.target.value));
+    H.on("language", () => {
+      setLive($("live").dataset.status || "offline");
+      if (state.token) render();
     });
     window.addEventListener("hashchange", () => {
       readFragment();
-      if (sessionStorage.getItem(TOKEN_KEY) !== state.token) signIn();
-      else renderEscalations();
+      if (sessionStorage.getItem(H.TOKEN_KEY) !== state.token) signIn();
+      else {
+        H.renderEscalations();
+        H.emit("fragment");
+      }
     });
     readFragment();
+    H.applyLanguage(H.chooseLanguage(null));
     signIn();
   });
 })();

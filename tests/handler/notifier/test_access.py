@@ -13,6 +13,7 @@ import httpx
 from shared.access import enforce
 from shared.runtime import Service
 from tests.handler.notifier.support import bearer, start_notifier
+from tests.handler.route_access_support import first_status
 
 #: The rule of every route, as the service states it.
 RULES = {
@@ -24,6 +25,8 @@ RULES = {
     "GET /board": "staff",
     "GET /tickets": "staff",
     "GET /tickets/{ticket_id}": "staff",
+    "POST /live-session": "staff",
+    "DELETE /live-session": "public",
     "GET /events": "staff",
     "WEBSOCKET /ws": "staff",
     "POST /escalations/{escalation_id}/acknowledge": "staff",
@@ -138,4 +141,45 @@ async def test_the_console_page_and_its_files_are_public_and_rate_limited(
     assert styles.status_code == 200 and styles.headers["content-type"].startswith("text/css")
     assert not_an_asset.status_code == outside.status_code == 404
     assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
+    await service.mongo.close()
+
+
+async def test_the_live_stream_takes_the_token_from_a_cookie_set_for_it_alone(
+    make_settings: Any,
+) -> None:
+    """A browser hands its token over once; the stream then needs no token in its URL."""
+    service, _ = await start_notifier(make_settings)
+    async with client_of(service) as client:
+        refused = await client.post("/live-session")
+        direct = await client.post("/live-session", headers=bearer("ag-nika"))
+        behind = await client.post(
+            "/live-session", headers={**bearer("ag-nika"), "X-Forwarded-Prefix": "/notifier"}
+        )
+        ended = await client.delete("/live-session")
+    assert refused.status_code == 401 and "set-cookie" not in refused.headers
+    assert direct.status_code == 204
+    cookie = direct.headers["set-cookie"]
+    assert cookie.startswith("helpdesk_live=")
+    assert {"HttpOnly", "Path=/events", "SameSite=strict"} <= {
+        part.strip() for part in cookie.split(";")
+    }
+    assert "Path=/notifier/events" in behind.headers["set-cookie"]
+    assert ended.status_code == 204 and 'helpdesk_live=""' in ended.headers["set-cookie"]
+
+    token = cookie.split(";")[0]
+    opened, hello = await first_status(service.http, "/events", headers={"Cookie": token})
+    bad, _ = await first_status(service.http, "/events", headers={"Cookie": "helpdesk_live=x"})
+    assert opened == 200 and "event: hello" in hello and '"ag-nika"' in hello
+    assert bad == 401
+    await service.mongo.close()
+
+
+async def test_the_live_cookie_follows_the_public_url(make_settings: Any) -> None:
+    service, _ = await start_notifier(
+        make_settings, public_url="https://desk.example.com/helpdesk/notifier"
+    )
+    async with client_of(service) as client:
+        answer = await client.post("/live-session", headers=bearer("ag-nika"))
+    parts = {part.strip() for part in answer.headers["set-cookie"].split(";")}
+    assert {"Path=/helpdesk/notifier/events", "Secure", "HttpOnly"} <= parts
     await service.mongo.close()
