@@ -181,6 +181,7 @@ def _example(
             stamp = int(time.time())
             signed = sign_request(ADAPTER_SECRET, request["content"], stamp, adapter=ADAPTER)
             request["headers"].update(signed)
+
         async def send() -> httpx.Response:
             # Each case is only who it says: no cookie an earlier answer set rides along.
             api.client.cookies.clear()
