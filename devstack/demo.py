@@ -270,9 +270,9 @@ async def main_async(args: argparse.Namespace) -> None:
                 print(f"{name:<9} {svc.url}/docs   (log: {svc.log_path})", flush=True)
             print(
                 f"gateway   {gateway.url}   (every page and API: /<service>/...)",
-                f"agents' workspace: {gateway.url}/workspace; signed-in links:",
                 "agent token: HELPDESK_AGENT_TOKEN_SECRET="
                 f"{keys.agent_token_secret} python -m services.intake.tokens ag-nika",
+                f"agents' workspace: {gateway.url}/workspace; signed-in links:",
                 *people_links(gateway.url, keys),
                 f"mail to {SUPPORT_ADDRESS} via 127.0.0.1:{mail_port}",
                 "feeding sample contacts and a mail in English, Persian, Russian and Greek;"

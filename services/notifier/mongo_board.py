@@ -12,17 +12,15 @@ from collections.abc import Iterable, Sequence
 from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError
 
 from services.notifier.domain.board import Change, Row, RowWrite, coalesce
 from services.notifier.domain.views import Viewer
-from shared.mongo import DUPLICATE_KEY, Document, Indexes, find_by_ids
+from services.notifier.mongo_guarded import write_guarded
+from shared.mongo import Document, Indexes, find_by_ids
 
 COLLECTION = "board"
 #: Most rows one console is sent at sign-in; the oldest changes beyond it are left out.
 BOARD_LIMIT = 500
-#: Writes of one batch's rows that may lose a race before the batch is tried again.
-RACE_TRIES = 5
 
 
 def _update(write: RowWrite) -> UpdateOne:
@@ -67,29 +65,7 @@ class MongoBoard:
         ]
 
     async def apply_board(self, changes: Sequence[Change]) -> None:
-        writes = coalesce(changes)
-        for _ in range(RACE_TRIES):
-            lost = await self._write(writes)
-            if not lost:
-                return
-            writes = coalesce(
-                [c for c in changes if c.ticket_id in lost],
-                await find_by_ids(self._rows, lost),
-            )
-        raise RuntimeError(f"board rows kept changing under this batch: {sorted(lost)[:10]}")
-
-    async def _write(self, writes: list[RowWrite]) -> set[str]:
-        """Write the rows in one command; the ids of those whose guard did not hold."""
-        if not writes:
-            return set()
-        try:
-            await self._rows.bulk_write([_update(w) for w in writes], ordered=False)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(error.get("code") != DUPLICATE_KEY for error in errors):
-                raise
-            return {writes[error["index"]].ticket_id for error in errors}
-        return set()
+        await write_guarded(self._rows, changes, coalesce, _update)
 
     async def board_rows(self, ticket_ids: Iterable[str]) -> dict[str, Row]:
         return await find_by_ids(self._rows, ticket_ids)

@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError
 
 from services.notifier.domain.ticket_view import (
     TIMELINE_LIMIT,
@@ -26,11 +25,10 @@ from services.notifier.domain.ticket_view import (
     coalesced,
 )
 from services.notifier.domain.workspace import SEARCHED, Scope
-from shared.mongo import DUPLICATE_KEY, Document, Indexes, find_by_ids
+from services.notifier.mongo_guarded import write_guarded
+from shared.mongo import Document, Indexes
 
 COLLECTION = "ticket_views"
-#: Writes of one batch's views that may lose a race before the batch is tried again.
-RACE_TRIES = 5
 #: What a search result does not need: the long parts.
 LISTED_OUT = ("timeline", "suggestions", "clocks")
 
@@ -90,29 +88,7 @@ class MongoTicketViews:
         ]
 
     async def apply_ticket_views(self, changes: Sequence[ViewChange]) -> None:
-        writes = coalesced(changes)
-        for _ in range(RACE_TRIES):
-            lost = await self._write_views(writes)
-            if not lost:
-                return
-            writes = coalesced(
-                [c for c in changes if c.ticket_id in lost],
-                await find_by_ids(self._views, lost),
-            )
-        raise RuntimeError(f"ticket views kept changing under this batch: {sorted(lost)[:10]}")
-
-    async def _write_views(self, writes: list[ViewWrite]) -> set[str]:
-        """Write the views in one command; the ids of those whose guard did not hold."""
-        if not writes:
-            return set()
-        try:
-            await self._views.bulk_write([_update(w) for w in writes], ordered=False)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(error.get("code") != DUPLICATE_KEY for error in errors):
-                raise
-            return {writes[error["index"]].ticket_id for error in errors}
-        return set()
+        await write_guarded(self._views, changes, coalesced, _update)
 
     async def ticket_view(self, ticket_id: str) -> View | None:
         return await self._views.find_one({"_id": ticket_id})
