@@ -42,6 +42,9 @@ FIRST_SUBJECT = "وای‌فای دفتر قطع می‌شود"
 FIRST_BODY = "سلام، وای‌فای دفتر هر چند دقیقه قطع می‌شود، حتی بعد از خاموش و روشن کردن مودم."
 SECOND_SUBJECT = f"باز هم وای‌فای قطع است {XSS}"
 SECOND_BODY = "سلام، دوباره وای‌فای هر چند دقیقه قطع می‌شود و مودم را هم خاموش و روشن کردم."
+#: What the mail client put under the new text: an earlier mail, quoted, and a signature.
+QUOTED = "> مودم را یک بار خاموش و روشن کنید."
+SIGNATURE = "شیرین تهرانی\nدفتر مرکزی"
 NOTE = "مشتری مودم قدیمی دارد؛ سریال را قبلاً گرفته‌ایم."
 #: One agent of each team (config/teams.yaml), for a ticket that waits in a team's queue.
 AGENT_OF_TEAM = {"technical": "ag-nika", "accounts": "ag-darius", "service-desk": "ag-dina"}
@@ -189,7 +192,10 @@ async def tickets(desk: Desk) -> Tickets:
         )
         assert noted.status_code == 202, noted.text
     await eventually(lambda: desk.event("ticket.note_added", ticket_id=first["ticket_id"]))
-    await asyncio.to_thread(send_mail, desk.mail_in_port, SECOND_SUBJECT, SECOND_BODY)
+    # Top-posted, as most clients write it: the new text, the signature, the quoted mail.
+    quote = f"در تاریخ ۱۴۰۵/۰۹/۱۰، پشتیبانی نوشت:\n{QUOTED}\n"
+    written = f"{SECOND_BODY}\n\n-- \n{SIGNATURE}\n\n{quote}"
+    await asyncio.to_thread(send_mail, desk.mail_in_port, SECOND_SUBJECT, written)
     second = await opened(desk, SECOND_SUBJECT)
     assert second["customer_id"] == first["customer_id"]
     team2, agent2 = await holder(desk, second["ticket_id"])
@@ -223,6 +229,12 @@ async def test_an_agent_works_a_persian_email_ticket_and_the_customer_gets_the_r
         await sign_in(page, desk, tickets.agent)
         row = page.locator(f"#rows tr[data-ticket-id='{second['ticket_id']}']")
         await expect(row).to_be_visible(timeout=30_000)
+        # Found by its reference, and by the customer's words.
+        for query in (reference.lower(), "دوباره وای‌فای"):
+            await page.fill("#search-input", query)
+            await page.press("#search-input", "Enter")
+            found = page.locator(f"#search-results button[data-ticket-id='{second['ticket_id']}']")
+            await expect(found).to_be_visible()
         await row.click()
 
         subject = page.locator("#ticket-subject")
@@ -234,6 +246,12 @@ async def test_an_agent_works_a_persian_email_ticket_and_the_customer_gets_the_r
         message = page.locator("#timeline li.entry[data-kind=message]").first
         await expect(message).to_contain_text("دوباره وای‌فای")
         assert await page.locator("#timeline").get_attribute("dir") == "rtl"
+        # The quoted mail and the signature are there, folded away under the new text.
+        for part, text in (("quoted", QUOTED.lstrip("> ")), ("signature", "دفتر مرکزی")):
+            folded = message.locator(f"details.{part}")
+            assert await folded.get_attribute("open") is None, part
+            await expect(folded).to_contain_text(text)
+        assert "دفتر مرکزی" not in await message.locator(".entry-body").first.inner_text()
 
         # The customer's previous ticket and the note on it: the agent never asks twice.
         previous = page.locator(
@@ -330,6 +348,14 @@ async def test_the_customer_replies_from_the_portal_and_the_agent_sees_it_live(
         await expect(entries).to_have_count(before + 1, timeout=30_000)
         await expect(entries.last).to_contain_text(words)
         await expect(entries.last).to_contain_text("modem.txt")
+        # The file downloads with the agent's rights (the token in a header, not the URL).
+        async with agent_page.expect_download() as downloading:
+            await entries.last.locator(".attachment-download").click()
+        download = await downloading.value
+        assert download.suggested_filename == "modem.txt"
+        saved = artefacts_dir() / "workspace-download.txt"
+        await download.save_as(saved)
+        assert saved.read_bytes() == b"modem log"
         await agent_page.screenshot(path=shot("agent-live"), full_page=True)
 
 
