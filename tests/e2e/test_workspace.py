@@ -269,7 +269,7 @@ async def test_an_agent_works_a_persian_email_ticket_and_the_customer_gets_the_r
         link = page.locator("#suggestions .insert-link").first
         await expect(link).to_be_visible()
         await link.click()
-        await expect(reply).to_have_value(re.compile(r"/kb/articles/wifi-drops"))
+        await expect(reply).to_have_value(re.compile(r"/intake/portal#article=wifi-drops"))
         await page.screenshot(path=shot("agent-reply"), full_page=True)
         typed = await reply.input_value()
         await page.click("#send-reply")
@@ -294,6 +294,15 @@ async def test_an_agent_works_a_persian_email_ticket_and_the_customer_gets_the_r
             2, timeout=30_000
         )
         assert not errors, errors
+
+    # The customer opens the article from the mail, signed in or not.
+    article = re.search(r"\S+/intake/portal#article=wifi-drops\S*", sent["body"])
+    assert article is not None and article.group(0).startswith(desk.gateway.url)
+    async with fresh_page(browser, 1024, 800) as reader:
+        await reader.goto(article.group(0))
+        await expect(reader.locator("#kb-article")).to_be_visible()
+        await expect(reader.locator("#kb-article-title")).not_to_be_empty()
+        await expect(reader.locator("#sign-in")).to_be_visible()
 
 
 async def test_the_customer_replies_from_the_portal_and_the_agent_sees_it_live(

@@ -271,7 +271,8 @@ async function searchKb(event) {
       const button = element("button", result.title);
       button.type = "button";
       button.addEventListener("click", () => {
-        location.hash = "article=" + encodeURIComponent(result.article_id);
+        // Named in the address (to keep or share) without a hashchange opening it twice.
+        history.replaceState(null, "", "#" + new URLSearchParams({ article: result.article_id }));
         openArticle(result.article_id, answer.query_id);
       });
       item.append(button);
@@ -283,9 +284,9 @@ async function searchKb(event) {
   }
 }
 
-async function openArticle(articleId, queryId) {
+async function openArticle(articleId, queryId, language) {
   const url = kbUrl("articles/" + encodeURIComponent(articleId));
-  url.searchParams.set("language", state.language);
+  url.searchParams.set("language", language || state.language);
   if (queryId) url.searchParams.set("query_id", queryId);
   const answer = await fetch(url);
   if (!answer.ok) return;
@@ -295,9 +296,16 @@ async function openArticle(articleId, queryId) {
   document.getElementById("kb-article-body").textContent = article.body;
 }
 
+// `#article=<id>`, with `&language=<code>` where the link names the article's language.
 function articleInFragment() {
-  const found = /^#article=(.+)$/.exec(location.hash);
-  return found ? decodeURIComponent(found[1]) : null;
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  const id = fragment.get("article");
+  return id ? { id, language: fragment.get("language") } : null;
+}
+
+function openArticleInFragment() {
+  const article = articleInFragment();
+  if (article) openArticle(article.id, null, article.language);
 }
 
 async function start() {
@@ -305,8 +313,10 @@ async function start() {
   document.getElementById("sign-out").addEventListener("click", signOut);
   document.getElementById("reply-form").addEventListener("submit", reply);
   document.getElementById("kb-form").addEventListener("submit", searchKb);
+  window.addEventListener("hashchange", openArticleInFragment);
   state.language = pickLanguage(null);
   applyWords();
+  openArticleInFragment();
   try {
     state.me = await call(portalUrl("me"));
   } catch (error) {
@@ -319,8 +329,6 @@ async function start() {
   document.getElementById("desk").hidden = false;
   document.getElementById("sign-out").hidden = false;
   await loadTickets();
-  const article = articleInFragment();
-  if (article) await openArticle(article, null);
 }
 
 document.addEventListener("DOMContentLoaded", start);

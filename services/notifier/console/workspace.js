@@ -336,9 +336,13 @@
 
   // ---- knowledge-base suggestions -----------------------------------------------------------
 
+  // Where a customer reads the article: the portal's page, open to anyone, the article named in
+  // the fragment (the knowledge base's own route answers JSON, for programs).
   function articleUrl(articleId, language) {
-    const url = new URL(`kb/articles/${encodeURIComponent(articleId)}`, H.GATEWAY);
-    if (language) url.searchParams.set("language", language);
+    const url = new URL("intake/portal", H.GATEWAY);
+    const fragment = new URLSearchParams({ article: articleId });
+    if (language) fragment.set("language", language);
+    url.hash = fragment.toString();
     return url;
   }
 
