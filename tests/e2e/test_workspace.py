@@ -46,6 +46,8 @@ SECOND_BODY = "سلام، دوباره وای‌فای هر چند دقیقه ق
 QUOTED = "> مودم را یک بار خاموش و روشن کنید."
 SIGNATURE = "شیرین تهرانی\nدفتر مرکزی"
 NOTE = "مشتری مودم قدیمی دارد؛ سریال را قبلاً گرفته‌ایم."
+#: How long after a resolution the satisfaction survey is offered, in this run.
+SURVEY_DELAY_SECONDS = 2
 #: One agent of each team (config/teams.yaml), for a ticket that waits in a team's queue.
 AGENT_OF_TEAM = {"technical": "ag-nika", "accounts": "ag-darius", "service-desk": "ag-dina"}
 
@@ -80,6 +82,10 @@ def desk_run(stack: StackEndpoints, tmp_path_factory: pytest.TempPathFactory) ->
     suffix = uuid.uuid4().hex[:8]
     config_dir = tmp_path_factory.mktemp("config")
     shutil.copytree(ROOT / "config", config_dir, dirs_exist_ok=True)
+    insights = (config_dir / "insights.yaml").read_text(encoding="utf-8")
+    (config_dir / "insights.yaml").write_text(
+        insights.replace("delay: PT24H", f"delay: PT{SURVEY_DELAY_SECONDS}S"), encoding="utf-8"
+    )
     mail = MailCatcher()
     smtp_port, mail_in_port, gateway_port = free_port(), free_port(), free_port()
     smtp = Controller(mail, hostname="127.0.0.1", port=smtp_port)
@@ -120,6 +126,7 @@ async def desk(desk_run: Desk, stack: StackEndpoints) -> AsyncIterator[Desk]:
         topics.tickets,
         topics.routing,
         topics.kb,
+        topics.insights,
         bootstrap_servers=stack.bootstrap_servers,
         group_id=None,
         auto_offset_reset="earliest",
@@ -211,6 +218,29 @@ async def sign_in(page: Page, desk: Desk, person_id: str, ticket_id: str | None 
     await expect(page.locator("#console")).to_be_visible()
     if ticket_id is not None:
         await page.evaluate("id => { location.hash = 'ticket=' + id; }", ticket_id)
+
+
+async def enter_portal(portal: Page, desk: Desk) -> None:
+    """Sign the customer in as they would: ask for a link, open it from the mail, continue."""
+    asked = len(desk.mail.messages)
+    async with httpx.AsyncClient(base_url=desk.gateway.url, timeout=20) as client:
+        answer = await client.post("/intake/portal/sign-in", json={"email": CUSTOMER})
+        assert answer.status_code == 202, answer.text
+
+    def link() -> str | None:
+        for m in desk.mail.messages[asked:]:
+            found = re.search(r"\S+/portal/enter\?link=[\w.~-]+", m["body"])
+            if CUSTOMER in m["to"] and found:
+                return found.group(0)
+        return None
+
+    url = await eventually(link, timeout=30)
+    assert url.startswith(f"{desk.gateway.url}/intake/portal/enter?link=")
+    await portal.goto(url)
+    await portal.click("#enter")
+    await expect(portal.locator("#tickets")).to_be_visible()
+    # The sign-in link is spent, and no token stays in the address.
+    assert "link=" not in portal.url
 
 
 def shot(name: str) -> str:
@@ -318,28 +348,10 @@ async def test_the_customer_replies_from_the_portal_and_the_agent_sees_it_live(
         entries = agent_page.locator("#timeline li.entry[data-kind=message]")
         before = await entries.count()
 
-        asked = len(desk.mail.messages)
-        async with httpx.AsyncClient(base_url=desk.gateway.url, timeout=20) as client:
-            answer = await client.post("/intake/portal/sign-in", json={"email": CUSTOMER})
-            assert answer.status_code == 202, answer.text
-
-        def link() -> str | None:
-            for m in desk.mail.messages[asked:]:
-                found = re.search(r"\S+/portal/enter\?link=[\w.~-]+", m["body"])
-                if CUSTOMER in m["to"] and found:
-                    return found.group(0)
-            return None
-
-        url = await eventually(link, timeout=30)
-        assert url.startswith(f"{desk.gateway.url}/intake/portal/enter?link=")
-        await portal.goto(url)
-        await portal.click("#enter")
-        await expect(portal.locator("#tickets")).to_be_visible()
+        await enter_portal(portal, desk)
         item = portal.locator(f"#tickets [data-ticket-id='{second['ticket_id']}']")
         await expect(item).to_contain_text(XSS)
         assert await portal.evaluate("window.__xss") is None
-        # The sign-in link is spent, and no token stays in the address.
-        assert "link=" not in portal.url
         await item.locator("button").click()
         await expect(portal.locator("#messages")).to_contain_text("دوباره وای‌فای")
         await expect(portal.locator("#messages")).not_to_contain_text(NOTE)
@@ -394,3 +406,40 @@ async def test_an_agent_of_another_team_cannot_open_the_ticket(
         await expect(page.locator("#ticket-subject")).not_to_contain_text(XSS)
         assert await page.locator(f"#rows tr[data-ticket-id='{second['ticket_id']}']").count() == 0
         await page.screenshot(path=shot("other-team"), full_page=True)
+
+
+async def test_the_customer_rates_a_resolved_ticket_in_the_portal(
+    browser: Browser, desk: Desk, tickets: Tickets
+) -> None:
+    first = tickets.first
+    _, agent = await holder(desk, first["ticket_id"])
+    async with httpx.AsyncClient(base_url=desk.gateway.url, timeout=20) as client:
+        resolved = await client.post(
+            f"/intake/tickets/{first['ticket_id']}/resolve",
+            json={"reason": "replaced the modem", "resolution_note": "A new modem fixed it."},
+            headers={"Authorization": f"Bearer {desk.token(agent)}"},
+        )
+        assert resolved.status_code == 202, resolved.text
+    await eventually(
+        lambda: desk.event("survey.offered", ticket_id=first["ticket_id"]),
+        timeout=SURVEY_DELAY_SECONDS + 30,
+    )
+    async with fresh_page(browser, 1024, 900) as portal:
+        await enter_portal(portal, desk)
+        item = portal.locator(f"#tickets [data-ticket-id='{first['ticket_id']}'] button")
+
+        async def survey_shown() -> bool:
+            # Intake records the offer from the insights topic: reopen the ticket until it has.
+            await item.click()
+            await expect(portal.locator("#ticket-reference")).to_have_text(first["reference"])
+            return await portal.locator("#survey").is_visible()
+
+        await eventually(survey_shown, timeout=30, interval=1)
+        await portal.fill("#survey-comment", "خیلی سریع بود")
+        await portal.locator("#survey-scores button").nth(3).click()
+        await expect(portal.locator("#survey")).to_be_hidden()
+        await portal.screenshot(path=shot("portal-survey"), full_page=True)
+    rated = await eventually(
+        lambda: desk.event("ticket.csat_received", ticket_id=first["ticket_id"]), timeout=30
+    )
+    assert rated["score"] == 4 and rated.get("comment") == "خیلی سریع بود"
