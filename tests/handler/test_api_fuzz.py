@@ -183,8 +183,10 @@ def _example(
             request["headers"].update(signed)
 
         async def send() -> httpx.Response:
-            # Each case is only who it says: no cookie an earlier answer set rides along.
+            # Each case is only who it says: no cookie an earlier answer set rides along, and
+            # the case's own cookies are the client's for this request.
             api.client.cookies.clear()
+            api.client.cookies.update(request.pop("cookies", None) or {})
             return await api.client.request(**request)
 
         sent = asyncio.run_coroutine_threadsafe(send(), loop)
