@@ -45,13 +45,13 @@ from bench.notifier_server import (
     spawn,
     wait_ready,
 )
-from devstack.pipeline import topic_env
+from devstack.pipeline import run_topics
 from devstack.stack import LocalStack, StackEndpoints, free_port
 from services.notifier.settings import NotifierSettings
 from shared.agent_tokens import AgentTokens
 from shared.broker import make_broker, publish_event
 from shared.events import SlaBreached, TicketQueued
-from shared.settings import KafkaSettings, TopicSettings
+from shared.settings import KafkaSettings
 
 #: How long the chat tool's endpoint takes to answer in case (b).
 WEBHOOK_DELAY = 2.0
@@ -409,7 +409,7 @@ async def measure(args: argparse.Namespace, endpoints: StackEndpoints, workdir: 
     env = server_env(suffix, bench_config(workdir / "config"), smtp_port)
     settings = NotifierSettings(
         kafka=KafkaSettings(bootstrap_servers=endpoints.bootstrap_servers),
-        topics=TopicSettings(**{k.split("__")[1].lower(): v for k, v in topic_env(suffix).items()}),
+        topics=run_topics(suffix),
     )
     port = free_port()
     log = workdir / "notifier.log"

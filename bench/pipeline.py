@@ -26,7 +26,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiosmtpd.controller import Controller
 
 from bench.pipeline_probe import STAGES, Counters, DatabaseRate, StageWatcher, database_rate, scrape
-from devstack.pipeline import CONTACT_PATH, ROOT, Pipeline, RunSecrets, topic_env
+from devstack.pipeline import CONTACT_PATH, ROOT, Pipeline, RunSecrets, run_topics, topic_env
 from devstack.stack import LocalStack, StackEndpoints, free_port
 from shared.events import ContactReceived
 from shared.ids import ticket_id_for_contact
@@ -336,7 +336,7 @@ async def measure(
         "HELPDESK_CONFIG_DIR": str(config_dir),
         "HELPDESK_KAFKA__PARTITIONS": str(args.partitions),
     }
-    topics = TopicSettings(**{k.split("__")[1].lower(): v for k, v in topic_env(suffix).items()})
+    topics = run_topics(suffix)
     # The contact path only: what this measures ends at the agent's email and suggestions.
     with Pipeline(endpoints, env=env, log_dir=args.logs, services=CONTACT_PATH) as pipeline:
         urls = {name: svc.url for name, svc in pipeline.running.items()}

@@ -29,7 +29,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from bench.sla_baseline import rss_mb
 from bench.sla_data import Templates, arming_rates, bench_config, make_due, new_ids, seed
 from bench.sla_procs import Breaches, LoggedProcess, contacts_flow, loaded_at
-from devstack.pipeline import topic_env
+from devstack.pipeline import run_topics, topic_env
 from devstack.stack import LocalStack, StackEndpoints, free_port
 from services.sla.config import load_config
 from shared.mongo import Document
@@ -157,9 +157,7 @@ async def run(args: argparse.Namespace, config_dir: Path) -> list[tuple[str, ...
     suffix = uuid.uuid4().hex[:8]
     # In memory, SecantusDB's store lives in its cache: a million tickets need a large one.
     with LocalStack(mongo_cache=args.mongo_cache) as endpoints:
-        topics = TopicSettings(
-            **{k.split("__")[1].lower(): v for k, v in topic_env(suffix).items()}
-        )
+        topics = run_topics(suffix)
         await create_topics(endpoints, topics, args.partitions)
         prefix = f"bench{suffix}_"
         env = {

@@ -43,7 +43,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiosmtpd.controller import Controller
 
-from devstack.pipeline import ROOT, SERVICES, Pipeline, RunSecrets, topic_env
+from devstack.pipeline import ROOT, SERVICES, Pipeline, RunSecrets, run_topics, topic_env
 from devstack.stack import LocalStack, StackEndpoints, free_port
 from services.sla.domain.policies import SlaPolicies
 from shared.config import load_yaml
@@ -860,7 +860,7 @@ async def chaos(options: Options) -> Report:
     log_dir = options.log_dir or ROOT / ".run" / "chaos-logs"
     shutil.rmtree(log_dir, ignore_errors=True)
     run = uuid.uuid4().hex[:8]
-    topics = TopicSettings(**{k.split("__")[1].lower(): v for k, v in topic_env(run).items()})
+    topics = run_topics(run)
     keys = RunSecrets.generate(adapters=())
     mail, hooks = MailSink(), WebhookSink()
     smtp = Controller(mail, hostname="127.0.0.1", port=free_port())

@@ -16,13 +16,16 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import httpx
 
 from devstack.stack import StackEndpoints, free_port
 from services.intake.auth import sign_request
 from shared.agent_tokens import AgentTokens
+
+if TYPE_CHECKING:
+    from shared.settings import TopicSettings
 
 #: The services a contact passes through, from intake to the agent's email and suggestions.
 CONTACT_PATH = ("intake", "router", "sla", "notifier", "kb")
@@ -224,3 +227,12 @@ def topic_env(suffix: str) -> dict[str, str]:
         f"HELPDESK_TOPICS__{name.upper()}": f"{value}.{suffix}"
         for name, value in TopicSettings().model_dump().items()
     }
+
+
+def run_topics(suffix: str) -> TopicSettings:
+    """The topic names `topic_env(suffix)` gives a run, for a test that reads them."""
+    from shared.settings import TopicSettings
+
+    return TopicSettings(
+        **{key.split("__")[1].lower(): value for key, value in topic_env(suffix).items()}
+    )

@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaProducer
 from aiosmtpd.controller import Controller
 
 from devstack.chaos import Seen, fast_billing_config, read_all
-from devstack.pipeline import SERVICES, Pipeline, topic_env
+from devstack.pipeline import SERVICES, Pipeline, run_topics, topic_env
 from devstack.stack import StackEndpoints, free_port
 from shared.events import ContactReceived
 from shared.ids import ticket_id_for_contact
@@ -117,7 +117,7 @@ async def pipeline(
         "HELPDESK_LOGGING__LEVEL": "WARNING",
         "HELPDESK_LOGGING__FORMAT": "json",
     }
-    topics = TopicSettings(**{k.split("__")[1].lower(): v for k, v in topic_env(suffix).items()})
+    topics = run_topics(suffix)
     running = Pipeline(stack, env=env, log_dir=tmp_path / "logs")
     try:
         running.start()

@@ -24,7 +24,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiosmtpd.controller import Controller
 from pymongo import AsyncMongoClient
 
-from devstack.pipeline import ROOT, Pipeline, RunSecrets, topic_env
+from devstack.pipeline import ROOT, Pipeline, RunSecrets, run_topics, topic_env
 from devstack.sla_config import write_fast_sla
 from devstack.stack import StackEndpoints, free_port
 from shared.events import ContactReceived
@@ -105,7 +105,7 @@ def run(stack: StackEndpoints, tmp_path_factory: pytest.TempPathFactory) -> Iter
         "HELPDESK_SMTP_PORT": str(smtp_port),
         "HELPDESK_LOGGING__FORMAT": "json",
     }
-    topics = TopicSettings(**{k.split("__")[1].lower(): v for k, v in topic_env(suffix).items()})
+    topics = run_topics(suffix)
     pipeline = Pipeline(
         stack,
         env=env,

@@ -26,7 +26,7 @@ from aiosmtpd.controller import Controller
 from playwright.async_api import Browser, FilePayload, Page, expect
 
 from devstack.gateway import Gateway, behind
-from devstack.pipeline import ROOT, Pipeline, RunSecrets, topic_env
+from devstack.pipeline import ROOT, Pipeline, RunSecrets, run_topics, topic_env
 from devstack.stack import StackEndpoints, free_port
 from shared.settings import TopicSettings
 from tests.conftest import eventually
@@ -101,7 +101,7 @@ def desk_run(stack: StackEndpoints, tmp_path_factory: pytest.TempPathFactory) ->
         "HELPDESK_SMTP_LISTEN_PORT": str(mail_in_port),
         "HELPDESK_LOGGING__FORMAT": "json",
     }
-    topics = TopicSettings(**{k.split("__")[1].lower(): v for k, v in topic_env(suffix).items()})
+    topics = run_topics(suffix)
     logs = tmp_path_factory.mktemp("logs")
     pipeline = Pipeline(stack, env=env, log_dir=logs, service_env=behind(gateway_port))
     gateway: Gateway | None = None
